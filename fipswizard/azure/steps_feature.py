@@ -1,0 +1,102 @@
+"""Subscription scope: the preview feature opt-in, then the Microsoft.Compute re-register."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fipswizard.azure.arm_step import ArmStep
+from fipswizard.context import Context
+from fipswizard.errors import StepError
+from fipswizard.steps import Action, HttpAction, Outcome
+
+WAITING = ("Registering", "Pending")
+
+
+class FeatureStep(ArmStep):
+    """Register Microsoft.Compute/<feature>, wait until Registered, re-register the provider.
+
+    A feature that does not exist (the newest Microsoft doc dropped the step) is skipped
+    with a note. Rollback unregisters only what this run registered, and only when asked.
+    """
+
+    kind = "feature"
+    resume_incomplete = True  # a killed run may have registered but not re-registered
+
+    @property
+    def feature_path(self) -> str:
+        return (f"/subscriptions/{self.params['subscription']}/providers/Microsoft.Features"
+                f"/providers/Microsoft.Compute/features/{self.params['feature']}")
+
+    @property
+    def provider_path(self) -> str:
+        return f"/subscriptions/{self.params['subscription']}/providers/Microsoft.Compute/register"
+
+    def actions(self) -> list[Action]:
+        return [
+            HttpAction("GET", self.url(self.feature_path), note="read the feature state"),
+            HttpAction("POST", self.url(self.feature_path + "/register"),
+                       note="only if NotRegistered; then poll the GET until Registered"),
+            HttpAction("POST", self.url(self.provider_path, self.params["resources_api"]),
+                       note="re-register the provider so the feature propagates"),
+        ]
+
+    async def _state(self, ctx: Context) -> str | None:
+        from fipswizard.azure.arm import NotFound
+
+        try:
+            resp = await ctx.need_arm().get(self.feature_path, self.params["api"])
+        except NotFound:
+            return None
+        return str(((resp.body or {}).get("properties") or {}).get("state", "NotSpecified"))
+
+    async def check(self, ctx: Context) -> Outcome:
+        state = await self._state(ctx)
+        if state is None:
+            return Outcome(True, f"feature {self.params['feature']} does not exist in this "
+                           "subscription: skipped (newer Azure no longer needs it)",
+                           {"previous": None})
+        detail = f"feature state {state}"
+        return Outcome(state == "Registered", detail, {"previous": state})
+
+    async def apply(self, ctx: Context, before: Outcome) -> None:
+        arm = ctx.need_arm()
+        state = await self._state(ctx)
+        if state is None:
+            return
+        if state not in ("Registered", *WAITING):
+            await arm.post(self.feature_path + "/register", self.params["api"], retry_safe=True)
+        await self._wait_registered(ctx)
+        ctx.progress("re-registering the Microsoft.Compute provider")
+        await arm.post(self.provider_path, self.params["resources_api"], retry_safe=True)
+
+    async def _wait_registered(self, ctx: Context) -> None:
+        timeout = ctx.settings.feature_timeout
+        start = time.monotonic()
+        while True:
+            state = await self._state(ctx)
+            waited = time.monotonic() - start
+            if state == "Registered":
+                return
+            if state not in WAITING:
+                raise StepError(f"feature registration ended in state {state}",
+                                "check the feature with `az feature show` and re-run")
+            if waited >= timeout:
+                raise StepError(
+                    f"feature still {state} after {waited:.0f}s (this can take hours)",
+                    "re-run the same `fipswizard apply` later: it resumes from the journal "
+                    "and registration keeps going meanwhile",
+                )
+            ctx.progress(f"feature {state} ({waited:.0f}s; times out at {timeout:.0f}s)")
+            await asyncio.sleep(ctx.settings.feature_poll)
+
+    async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
+        if not self.params.get("unregister"):
+            return ("left registered: it is subscription-wide; pass --unregister-feature to "
+                    "undo it")
+        if undo.get("previous") in (None, "Registered"):
+            return "was registered before this run: left as it is"
+        await ctx.need_arm().post(self.feature_path + "/unregister", self.params["api"],
+                                  retry_safe=True)
+        return f"feature unregistered (it was {undo.get('previous')} before the run)"

@@ -1,0 +1,126 @@
+"""The headless subcommands: recipe new, plan, apply, rollback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fipswizard.context import Target
+from fipswizard.errors import ExitCode
+from fipswizard.events import (
+    Event,
+    RunStarted,
+    StepFinished,
+    StepOutput,
+    StepStarted,
+    TargetFinished,
+    TargetOutcome,
+)
+from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe, load_recipe, parse_recipe
+from fipswizard.report import Summary
+from fipswizard.secrets import redact
+from fipswizard.session import Options, settings_from_env
+
+
+def options(args: argparse.Namespace) -> Options:
+    return Options(arm_endpoint=args.arm_endpoint, ca_bundle=args.ca_bundle, verbose=args.verbose,
+                   settings=settings_from_env())
+
+
+def recipe_new(args: argparse.Namespace) -> int:
+    targets = tuple(RecipeTarget(Target(args.subscription, args.resource_group, vm, args.cloud),
+                                 args.guest) for vm in args.vm)
+    recipe = Recipe(targets=targets, cloud=args.cloud, guest=args.guest, fix=args.fix)
+    text = dump_recipe(recipe)
+    parse_recipe(text, "<new recipe>")  # the same validation `apply` will do
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}; next: fipswizard plan {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def progress_line(event: Event) -> str | None:
+    """One stderr line per event worth showing in a headless run."""
+    who = event.target.rsplit("/", 1)[-1] if event.target else ""
+    if isinstance(event, RunStarted):
+        return f"run {event.run_id} (correlation id {event.correlation_id})"
+    if isinstance(event, StepStarted):
+        return f"[{who}] {event.title} ..."
+    if isinstance(event, StepOutput):
+        return f"[{who}]   {event.text}"
+    if isinstance(event, StepFinished):
+        tail = f"\n[{who}]   what to do: {event.advice}" if event.advice else ""
+        return f"[{who}] {event.step_id}: {event.status}: {event.detail}{tail}"
+    if isinstance(event, TargetFinished):
+        return f"[{who}] => {event.outcome}: {event.detail}"
+    return None
+
+
+def print_progress(event: Event) -> None:
+    line = progress_line(event)
+    if line:
+        print(redact(line), file=sys.stderr, flush=True)
+
+
+def exit_code(summary: Summary) -> int:
+    outcomes = {t.outcome for t in summary.targets.values()}
+    if summary.ok:
+        return int(ExitCode.OK)
+    if TargetOutcome.AUTH_FAILED in outcomes:
+        return int(ExitCode.AUTH)
+    bad = outcomes - {TargetOutcome.COMPLIANT, TargetOutcome.NEEDS_CONFIRMATION,
+                      TargetOutcome.BLOCKED}
+    if not bad and TargetOutcome.NEEDS_CONFIRMATION in outcomes:
+        return int(ExitCode.NEEDS_CONFIRMATION)
+    return int(ExitCode.STEP_FAILED)
+
+
+async def plan(args: argparse.Namespace) -> int:
+    from fipswizard.preview import plan_json, plan_text
+    from fipswizard.session import make_arm, make_cloud, make_plan, new_ids
+
+    recipe = load_recipe(args.recipe)
+    opts = options(args)
+    if args.offline:
+        the_plan = await make_plan(recipe, opts, offline=True)
+        states: dict[tuple[str, str], str] = {}
+    else:
+        from fipswizard.plan_state import read_states
+
+        _, correlation_id = new_ids()
+        async with make_arm(make_cloud(recipe, opts), correlation_id, opts) as arm:
+            the_plan = await make_plan(recipe, opts, offline=False, arm=arm)
+            states = await read_states(the_plan, arm, opts.settings)
+    render = plan_json if args.format == "json" else plan_text
+    sys.stdout.write(render(the_plan, states) + ("\n" if args.format == "json" else ""))
+    return 0
+
+
+async def apply(args: argparse.Namespace) -> int:
+    from fipswizard.journal import Journal
+    from fipswizard.prompter import HeadlessPrompter
+    from fipswizard.session import run_apply
+
+    recipe = load_recipe(args.recipe)
+    journal = Path(args.journal) if args.journal else Journal.default_for(args.recipe)
+    print(f"journal: {journal}", file=sys.stderr)
+    summary = await run_apply(recipe, options(args), HeadlessPrompter(args.yes), journal,
+                              print_progress)
+    sys.stdout.write((summary.to_json() if args.format == "json" else summary.to_text()) + "\n")
+    return exit_code(summary)
+
+
+async def rollback(args: argparse.Namespace) -> int:
+    from fipswizard.prompter import HeadlessPrompter
+    from fipswizard.session import run_rollback
+
+    summary = await run_rollback(Path(args.journal), options(args), HeadlessPrompter(args.yes),
+                                 print_progress, unregister_feature=args.unregister_feature)
+    if not summary.targets:
+        print("nothing to roll back", file=sys.stderr)
+        return 0
+    sys.stdout.write(summary.to_text() + "\n")
+    return 0 if summary.ok else int(ExitCode.STEP_FAILED)

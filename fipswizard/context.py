@@ -1,0 +1,88 @@
+"""What a step sees while it runs: the target, the ARM client, the guest runner, settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol
+
+from fipswizard.prompter import Prompter
+from fipswizard.secrets import Secret
+
+if TYPE_CHECKING:
+    from fipswizard.azure.arm import ArmClient
+
+
+@dataclass(frozen=True)
+class Target:
+    """One VM. `key` names it everywhere (events, journal, summary)."""
+
+    subscription: str
+    resource_group: str
+    vm: str
+    cloud: str = "AzureCloud"
+
+    @property
+    def key(self) -> str:
+        return f"{self.subscription}/{self.resource_group}/{self.vm}"
+
+    @property
+    def vm_path(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Compute/virtualMachines/{self.vm}"
+        )
+
+
+@dataclass(frozen=True)
+class ScriptResult:
+    rc: int
+    stdout: str
+    stderr: str
+
+
+class ScriptRunner(Protocol):
+    """Runs one guest script text: Run Command (remote), local bash, or a bubblewrap fake root."""
+
+    name: str
+
+    async def run(
+        self, script: str, *, env: Mapping[str, Secret] | None = None, timeout: float = 900
+    ) -> ScriptResult: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    compute_api: str = "2025-04-01"  # first Compute api-version whose schema has the flag
+    features_api: str = "2021-07-01"
+    resources_api: str = "2025-04-01"
+    feature_name: str = "OptInToFips1403Compliance"
+    feature_timeout: float = 3600.0  # registration can take hours: resume later
+    feature_poll: float = 10.0
+    reboot_timeout: float = 900.0
+    agent_poll: float = 10.0
+    min_agent: str = "2.14.0.1"
+
+
+@dataclass(frozen=True)
+class Context:
+    prompter: Prompter
+    settings: Settings = field(default_factory=Settings)
+    arm: ArmClient | None = None
+    runner: ScriptRunner | None = None
+    target: Target | None = None
+    secrets: Mapping[str, Secret] = field(default_factory=dict)
+    progress: Callable[[str], None] = lambda _text: None
+
+    def bind(self, **changes: object) -> Context:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def need_arm(self) -> ArmClient:
+        if self.arm is None:
+            raise RuntimeError("this step needs the ARM client (not available offline)")
+        return self.arm
+
+    def need_runner(self) -> ScriptRunner:
+        if self.runner is None:
+            raise RuntimeError("this step needs a guest script runner")
+        return self.runner

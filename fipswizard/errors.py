@@ -1,0 +1,66 @@
+"""Exception types and the documented process exit codes.
+
+Exit codes are an API for scripts and pipelines: never renumber them.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0  # every target ended compliant (or the command did what it said)
+    STEP_FAILED = 1  # at least one target failed a step or is not compliant
+    BAD_INPUT = 2  # usage error, malformed recipe or journal, bad flag value
+    AUTH = 3  # no credential, or ARM refused it (401/403)
+    NEEDS_CONFIRMATION = 4  # a disruptive step needs --yes (headless) or a missing answer
+    INTERRUPTED = 130  # Ctrl-C; the journal holds the state for resume
+
+
+class FipsWizardError(Exception):
+    """Base class: `str(err)` is a complete, operator-facing message."""
+
+    exit_code = ExitCode.STEP_FAILED
+
+
+class BadInput(FipsWizardError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class RecipeError(BadInput):
+    """A malformed recipe: names the file, line (when known) and key."""
+
+    def __init__(
+        self,
+        path: str,
+        key: str,
+        problem: str,
+        *,
+        line: int | None = None,
+        found: object = None,
+        allowed: str | None = None,
+    ) -> None:
+        where = f"{path}:{line}" if line else path
+        text = f"{where}: key '{key}': {problem}"
+        if found is not None:
+            text += f" (found {found!r})"
+        if allowed:
+            text += f"; allowed: {allowed}"
+        super().__init__(text)
+        self.path, self.key, self.line = path, key, line
+
+
+class AuthError(FipsWizardError):
+    exit_code = ExitCode.AUTH
+
+
+class ConfirmationNeeded(FipsWizardError):
+    exit_code = ExitCode.NEEDS_CONFIRMATION
+
+
+class StepError(FipsWizardError):
+    """A step failed; `advice` tells the operator what to do next."""
+
+    def __init__(self, message: str, advice: str = "") -> None:
+        super().__init__(message if not advice else f"{message}\n  what to do: {advice}")
+        self.advice = advice

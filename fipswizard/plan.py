@@ -1,0 +1,144 @@
+"""The plan: a pure function of (recipe, discovered facts) to ordered, fully resolved steps.
+
+The dry-run preview renders this same object; nothing is described twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fipswizard.azure.arm_step import vm_params
+from fipswizard.azure.steps_feature import FeatureStep
+from fipswizard.azure.steps_validate import (
+    CustomScriptValidation,
+    KeyVaultFix,
+    ReallocateFix,
+    VmAccessValidation,
+)
+from fipswizard.azure.steps_vm import AgentStep, RegionStep, VmFlagStep
+from fipswizard.context import Settings
+from fipswizard.guest.plan import guest_steps_for
+from fipswizard.recipe import Recipe, RecipeTarget
+from fipswizard.steps import Risk, Step
+
+if TYPE_CHECKING:
+    from fipswizard.azure.arm import ArmClient
+
+
+@dataclass
+class Unit:
+    """The steps for one target (a VM, or a subscription's shared steps), run in order."""
+
+    key: str
+    title: str
+    steps: list[Step]
+    after: str | None = None  # the unit that must succeed first
+    fixes: dict[str, Step] = field(default_factory=dict)  # step id -> the fix it may need
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    recipe: Recipe
+    units: list[Unit]
+    facts: dict[str, dict[str, Any]]
+    endpoint: str
+    offline: bool
+
+    @property
+    def vm_units(self) -> list[Unit]:
+        return [u for u in self.units if u.after is not None]
+
+    @property
+    def subscription_units(self) -> list[Unit]:
+        return [u for u in self.units if u.after is None]
+
+    def all_steps(self) -> list[Step]:
+        return [s for u in self.units for s in (*u.steps, *u.fixes.values())]
+
+
+def subscription_key(subscription: str) -> str:
+    return f"subscription:{subscription}"
+
+
+async def discover(recipe: Recipe, arm: ArmClient, settings: Settings,
+                   concurrency: int | None = None) -> dict[str, dict[str, Any]]:
+    """Read-only: one `GET vm?$expand=instanceView` per target (errors kept, not raised)."""
+    from fipswizard.azure.arm import ArmError
+    from fipswizard.azure.vm_model import vm_facts
+
+    gate = asyncio.Semaphore(concurrency or recipe.concurrency)
+
+    async def one(rt: RecipeTarget) -> tuple[str, dict[str, Any]]:
+        async with gate:
+            try:
+                resp = await arm.get(rt.target.vm_path, settings.compute_api, **{"$expand": "instanceView"})
+            except ArmError as err:
+                if err.exit_code == 3:
+                    raise
+                return rt.target.key, {"error": str(err)}
+        facts = vm_facts(resp.body or {}, resp.etag)
+        return rt.target.key, {**facts.to_dict(), "capabilities": facts.capabilities}
+
+    return dict(await asyncio.gather(*(one(rt) for rt in recipe.targets)))
+
+
+def build_plan(recipe: Recipe, facts: dict[str, dict[str, Any]], *, endpoint: str,
+               settings: Settings, offline: bool = False,
+               unregister_feature: bool = False) -> Plan:
+    units: list[Unit] = []
+    if recipe.feature == "register":
+        for sub in recipe.subscriptions:
+            key = subscription_key(sub)
+            step = FeatureStep(key, f"Opt in to Microsoft.Compute/{settings.feature_name}",
+                               Risk.REVERSIBLE, {
+                                   "endpoint": endpoint, "api": settings.features_api,
+                                   "resources_api": settings.resources_api, "subscription": sub,
+                                   "feature": settings.feature_name, "unregister": unregister_feature,
+                               })
+            units.append(Unit(key, f"subscription {sub}", [step]))
+    for rt in recipe.targets:
+        units.append(_vm_unit(recipe, rt, facts.get(rt.target.key, {}), endpoint, settings))
+    return Plan(recipe, units, facts, endpoint, offline)
+
+
+def _vm_unit(recipe: Recipe, rt: RecipeTarget, facts: dict[str, Any], endpoint: str,
+             settings: Settings) -> Unit:
+    t = rt.target
+    after = subscription_key(t.subscription) if recipe.feature == "register" else ""
+    unit = Unit(t.key, f"VM {t.vm} ({facts.get('location', 'location from GET')})", [], after)
+    if "error" in facts:
+        unit.notes.append(f"could not read the VM: {facts['error']}")
+    base = vm_params(endpoint, settings.compute_api, t.vm_path, location=facts.get("location"),
+                     cloud=recipe.cloud)
+    unit.steps += [
+        RegionStep(t.key, "Region check (dated table; advice only)", Risk.READ_ONLY, dict(base)),
+        VmFlagStep(t.key, "Set additionalCapabilities.enableFips1403Encryption = true",
+                   Risk.REVERSIBLE, {**base, "capabilities": facts.get("capabilities", {})}),
+        AgentStep(t.key, "Guest agent is Ready", Risk.READ_ONLY, dict(base)),
+    ]
+    guest, notes = guest_steps_for(rt, facts, base)
+    unit.steps += guest
+    unit.notes += notes
+    if recipe.validate:
+        fix = _fix_step(recipe, t.key, base)
+        for cls, title in ((CustomScriptValidation, "Validate: CustomScript `cat /etc/os-release`"),
+                           (VmAccessValidation, "Validate: VMAccess temporary user")):
+            step = cls(t.key, title, Risk.REVERSIBLE,
+                       {**base, "agent_version": facts.get("agent_version")})
+            unit.steps.append(step)
+            if fix is not None:
+                unit.fixes[step.id] = fix
+    return unit
+
+
+def _fix_step(recipe: Recipe, key: str, base: dict[str, Any]) -> Step | None:
+    if recipe.fix == "reallocate":
+        return ReallocateFix(key, "Fix: deallocate and start (new certificate package)",
+                             Risk.DISRUPTIVE, dict(base))
+    if recipe.fix == "keyvault":
+        return KeyVaultFix(key, "Fix: add the Key Vault certificate to osProfile.secrets",
+                           Risk.REVERSIBLE, {**base, **recipe.keyvault})
+    return None

@@ -1,0 +1,235 @@
+"""The recipe: a TOML file naming the targets and the choices, replayed by `apply`.
+
+Secrets are never in a recipe: `[secrets]` says where each comes from (`env:NAME` or
+`file:PATH`). Every error names the file, the line (found by searching the text, since
+tomllib does not report positions), the key, what was found and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fipswizard.context import Target
+from fipswizard.errors import RecipeError
+
+VERSION = 1
+CLOUDS = ("AzureCloud", "AzureUSGovernment", "custom")
+FIXES = ("reallocate", "keyvault", "none")
+FEATURE_MODES = ("register", "skip")
+SECRET_NAMES = ("pro_token", "tuxcare_key")
+DEFAULT_SECRET_SOURCES = {
+    "pro_token": "env:FIPSWIZARD_PRO_TOKEN",
+    "tuxcare_key": "env:FIPSWIZARD_TUXCARE_KEY",
+}
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()-]{0,89}$")
+_VM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_GUEST = re.compile(r"^(auto|none|[a-z0-9][a-z0-9-]*)$")
+
+TOP_KEYS = {
+    "version", "cloud", "guest", "fix", "feature", "concurrency", "validate",
+    "custom_cloud", "keyvault", "secrets", "target",
+}
+TARGET_KEYS = {"subscription", "resource_group", "vm", "guest"}
+CUSTOM_KEYS = {"arm_endpoint", "authority", "ca_bundle", "scope"}
+KEYVAULT_KEYS = {"vault_id", "certificate_url"}
+
+
+@dataclass(frozen=True)
+class RecipeTarget:
+    target: Target
+    guest: str  # auto | none | a guest recipe id
+
+
+@dataclass(frozen=True)
+class Recipe:
+    targets: tuple[RecipeTarget, ...]
+    cloud: str = "AzureCloud"
+    guest: str = "auto"
+    fix: str = "reallocate"
+    feature: str = "register"
+    concurrency: int = 8
+    validate: bool = True
+    custom_cloud: dict[str, str] = field(default_factory=dict)
+    keyvault: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SECRET_SOURCES))
+    path: str = "<recipe>"
+
+    @property
+    def subscriptions(self) -> list[str]:
+        return sorted({t.target.subscription for t in self.targets})
+
+
+class _Checker:
+    """Validates one parsed document, reporting positions in the original text."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path, self.lines = path, text.splitlines()
+
+    def line_of(self, key: str, occurrence: int = 0) -> int | None:
+        pattern = re.compile(rf"^\s*(\[\[?)?\s*{re.escape(key)}\s*(=|\]\]?)")
+        hits = [n for n, line in enumerate(self.lines, 1) if pattern.search(line)]
+        return hits[min(occurrence, len(hits) - 1)] if hits else None
+
+    def fail(self, key: str, problem: str, *, found: object = None, allowed: str | None = None,
+             leaf: str | None = None, occurrence: int = 0) -> RecipeError:
+        line = self.line_of(leaf or key.split(".")[-1].split("[")[0], occurrence)
+        return RecipeError(self.path, key, problem, line=line, found=found, allowed=allowed)
+
+    def unknown(self, table: dict[str, Any], allowed: set[str], prefix: str, occ: int = 0) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(f"{prefix}{key}", "unknown key", allowed=", ".join(sorted(allowed)),
+                                leaf=key, occurrence=occ)
+
+    def choice(self, doc: dict[str, Any], key: str, options: tuple[str, ...], default: str) -> str:
+        value = doc.get(key, default)
+        if value not in options:
+            raise self.fail(key, "not an allowed value", found=value, allowed=" | ".join(options))
+        return str(value)
+
+    def text(self, table: dict[str, Any], key: str, prefix: str, pattern: re.Pattern[str],
+             what: str, occ: int = 0) -> str:
+        value = table.get(key)
+        if value is None:
+            raise self.fail(f"{prefix}{key}", "missing", allowed=what, leaf=key, occurrence=occ)
+        if not isinstance(value, str) or not pattern.match(value):
+            raise self.fail(f"{prefix}{key}", "invalid", found=value, allowed=what, leaf=key,
+                            occurrence=occ)
+        return value
+
+
+def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
+    """Parse and validate recipe text; raises RecipeError on the first problem."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        found = re.search(r"at line (\d+)", str(err))
+        line = int(found.group(1)) if found else None
+        raise RecipeError(path, "(syntax)", f"not valid TOML: {err}", line=line) from None
+    c = _Checker(path, text)
+    c.unknown(doc, TOP_KEYS, "")
+    version = doc.get("version")
+    if version != VERSION:
+        raise c.fail("version", "unsupported recipe version", found=version, allowed=str(VERSION))
+    cloud = c.choice(doc, "cloud", CLOUDS, "AzureCloud")
+    guest = doc.get("guest", "auto")
+    if not isinstance(guest, str) or not _GUEST.match(guest):
+        raise c.fail("guest", "invalid", found=guest, allowed="auto | none | a guest recipe id")
+    fix = c.choice(doc, "fix", FIXES, "reallocate")
+    feature = c.choice(doc, "feature", FEATURE_MODES, "register")
+    concurrency = doc.get("concurrency", 8)
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= 256:
+        raise c.fail("concurrency", "out of range", found=concurrency, allowed="an integer 1..256")
+    validate = doc.get("validate", True)
+    if not isinstance(validate, bool):
+        raise c.fail("validate", "not a boolean", found=validate, allowed="true | false")
+    custom = _table(c, doc, "custom_cloud", CUSTOM_KEYS)
+    if cloud == "custom":
+        for key in ("arm_endpoint", "authority"):
+            if not custom.get(key):
+                raise c.fail(f"custom_cloud.{key}", "required when cloud = \"custom\"", leaf=key)
+    keyvault = _table(c, doc, "keyvault", KEYVAULT_KEYS)
+    if fix == "keyvault":
+        for key in ("vault_id", "certificate_url"):
+            if not keyvault.get(key):
+                raise c.fail(f"keyvault.{key}", "required when fix = \"keyvault\"", leaf=key)
+    secrets = {**DEFAULT_SECRET_SOURCES, **_secret_sources(c, doc)}
+    targets = _targets(c, doc, cloud, guest)
+    return Recipe(targets=targets, cloud=cloud, guest=guest, fix=fix, feature=feature,
+                  concurrency=concurrency, validate=validate, custom_cloud=custom,
+                  keyvault=keyvault, secrets=secrets, path=path)
+
+
+def _table(c: _Checker, doc: dict[str, Any], name: str, keys: set[str]) -> dict[str, str]:
+    table = doc.get(name, {})
+    if not isinstance(table, dict):
+        raise c.fail(name, "must be a table", found=table, allowed=f"[{name}]")
+    c.unknown(table, keys, f"{name}.")
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise c.fail(f"{name}.{key}", "must be a string", found=value, leaf=key)
+    return dict(table)
+
+
+def _secret_sources(c: _Checker, doc: dict[str, Any]) -> dict[str, str]:
+    table = doc.get("secrets", {})
+    if not isinstance(table, dict):
+        raise c.fail("secrets", "must be a table", allowed="[secrets]")
+    c.unknown(table, set(SECRET_NAMES), "secrets.")
+    for key, value in table.items():
+        if not isinstance(value, str) or not re.match(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$", value):
+            # Never echo the value: it may be the secret itself pasted by mistake.
+            raise c.fail(f"secrets.{key}", "must say where the secret comes from, never the value",
+                         allowed="env:VARIABLE | file:PATH", leaf=key)
+    return dict(table)
+
+
+def _targets(c: _Checker, doc: dict[str, Any], cloud: str, guest: str) -> tuple[RecipeTarget, ...]:
+    raw = doc.get("target")
+    if not isinstance(raw, list) or not raw:
+        raise c.fail("target", "at least one [[target]] is required",
+                     allowed="[[target]] with subscription, resource_group, vm")
+    seen: set[str] = set()
+    out = []
+    for n, table in enumerate(raw):
+        prefix = f"target[{n}]."
+        c.unknown(table, TARGET_KEYS, prefix, n)
+        target = Target(
+            subscription=c.text(table, "subscription", prefix, _GUID, "a subscription GUID", n),
+            resource_group=c.text(table, "resource_group", prefix, _NAME, "a resource group name", n),
+            vm=c.text(table, "vm", prefix, _VM, "a VM name (1-64 letters, digits, - _ .)", n),
+            cloud=cloud,
+        )
+        if target.key.lower() in seen:
+            raise c.fail(f"{prefix}vm", "duplicate target", found=target.vm, leaf="vm", occurrence=n)
+        seen.add(target.key.lower())
+        own = table.get("guest", guest)
+        if not isinstance(own, str) or not _GUEST.match(own):
+            raise c.fail(f"{prefix}guest", "invalid", found=own, leaf="guest",
+                         allowed="auto | none | a guest recipe id")
+        out.append(RecipeTarget(target, own))
+    return tuple(out)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as err:
+        raise RecipeError(str(p), "(file)", f"cannot read: {err.strerror}") from None
+    return parse_recipe(text, str(p))
+
+
+def _q(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    """Render a recipe as TOML that `parse_recipe` reads back to an equal Recipe."""
+    lines = [
+        "# fipswizard recipe: replay with `fipswizard apply THIS_FILE`",
+        "# Secrets are never stored here: [secrets] says where each one comes from.",
+        f"version = {VERSION}",
+        f"cloud = {_q(recipe.cloud)}",
+        f"guest = {_q(recipe.guest)}  # auto | none | a guest recipe id",
+        f"fix = {_q(recipe.fix)}  # reallocate | keyvault | none",
+        f"feature = {_q(recipe.feature)}  # register | skip",
+        f"concurrency = {recipe.concurrency}",
+        f"validate = {'true' if recipe.validate else 'false'}",
+    ]
+    for name, table in (("custom_cloud", recipe.custom_cloud), ("keyvault", recipe.keyvault),
+                        ("secrets", recipe.secrets)):
+        if table:
+            lines += ["", f"[{name}]"] + [f"{k} = {_q(v)}" for k, v in sorted(table.items())]
+    for rt in recipe.targets:
+        t = rt.target
+        lines += ["", "[[target]]", f"subscription = {_q(t.subscription)}",
+                  f"resource_group = {_q(t.resource_group)}", f"vm = {_q(t.vm)}"]
+        if rt.guest != recipe.guest:
+            lines.append(f"guest = {_q(rt.guest)}")
+    return "\n".join(lines) + "\n"

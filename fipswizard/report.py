@@ -1,0 +1,66 @@
+"""The per-VM summary printed at the end of `apply`, `rollback` and `demo`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from fipswizard.events import Event, StepFinished, StepStatus, TargetFinished, TargetOutcome
+
+
+@dataclass
+class TargetSummary:
+    key: str
+    outcome: TargetOutcome | None = None
+    detail: str = ""
+    applied: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    advice: str = ""
+
+
+class Summary:
+    """Folds engine events into one line of outcome per target."""
+
+    def __init__(self) -> None:
+        self.targets: dict[str, TargetSummary] = {}
+
+    def add(self, event: Event) -> None:
+        if not event.target:
+            return
+        t = self.targets.setdefault(event.target, TargetSummary(event.target))
+        if isinstance(event, StepFinished):
+            bucket = {StepStatus.APPLIED: t.applied, StepStatus.SKIPPED: t.skipped}.get(
+                event.status, t.failed)
+            bucket.append(event.step_id)
+            if event.advice:
+                t.advice = event.advice
+        elif isinstance(event, TargetFinished):
+            t.outcome, t.detail = event.outcome, event.detail
+
+    @property
+    def ok(self) -> bool:
+        return all(t.outcome is TargetOutcome.COMPLIANT for t in self.targets.values())
+
+    def outcomes(self) -> dict[str, str]:
+        return {k: str(t.outcome) for k, t in self.targets.items()}
+
+    def to_json(self) -> str:
+        rows: list[dict[str, Any]] = [
+            {"target": t.key, "outcome": str(t.outcome), "detail": t.detail,
+             "applied": t.applied, "skipped": t.skipped, "failed": t.failed, "advice": t.advice}
+            for t in self.targets.values()
+        ]
+        return json.dumps({"ok": self.ok, "targets": rows}, indent=2)
+
+    def to_text(self) -> str:
+        width = max((len(k) for k in self.targets), default=10)
+        lines = [f"{'TARGET':<{width}}  OUTCOME               CHANGED  DETAIL"]
+        for t in self.targets.values():
+            lines.append(f"{t.key:<{width}}  {str(t.outcome):<20}  {len(t.applied):>7}  {t.detail}")
+            if t.advice and t.outcome is not TargetOutcome.COMPLIANT:
+                lines.append(f"{'':<{width}}  what to do: {t.advice}")
+        good = sum(t.outcome is TargetOutcome.COMPLIANT for t in self.targets.values())
+        lines.append(f"{good} of {len(self.targets)} targets compliant")
+        return "\n".join(lines)

@@ -1,0 +1,169 @@
+"""Wiring shared by every front end: cloud, credentials, ARM client, plan, apply, rollback."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fipswizard.context import Context, Settings, Target
+from fipswizard.errors import BadInput
+from fipswizard.events import Event
+from fipswizard.journal import Journal
+from fipswizard.plan import Plan, build_plan, discover
+from fipswizard.prompter import Prompter
+from fipswizard.recipe import Recipe, dump_recipe, parse_recipe
+from fipswizard.report import Summary
+from fipswizard.secrets import Secret, secret_from
+
+if TYPE_CHECKING:
+    import httpx
+
+    from fipswizard.azure.arm import ArmClient
+    from fipswizard.azure.clouds import Cloud
+    from fipswizard.context import ScriptRunner
+
+
+@dataclass
+class Options:
+    """Global options: flags win over environment variables, which win over the recipe."""
+
+    arm_endpoint: str | None = None
+    ca_bundle: str | None = None
+    verbose: bool = False
+    settings: Settings = field(default_factory=Settings)
+    transport: httpx.AsyncBaseTransport | None = None  # tests and the in-process sandbox
+
+
+def settings_from_env(base: Settings | None = None) -> Settings:
+    """FIPSWIZARD_POLL_INTERVAL shortens every poll (the sandbox and tests use it)."""
+    settings = base or Settings()
+    poll = os.environ.get("FIPSWIZARD_POLL_INTERVAL")
+    if poll:
+        try:
+            seconds = float(poll)
+        except ValueError:
+            raise BadInput(f"FIPSWIZARD_POLL_INTERVAL must be a number of seconds, not {poll!r}") from None
+        settings = replace(settings, feature_poll=seconds, agent_poll=seconds)
+    return settings
+
+
+def new_ids() -> tuple[str, str]:
+    """(run id, correlation id): the correlation id goes on every ARM request of the run."""
+    return uuid.uuid4().hex[:12], str(uuid.uuid4())
+
+
+def make_cloud(recipe: Recipe, opts: Options) -> Cloud:
+    from fipswizard.azure.clouds import resolve_cloud
+
+    custom = recipe.custom_cloud
+    return resolve_cloud(
+        recipe.cloud,
+        arm_endpoint=opts.arm_endpoint or os.environ.get("FIPSWIZARD_ARM_ENDPOINT")
+        or custom.get("arm_endpoint"),
+        authority=custom.get("authority"),
+        scope=custom.get("scope"),
+        ca_bundle=opts.ca_bundle or custom.get("ca_bundle"),
+    )
+
+
+def make_arm(cloud: Cloud, correlation_id: str, opts: Options) -> ArmClient:
+    from fipswizard.azure.arm import ArmClient
+    from fipswizard.azure.credentials import credential_for
+
+    return ArmClient(cloud, credential_for(cloud), correlation_id=correlation_id,
+                     transport=opts.transport)
+
+
+def load_secrets(recipe: Recipe) -> dict[str, Secret]:
+    """Each secret from the source the recipe names; absent ones are simply not there."""
+    out: dict[str, Secret] = {}
+    for name, source in recipe.secrets.items():
+        kind, _, where = source.partition(":")
+        try:
+            value = secret_from(name, env=where if kind == "env" else None,
+                                file=where if kind == "file" else None)
+        except OSError as err:
+            raise BadInput(f"secret {name}: cannot read {where}: {err.strerror}") from None
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def runner_factory(arm: ArmClient, settings: Settings) -> Callable[[Target], ScriptRunner | None]:
+    def make(target: Target) -> ScriptRunner | None:
+        from fipswizard.guest.runners import RunCommandRunner
+
+        return RunCommandRunner(arm, target, settings)
+
+    return make
+
+
+async def make_plan(recipe: Recipe, opts: Options, *, offline: bool,
+                    arm: ArmClient | None = None, unregister_feature: bool = False) -> Plan:
+    cloud = make_cloud(recipe, opts)
+    facts = {} if offline or arm is None else await discover(recipe, arm, opts.settings)
+    return build_plan(recipe, facts, endpoint=cloud.arm_endpoint, settings=opts.settings,
+                      offline=offline, unregister_feature=unregister_feature)
+
+
+async def run_apply(recipe: Recipe, opts: Options, prompter: Prompter, journal_path: Path,
+                    on_event: Callable[[Event], None]) -> Summary:
+    """Discover, plan and run the recipe; every event goes to `on_event` and the summary."""
+    from fipswizard.engine import Engine
+
+    run_id, correlation_id = new_ids()
+    cloud = make_cloud(recipe, opts)
+    summary = Summary()
+    async with make_arm(cloud, correlation_id, opts) as arm:
+        plan = await make_plan(recipe, opts, offline=False, arm=arm)
+        ctx = Context(prompter=prompter, settings=opts.settings, arm=arm,
+                      secrets=load_secrets(recipe))
+        journal = Journal(journal_path, run_id)
+        journal.append("recipe", text=dump_recipe(recipe), endpoint=cloud.arm_endpoint)
+        engine = Engine(plan, ctx, journal, run_id=run_id,
+                        correlation_id=correlation_id,
+                        runner_factory=runner_factory(arm, opts.settings))
+        async for event in engine.run():
+            summary.add(event)
+            on_event(event)
+    return summary
+
+
+def journal_recipe(journal: Journal) -> Recipe:
+    """The recipe of the newest run recorded in a journal (rollback needs its cloud)."""
+    texts = [r["text"] for r in journal.records() if r["event"] == "recipe"]
+    if not texts:
+        raise BadInput(f"{journal.path}: not a fipswizard journal (no recipe record)")
+    return parse_recipe(texts[-1], f"{journal.path} (recorded recipe)")
+
+
+async def run_rollback(journal_path: Path, opts: Options, prompter: Prompter,
+                       on_event: Callable[[Event], None], *,
+                       unregister_feature: bool = False) -> Summary:
+    from fipswizard.rollback import pending_undos
+    from fipswizard.rollback import run_rollback as undo_all
+
+    journal = Journal(journal_path)
+    recipe = journal_recipe(journal)
+    undos = pending_undos(journal, unregister_feature=unregister_feature)
+    summary = Summary()
+    if not undos:
+        return summary
+    listing = "\n".join(f"  - {u.describe()}" for u in undos)
+    if not await prompter.confirm("rollback", f"roll back {len(undos)} change(s):\n{listing}"):
+        return summary
+    run_id, correlation_id = new_ids()
+    journal.run_id = run_id
+    cloud = make_cloud(recipe, opts)
+    async with make_arm(cloud, correlation_id, opts) as arm:
+        ctx = Context(prompter=prompter, settings=opts.settings, arm=arm,
+                      secrets=load_secrets(recipe))
+        async for event in undo_all(undos, journal, ctx, cloud=recipe.cloud,
+                                    runner_factory=runner_factory(arm, opts.settings)):
+            summary.add(event)
+            on_event(event)
+    return summary

@@ -1,0 +1,120 @@
+"""The unit of work: a Step with check / apply / verify / rollback, and what it previews.
+
+Every step is idempotent: the engine calls `check` first and skips what already holds,
+so a second run of the same recipe sends no write. `check` is read-only. Whatever
+rollback needs (previous values, backup paths) goes into `Outcome.facts` from `check`;
+the engine journals those facts *before* calling `apply`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from fipswizard.context import Context
+
+
+class Risk(StrEnum):
+    READ_ONLY = "read-only"
+    REVERSIBLE = "reversible"
+    DISRUPTIVE = "disruptive"  # downtime: reboot, deallocate
+    IRREVERSIBLE = "irreversible"
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self in (Risk.DISRUPTIVE, Risk.IRREVERSIBLE)
+
+
+@dataclass(frozen=True)
+class HttpAction:
+    """One ARM request exactly as it will be sent (secrets already masked)."""
+
+    method: str
+    url: str
+    body: Any = None
+    note: str = ""
+
+    @property
+    def is_write(self) -> bool:
+        return self.method.upper() not in ("GET", "HEAD")
+
+
+@dataclass(frozen=True)
+class ScriptAction:
+    """One guest script exactly as it will run (through Run Command, locally or in tests)."""
+
+    script: str
+    phase: str = "apply"
+    secrets: tuple[str, ...] = ()  # names of secrets the script receives as variables
+    note: str = ""
+
+
+Action = HttpAction | ScriptAction
+
+
+@dataclass
+class Outcome:
+    """Result of `check` or `verify`: does the desired state hold?"""
+
+    done: bool
+    detail: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class Step(ABC):
+    """A resolved step for one target. Subclasses set `kind` and register themselves."""
+
+    kind: ClassVar[str] = ""
+    registry: ClassVar[dict[str, type[Step]]] = {}
+
+    def __init__(self, target: str, title: str, risk: Risk, params: dict[str, Any]) -> None:
+        self.target = target
+        self.title = title
+        self.risk = risk
+        self.params = params  # JSON-serialisable; rebuilds the step from a journal
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            Step.registry[cls.kind] = cls
+
+    @property
+    def id(self) -> str:
+        return str(self.params.get("id", self.kind))
+
+    def confirmation(self) -> str:
+        """What the operator is asked before a disruptive step (cost included)."""
+        return f"{self.title} on {self.target} ({self.risk})"
+
+    @abstractmethod
+    def actions(self) -> list[Action]:
+        """The exact requests and scripts `apply` sends: the dry-run preview."""
+
+    @abstractmethod
+    async def check(self, ctx: Context) -> Outcome: ...
+
+    @abstractmethod
+    async def apply(self, ctx: Context, before: Outcome) -> None: ...
+
+    async def verify(self, ctx: Context) -> Outcome:
+        return await self.check(ctx)
+
+    async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
+        """Undo what `apply` changed, given the facts journalled before it; return a note."""
+        return "nothing to roll back"
+
+    @classmethod
+    def from_record(cls, target: str, title: str, risk: str, params: dict[str, Any]) -> Step:
+        """Rebuild a step from its journal record (for rollback)."""
+        return Step.registry[params["kind"]](target, title, Risk(risk), params)
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "title": self.title,
+            "risk": str(self.risk),
+            "params": {**self.params, "kind": self.kind},
+        }
