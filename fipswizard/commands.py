@@ -52,7 +52,9 @@ def progress_line(event: Event) -> str | None:
     if isinstance(event, StepOutput):
         return f"[{who}]   {event.text}"
     if isinstance(event, StepFinished):
-        tail = f"\n[{who}]   what to do: {event.advice}" if event.advice else ""
+        tail = ""
+        if event.advice and event.advice not in event.detail:
+            tail = f"\n[{who}]   what to do: {event.advice}"
         return f"[{who}] {event.step_id}: {event.status}: {event.detail}{tail}"
     if isinstance(event, TargetFinished):
         return f"[{who}] => {event.outcome}: {event.detail}"
@@ -122,5 +124,5 @@ async def rollback(args: argparse.Namespace) -> int:
     if not summary.targets:
         print("nothing to roll back", file=sys.stderr)
         return 0
-    sys.stdout.write(summary.to_text() + "\n")
+    sys.stdout.write(summary.to_text("rolled back") + "\n")
     return 0 if summary.ok else int(ExitCode.STEP_FAILED)

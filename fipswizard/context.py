@@ -60,6 +60,7 @@ class Settings:
     feature_timeout: float = 3600.0  # registration can take hours: resume later
     feature_poll: float = 10.0
     reboot_timeout: float = 900.0
+    agent_wait: float = 300.0  # how long a Not Ready agent may take before we give up
     agent_poll: float = 10.0
     min_agent: str = "2.14.0.1"
 

@@ -53,7 +53,7 @@ def _lines(step: Step, n: int, state: str) -> list[str]:
 
 
 def _unit_text(u: Unit, states: dict[tuple[str, str], str]) -> list[str]:
-    out = ["", f"== {u.title}: {u.key} =="]
+    out = ["", f"== {u.title} =="] + ([f"   target: {u.key}"] if "/" in u.key else [])
     out += [f"   note: {n}" for n in u.notes]
     for n, step in enumerate(u.steps, 1):
         out += _lines(step, n, states.get((u.key, step.id), ""))

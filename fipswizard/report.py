@@ -54,13 +54,16 @@ class Summary:
         ]
         return json.dumps({"ok": self.ok, "targets": rows}, indent=2)
 
-    def to_text(self) -> str:
+    def to_text(self, ok_word: str = "compliant") -> str:
+        """A table a person reads; `ok_word` names success ("rolled back" for rollback)."""
         width = max((len(k) for k in self.targets), default=10)
         lines = [f"{'TARGET':<{width}}  OUTCOME               CHANGED  DETAIL"]
         for t in self.targets.values():
-            lines.append(f"{t.key:<{width}}  {str(t.outcome):<20}  {len(t.applied):>7}  {t.detail}")
+            word = ok_word if t.outcome is TargetOutcome.COMPLIANT else str(t.outcome)
+            lines.append(f"{t.key:<{width}}  {word:<20}  {len(t.applied):>7}  {t.detail}")
             if t.advice and t.outcome is not TargetOutcome.COMPLIANT:
                 lines.append(f"{'':<{width}}  what to do: {t.advice}")
-        good = sum(t.outcome is TargetOutcome.COMPLIANT for t in self.targets.values())
-        lines.append(f"{good} of {len(self.targets)} targets compliant")
+        vms = [t for t in self.targets.values() if not t.key.startswith("subscription:")]
+        good = sum(t.outcome is TargetOutcome.COMPLIANT for t in vms)
+        lines.append(f"{good} of {len(vms)} VMs {ok_word}")
         return "\n".join(lines)

@@ -131,12 +131,13 @@ class AgentStep(ArmStep):
         return Outcome(vm.agent_ready, detail, facts)
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
-        await wait_for_agent(self, ctx, float(self.params.get("timeout", 60.0)))
+        await wait_for_agent(self, ctx, ctx.settings.agent_wait)
 
 
 async def wait_for_agent(step: ArmStep, ctx: Context, timeout: float) -> None:
     """Poll the instance view until the agent is Ready and the VM running, or explain."""
     start = time.monotonic()
+    said, said_at = "", -1e9
     while True:
         vm = await step.read_vm(ctx)
         waited = time.monotonic() - start
@@ -149,6 +150,8 @@ async def wait_for_agent(step: ArmStep, ctx: Context, timeout: float) -> None:
                 "check the VM's boot diagnostics / serial console and /var/log/waagent.log; "
                 "an agent older than 2.14.0.1 or the RHEL 9.5/9.6 2.7.0.6 loop keeps it Not Ready",
             )
-        ctx.progress(f"waiting for the agent: {vm.agent_status}, power {vm.power_state} "
-                     f"({waited:.0f}s of {timeout:.0f}s)")
+        state = f"{vm.agent_status}, power {vm.power_state}"
+        if state != said or waited - said_at >= 30:  # say what changed, or a heartbeat
+            ctx.progress(f"waiting for the agent: {state} ({waited:.0f}s of {timeout:.0f}s)")
+            said, said_at = state, waited
         await asyncio.sleep(ctx.settings.agent_poll)

@@ -1,0 +1,136 @@
+"""`fipswizard demo`: the whole job against the built-in simulated Azure, nothing to configure.
+
+The sandbox serves on a loopback port inside this process; the demo recipe names every VM
+of the demo estate, each covering one interesting case, and the demo checks that each VM
+ends in the state that case should end in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from fipswizard.context import Target
+from fipswizard.events import Event, TargetOutcome
+from fipswizard.journal import Journal
+from fipswizard.prompter import Prompter
+from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe
+from fipswizard.report import Summary
+from fipswizard.session import Options, settings_from_env
+
+# What each demo VM should end as (the sandbox estate describes why).
+EXPECTED: dict[str, TargetOutcome] = {
+    "ubuntu2204-web": TargetOutcome.COMPLIANT,
+    "ubuntu2404-api": TargetOutcome.COMPLIANT,
+    "rhel95-db": TargetOutcome.COMPLIANT,
+    "rhel94-app": TargetOutcome.COMPLIANT,
+    "alma92-ledger": TargetOutcome.COMPLIANT,
+    "flatcar-edge": TargetOutcome.FAILED,
+    "ubuntu2204-fipsimage": TargetOutcome.COMPLIANT,
+    "rhel96-notready": TargetOutcome.FAILED,
+    "ubuntu2204-mexico": TargetOutcome.REGION_NOT_SUPPORTED,
+    "ubuntu2204-batch": TargetOutcome.COMPLIANT,
+}
+DEMO_TOKEN = "sandbox-demo-access-token"
+DEMO_SECRETS = {"FIPSWIZARD_TUXCARE_KEY": "DEMO-TUXCARE-LICENCE-KEY-0000"}
+
+
+@dataclass
+class DemoEnv:
+    endpoint: str
+    recipe: Recipe
+    recipe_path: Path
+    journal_path: Path
+    opts: Options
+    expected: dict[str, str]
+    scenarios: dict[str, str]
+
+
+def demo_recipe(sandbox: object, path: Path) -> Recipe:
+    vms = sandbox.estate.vms.values()  # type: ignore[attr-defined]
+    targets = tuple(
+        RecipeTarget(Target(vm.subscription, vm.resource_group, vm.name), "auto")
+        for vm in sorted(vms, key=lambda v: (v.subscription, v.name))
+    )
+    return Recipe(targets=targets, fix="reallocate", path=str(path))
+
+
+@asynccontextmanager
+async def demo_environment(workdir: Path | None = None) -> AsyncIterator[DemoEnv]:
+    """Start the simulated Azure on loopback and yield everything a front end needs."""
+    from fipswizard.sandbox import SandboxAzure, SandboxServer, demo_estate
+
+    sandbox = SandboxAzure(demo_estate(), op_seconds=0.3, registration_seconds=1.5)
+    server = SandboxServer(sandbox)
+    endpoint = await server.start()
+    saved = {k: os.environ.get(k) for k in ("FIPSWIZARD_ACCESS_TOKEN", *DEMO_SECRETS)}
+    os.environ["FIPSWIZARD_ACCESS_TOKEN"] = DEMO_TOKEN
+    for key, value in DEMO_SECRETS.items():
+        os.environ.setdefault(key, value)
+    try:
+        folder = workdir or Path(tempfile.mkdtemp(prefix="fipswizard-demo-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        recipe_path = folder / "demo.toml"
+        recipe = demo_recipe(sandbox, recipe_path)
+        recipe_path.write_text(dump_recipe(recipe), encoding="utf-8")
+        settings = replace(settings_from_env(), feature_poll=0.3, agent_poll=0.3,
+                           reboot_timeout=60.0, feature_timeout=120.0,
+                           agent_wait=3.0)
+        opts = Options(arm_endpoint=endpoint, settings=settings)
+        by_key = {rt.target.key: str(EXPECTED[rt.target.vm]) for rt in recipe.targets}
+        scenarios = {vm.name: vm.scenario for vm in sandbox.estate.vms.values()}
+        yield DemoEnv(endpoint, recipe, recipe_path, Journal.default_for(recipe_path), opts,
+                      by_key, scenarios)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        await server.stop()
+
+
+def compare(summary: Summary, expected: dict[str, str]) -> list[str]:
+    """Lines naming every target that did not end as its scenario says it should."""
+    got = summary.outcomes()
+    return [f"{key}: expected {want}, got {got.get(key, 'nothing')}"
+            for key, want in expected.items() if got.get(key) != want]
+
+
+class _DemoPrompter:
+    """The demo is simulated: confirm everything, but say so."""
+
+    async def confirm(self, target: str, question: str) -> bool:
+        print(f"[demo] auto-confirming for {target}: {question.splitlines()[0]}", file=sys.stderr)
+        return True
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    from fipswizard.commands import print_progress
+    from fipswizard.session import run_apply
+
+    workdir = Path(args.workdir) if args.workdir else None
+    async with demo_environment(workdir) as env:
+        print(f"simulated Azure at {env.endpoint}; recipe {env.recipe_path}", file=sys.stderr)
+        for name, text in env.scenarios.items():
+            print(f"  {name}: {text}", file=sys.stderr)
+        prompter: Prompter = _DemoPrompter()
+
+        def show(event: Event) -> None:
+            print_progress(event)
+
+        summary = await run_apply(env.recipe, env.opts, prompter, env.journal_path, show)
+    print(summary.to_text())
+    problems = compare(summary, env.expected)
+    if problems:
+        print("demo: some VMs did not end as expected:\n  " + "\n  ".join(problems))
+        return 1
+    print(f"demo: all {len(env.expected)} VMs ended as expected "
+          f"(journal {env.journal_path})")
+    return 0
