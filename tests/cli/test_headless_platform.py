@@ -30,8 +30,9 @@ def test_plan_matches_golden_and_sends_no_write(sandbox: SandboxProc, tmp_path: 
     assert out.returncode == 0, out.stderr
     text = out.stdout.replace(sandbox.url, "http://SANDBOX").replace(str(tmp_path), "TMP")
     golden = GOLDEN / "plan_platform.txt"
-    if not golden.exists():  # first run writes it; review it, then commit
+    if not golden.exists():
         golden.write_text(text)
+        raise AssertionError(f"wrote {golden}: review it, commit it, run again")
     assert text == golden.read_text()
     assert sandbox.writes() == []
     assert {r["method"] for r in sandbox.requests()} == {"GET"}
