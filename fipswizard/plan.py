@@ -113,14 +113,17 @@ def _vm_unit(recipe: Recipe, rt: RecipeTarget, facts: dict[str, Any], endpoint: 
         unit.notes.append(f"could not read the VM: {facts['error']}")
     base = vm_params(endpoint, settings.compute_api, t.vm_path, location=facts.get("location"),
                      cloud=recipe.cloud)
+    seen = {} if ("error" in facts or not facts) else {"observed": facts}
+    guest, notes = guest_steps_for(rt, facts, base)  # [probe, recipe steps...] or []
+    # Read-only checks first (the probe runs the preflight), so a refusal changes nothing.
     unit.steps += [
         RegionStep(t.key, "Region check (dated table; advice only)", Risk.READ_ONLY, dict(base)),
+        AgentStep(t.key, "Guest agent is Ready", Risk.READ_ONLY, {**base, **seen}),
+        *guest[:1],
         VmFlagStep(t.key, "Set additionalCapabilities.enableFips1403Encryption = true",
-                   Risk.REVERSIBLE, {**base, "capabilities": facts.get("capabilities", {})}),
-        AgentStep(t.key, "Guest agent is Ready", Risk.READ_ONLY, dict(base)),
+                   Risk.REVERSIBLE, {**base, "capabilities": facts.get("capabilities", {}), **seen}),
+        *guest[1:],
     ]
-    guest, notes = guest_steps_for(rt, facts, base)
-    unit.steps += guest
     unit.notes += notes
     if recipe.validate:
         fix = _fix_step(recipe, t.key, base)

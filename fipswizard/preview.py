@@ -37,7 +37,13 @@ def plan_json(plan: Plan, states: dict[tuple[str, str], str]) -> str:
     return redact(json.dumps(doc, indent=2))
 
 
-def _lines(step: Step, n: int, state: str) -> list[str]:
+def _prelude() -> str:
+    from fipswizard.guest.recipes import recipe_dir
+
+    return (recipe_dir() / "lib.sh").read_text(encoding="utf-8").rstrip("\n")
+
+
+def _lines(step: Step, n: int, state: str, prelude: str = "") -> list[str]:
     head = f"{n:>2}. [{step.risk}] {step.title}"
     out = [head + (f"  -- now: {state}" if state else "")]
     for a in step.actions():
@@ -48,19 +54,21 @@ def _lines(step: Step, n: int, state: str) -> list[str]:
         else:
             secrets = f" (secrets as variables: {', '.join(a.secrets)})" if a.secrets else ""
             out.append(f"      script ({a.phase}){secrets}:")
-            out += ["        | " + line for line in a.script.splitlines()]
+            body = a.script
+            if prelude and body.startswith(prelude):
+                body = "(lib.sh, printed once at the top)" + body[len(prelude):]
+            out += ["        | " + line for line in body.splitlines()]
     return out
 
 
-def _unit_text(u: Unit, states: dict[tuple[str, str], str]) -> list[str]:
+def _unit_text(u: Unit, states: dict[tuple[str, str], str], prelude: str) -> list[str]:
     out = ["", f"== {u.title} =="] + ([f"   target: {u.key}"] if "/" in u.key else [])
     out += [f"   note: {n}" for n in u.notes]
     for n, step in enumerate(u.steps, 1):
-        out += _lines(step, n, states.get((u.key, step.id), ""))
+        out += _lines(step, n, states.get((u.key, step.id), ""), prelude)
     for step_id, fix in u.fixes.items():
         out.append(f"    if {step_id} fails with the old certificate package:")
-        out += ["  " + line for line in _lines(fix, 0, "")[0:1]]
-        out += ["  " + line for line in _lines(fix, 0, "")[1:]]
+        out += ["  " + line for line in _lines(fix, 0, "")]
     return out
 
 
@@ -72,6 +80,11 @@ def plan_text(plan: Plan, states: dict[tuple[str, str], str]) -> str:
         "irreversible.",
         "Current state " + ("not read (--offline)." if plan.offline else "read from Azure."),
     ]
+    scripted = any(isinstance(a, ScriptAction) for s in plan.all_steps() for a in s.actions())
+    prelude = _prelude() if scripted else ""
+    if prelude:
+        lines += ["", "== lib.sh: the shared prelude every recipe script starts with =="]
+        lines += ["        | " + line for line in prelude.splitlines()]
     for u in plan.units:
-        lines += _unit_text(u, states)
+        lines += _unit_text(u, states, prelude)
     return redact("\n".join(lines)) + "\n"

@@ -21,6 +21,13 @@ class ArmStep(Step):
     def vm_path(self) -> str:
         return str(self.params["vm_path"])
 
+    def observed(self) -> dict[str, Any] | None:
+        """What discovery read moments ago, used once so a run sends no repeated GET.
+
+        A stale etag is safe: the write carries If-Match, and a 412 re-reads.
+        """
+        return self.params.pop("observed", None)  # type: ignore[no-any-return]
+
     async def read_vm(self, ctx: Context, *, expand: bool = True) -> VmFacts:
         arm = ctx.need_arm()
         query = {"$expand": "instanceView"} if expand else {}

@@ -8,6 +8,7 @@ from typing import Any
 
 from fipswizard.azure.arm_step import ArmStep
 from fipswizard.azure.regions import RegionStatus, region_advice
+from fipswizard.azure.vm_model import vm_facts
 from fipswizard.context import Context
 from fipswizard.errors import StepError
 from fipswizard.steps import Action, HttpAction, Outcome
@@ -66,10 +67,14 @@ class VmFlagStep(ArmStep):
         ]
 
     async def check(self, ctx: Context) -> Outcome:
-        vm = await self.read_vm(ctx, expand=False)
-        facts = {"previous": vm.flag, "location": vm.location, "etag": vm.etag,
-                 "capabilities": vm.capabilities}
-        if vm.flag:
+        seen = self.observed()
+        if seen is None:
+            vm = await self.read_vm(ctx, expand=False)
+            seen = {"flag": vm.flag, "location": vm.location, "etag": vm.etag,
+                    "capabilities": vm.capabilities}
+        facts = {"previous": seen["flag"], "location": seen["location"], "etag": seen["etag"],
+                 "capabilities": seen["capabilities"]}
+        if seen["flag"]:
             return Outcome(True, "enableFips1403Encryption is already true", facts)
         return Outcome(False, "enableFips1403Encryption is not set", facts)
 
@@ -84,8 +89,9 @@ class VmFlagStep(ArmStep):
         for attempt in range(3):
             body = self.body(facts["location"], facts.get("capabilities") or {}, value)
             try:
-                await arm.put(self.vm_path, self.params["api"], body, if_match=facts.get("etag"),
-                              progress=ctx.progress)
+                done = await arm.put(self.vm_path, self.params["api"], body,
+                                     if_match=facts.get("etag"), progress=ctx.progress)
+                self._final = vm_facts(done.body or {}, done.etag)
                 return
             except RegionNotSupported as err:
                 raise RegionRejected(facts["location"], err.message) from None
@@ -100,7 +106,8 @@ class VmFlagStep(ArmStep):
                         "find what else is modifying the VM, then re-run")
 
     async def verify(self, ctx: Context) -> Outcome:
-        vm = await self.read_vm(ctx, expand=False)
+        # The operation ends with a GET of the VM: read that back rather than GET again.
+        vm = self.__dict__.pop("_final", None) or await self.read_vm(ctx, expand=False)
         ok = vm.flag and vm.provisioning in ("Succeeded", "")
         return Outcome(ok, f"flag={vm.flag}, provisioningState={vm.provisioning}")
 
@@ -124,11 +131,15 @@ class AgentStep(ArmStep):
                            note="agent status, agent version, power state")]
 
     async def check(self, ctx: Context) -> Outcome:
-        vm = await self.read_vm(ctx)
-        facts = {"agent_status": vm.agent_status, "agent_version": vm.agent_version,
-                 "power_state": vm.power_state}
-        detail = f"agent {vm.agent_status} {vm.agent_version}, power {vm.power_state}"
-        return Outcome(vm.agent_ready, detail, facts)
+        seen = self.observed()
+        if seen is None:
+            vm = await self.read_vm(ctx)
+            seen = {"agent_ready": vm.agent_ready, "agent_status": vm.agent_status,
+                    "agent_version": vm.agent_version, "power_state": vm.power_state}
+        detail = (f"agent {seen['agent_status']} {seen['agent_version']}, "
+                  f"power {seen['power_state']}")
+        return Outcome(bool(seen["agent_ready"]) and seen["power_state"] == "running", detail,
+                       {k: seen[k] for k in ("agent_status", "agent_version", "power_state")})
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
         await wait_for_agent(self, ctx, ctx.settings.agent_wait)

@@ -115,3 +115,19 @@ def test_sigkill_mid_apply_resumes(tmp_path: Path) -> None:
         assert "resumed" in journal.read_text()
     finally:
         sandbox.stop()
+
+
+def test_demo_recipe_plan_golden(sandbox: SandboxProc, tmp_path: Path) -> None:
+    """The whole demo recipe (guest auto): every request and every guest script, no write."""
+    names = sorted(sandbox.get("/_sandbox/state")["vms"].items())
+    vms = [(vm["subscription"], vm["resource_group"], name) for name, vm in names]
+    recipe = write_recipe(tmp_path / "demo.toml", vms, guest="auto")
+    out = fipswizard(["plan", str(recipe)], cli_env(sandbox.url), tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert sandbox.writes() == []
+    text = out.stdout.replace(sandbox.url, "http://SANDBOX").replace(str(tmp_path), "TMP")
+    golden = GOLDEN / "plan_demo.txt"
+    if not golden.exists():
+        golden.write_text(text)
+        raise AssertionError(f"wrote {golden}: review it, commit it, run again")
+    assert text == golden.read_text()

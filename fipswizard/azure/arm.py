@@ -1,0 +1,296 @@
+"""The ARM REST client: one HTTP connection pool, retries, throttle gates, long-running ops.
+
+Every request carries a fresh bearer token from the TokenProvider (never logged), one
+correlation id per run and a new client request id. Long-running operations are followed to
+the end (Azure-AsyncOperation, else Location, else the resource's provisioningState).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import random
+import ssl
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import httpx
+
+import fipswizard
+from fipswizard.azure.arm_errors import (
+    ArmAuthError,
+    ArmError,
+    NotFound,
+    PreconditionFailed,
+    RegionNotSupported,
+    connection_failed,
+    connection_lost,
+    error_from_response,
+)
+from fipswizard.azure.arm_lro import LroFollower, Progress
+from fipswizard.azure.arm_response import ArmResponse, parse_body
+from fipswizard.azure.arm_retry import (
+    NOT_SENT,
+    RETRYABLE_STATUS,
+    ThrottleGates,
+    backoff,
+    gate_key,
+    retry_after,
+)
+from fipswizard.azure.clouds import Cloud, check_endpoint, is_loopback, same_origin
+from fipswizard.azure.credentials import TokenProvider
+from fipswizard.errors import BadInput
+
+__all__ = [
+    "ArmAuthError",
+    "ArmClient",
+    "ArmError",
+    "ArmResponse",
+    "NotFound",
+    "PreconditionFailed",
+    "RegionNotSupported",
+]
+
+
+class ArmClient:
+    """Async ARM client; use `async with ArmClient(...) as arm:` or call `aclose()`.
+
+    `max_attempts` bounds sends after 5xx and connection failures; a 429 spends no attempt
+    (the request waits its turn at the throttle gate) but gives up once the request has
+    been throttled for `max_throttle_wait` seconds. `stats` counts requests sent per method
+    (retries and polls included) and the "retries" and "throttled" (429) answers.
+    """
+
+    def __init__(
+        self,
+        cloud: Cloud,
+        credential: TokenProvider,
+        *,
+        correlation_id: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 60.0,
+        max_attempts: int = 8,
+        backoff_cap: float = 30.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        lro_timeout: float = 1800.0,
+        max_throttle_wait: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.cloud = cloud
+        self.endpoint = check_endpoint(cloud.arm_endpoint)
+        self.correlation_id = correlation_id
+        self.stats: collections.Counter[str] = collections.Counter()
+        self._credential = credential
+        self._max_attempts = max_attempts
+        self._backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._clock = clock
+        self._lro_timeout = lro_timeout
+        self._max_throttle_wait = max_throttle_wait
+        self._rng = rng or random.Random()
+        self._gates = ThrottleGates(clock, sleep, self._rng)
+        self._lro = LroFollower(self._poll_get, sleep, clock, lro_timeout, self._trusted)
+        host = urlsplit(self.endpoint).hostname or ""
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout,
+            verify=_verify(cloud.ca_bundle),
+            http2=False,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+            trust_env=not is_loopback(host),  # a proxy from the environment can't reach loopback
+            headers={
+                "User-Agent": f"fipswizard/{fipswizard.__version__}",
+                "Accept": "application/json",
+                "x-ms-correlation-request-id": correlation_id,
+            },
+        )
+
+    def url(self, path: str, api_version: str, **query: str) -> str:
+        """The full request URL (also what previews show); `path` starts with "/"."""
+        if not path.startswith("/") or "?" in path or "#" in path:
+            raise ValueError(f"ARM path must start with '/' and have no query: {path!r}")
+        params = {"api-version": api_version, **query}
+        return f"{self.endpoint}{path}?{urlencode(params, safe='$/')}"
+
+    async def get(self, path: str, api_version: str, **query: str) -> ArmResponse:
+        return await self._send("GET", self.url(path, api_version, **query), retry_safe=True)
+
+    async def put(
+        self,
+        path: str,
+        api_version: str,
+        body: Any,
+        *,
+        if_match: str | None = None,
+        progress: Progress | None = None,
+    ) -> ArmResponse:
+        """Create or update; waits for the operation and returns the resource as it ends up."""
+        return await self._write("PUT", path, api_version, body, if_match, progress)
+
+    async def patch(
+        self,
+        path: str,
+        api_version: str,
+        body: Any,
+        *,
+        if_match: str | None = None,
+        progress: Progress | None = None,
+    ) -> ArmResponse:
+        return await self._write("PATCH", path, api_version, body, if_match, progress)
+
+    async def post(
+        self,
+        path: str,
+        api_version: str,
+        body: Any = None,
+        *,
+        retry_safe: bool = False,
+        progress: Progress | None = None,
+    ) -> ArmResponse:
+        """An action; waits for it when ARM answers 201/202 and returns the final body.
+
+        Only `retry_safe` actions are sent again after a 5xx or a dropped connection.
+        """
+        url = self.url(path, api_version)
+        first = await self._send("POST", url, body=body, retry_safe=retry_safe)
+        return await self._lro.follow("POST", url, first, progress)
+
+    async def delete(
+        self, path: str, api_version: str, *, progress: Progress | None = None
+    ) -> ArmResponse:
+        url = self.url(path, api_version)
+        first = await self._send("DELETE", url, retry_safe=True)
+        return await self._lro.follow("DELETE", url, first, progress)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _write(
+        self,
+        method: str,
+        path: str,
+        api_version: str,
+        body: Any,
+        if_match: str | None,
+        progress: Progress | None,
+    ) -> ArmResponse:
+        url = self.url(path, api_version)
+        headers = {"If-Match": if_match} if if_match else {}
+        try:
+            first = await self._send(method, url, body=body, headers=headers, retry_safe=True)
+            return await self._lro.follow(method, url, first, progress)
+        except RegionNotSupported as err:
+            if err.region is None and isinstance(body, dict) and body.get("location"):
+                err.with_region(str(body["location"]))
+            raise
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        retry_safe: bool,
+    ) -> ArmResponse:
+        """One logical request: gate, send, retry what is safe to retry, map errors."""
+        key = gate_key(url, method)
+        content = None if body is None else json.dumps(body).encode()
+        started = self._clock()
+        failures = throttled = 0
+        while True:
+            await self._gates.wait(key)
+            token = await self._credential.token()
+            request_headers = {
+                **(headers or {}),
+                "Authorization": f"Bearer {token.reveal()}",
+                "x-ms-client-request-id": str(uuid.uuid4()),
+            }
+            if content is not None:
+                request_headers["Content-Type"] = "application/json"
+            self.stats[method] += 1
+            try:
+                response = await self._http.request(
+                    method, url, content=content, headers=request_headers
+                )
+            except httpx.RequestError as exc:
+                if not (retry_safe or isinstance(exc, NOT_SENT)):
+                    raise connection_lost(method, url, exc) from exc
+                failures += 1
+                if failures >= self._max_attempts:
+                    raise connection_failed(method, url, exc, failures) from exc
+                await self._pause(backoff(failures, self._backoff_cap, self._rng))
+                continue
+            status = response.status_code
+            if status == 429:  # not processed: always safe to send again, after the gate opens
+                self.stats["throttled"] += 1
+                throttled += 1
+                wait = retry_after(response.headers)
+                if wait is None:
+                    wait = min(self._backoff_cap, 2.0 ** (throttled - 1))
+                self._gates.hold(key, wait)
+                if self._clock() - started + wait > self._max_throttle_wait:
+                    raise error_from_response(response)
+                self.stats["retries"] += 1
+                continue
+            if status in RETRYABLE_STATUS and retry_safe:
+                failures += 1
+                if failures < self._max_attempts:
+                    wait = retry_after(response.headers)
+                    if wait is None:
+                        wait = backoff(failures, self._backoff_cap, self._rng)
+                    await self._pause(wait)
+                    continue
+            if status >= 400:
+                raise error_from_response(response)
+            return ArmResponse(status, response.headers, parse_body(response))
+
+    async def _poll_get(self, url: str) -> ArmResponse:
+        return await self._send("GET", url, retry_safe=True)
+
+    async def _pause(self, seconds: float) -> None:
+        self.stats["retries"] += 1
+        await self._sleep(seconds)
+
+    def _trusted(self, url: str) -> str:
+        """Refuse to send the bearer token to any host but the ARM endpoint."""
+        full = urljoin(self.endpoint + "/", url)
+        if not same_origin(full, self.endpoint):
+            raise ArmError(
+                0,
+                "UntrustedPollUrl",
+                f"ARM asked to follow {urlsplit(full).netloc!r}, which is not the ARM endpoint "
+                f"{self.endpoint}; the bearer token is not sent anywhere else",
+                advice="the operation may still be running; check the resource and re-run "
+                "(every step checks first)",
+            )
+        return full
+
+
+def _verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    if not ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise BadInput(f"CA bundle {ca_bundle!r} could not be loaded: {exc}") from None

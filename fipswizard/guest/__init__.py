@@ -1,0 +1,1 @@
+"""The guest half: recipe loading, detection, preflight, diagnosis, script runners, steps."""

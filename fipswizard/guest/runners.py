@@ -1,0 +1,365 @@
+"""Guest script runners: local bash, a bubblewrap fake root (tests), and ARM Run Command.
+
+All implement `fipswizard.context.ScriptRunner`. Secrets reach a script only as environment
+variables (`FW_SECRET_<NAME>`), never argv; every runner passes output through `redact`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets as pysecrets
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from fipswizard.context import ScriptResult, Settings, Target
+from fipswizard.errors import StepError
+from fipswizard.secrets import Secret, redact
+
+TIMED_OUT = 124  # like timeout(1)
+NO_RC = 125  # Run Command output lost the exit-code line
+# Our own budget, not an Azure figure: the script travels inside the ARM request body, and a
+# recipe snippet plus lib.sh is ~5 KB today. A bigger script is a recipe bug.
+MAX_SCRIPT_BYTES = 64 * 1024
+STANDINS = "/opt/fw-standins"
+HOST_ALTERNATIVES = "/.fw-host/bin"  # host tools that /usr/bin reaches via /etc/alternatives
+SANDBOX_PATH = (f"{STANDINS}:{HOST_ALTERNATIVES}:/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                "/usr/bin:/sbin:/bin")
+
+
+def secret_var(name: str) -> str:
+    return f"FW_SECRET_{name.upper()}"
+
+
+def secret_env(names: Iterable[str], available: Mapping[str, Secret], *,
+               required: bool = True) -> dict[str, Secret]:
+    """The `FW_SECRET_<NAME>` variables for `names`; a missing required secret is a StepError."""
+    env: dict[str, Secret] = {}
+    for name in names:
+        if name in available and available[name]:
+            env[secret_var(name)] = available[name]
+        elif required:
+            raise StepError(f"this step needs the secret '{name}', which was not provided",
+                            f"set it with --secret {name}=env:VAR or --secret {name}=file:PATH")
+    return env
+
+
+def _decode(data: bytes | None) -> str:
+    return redact((data or b"").decode("utf-8", errors="replace"))
+
+
+async def _run_process(argv: list[str], env: dict[str, str], timeout: float) -> ScriptResult:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except (TimeoutError, asyncio.CancelledError):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        await proc.wait()
+        return ScriptResult(TIMED_OUT, "", f"fipswizard: script timed out after {timeout:g} s\n")
+    return ScriptResult(proc.returncode if proc.returncode is not None else 1,
+                        _decode(out), _decode(err))
+
+
+class LocalRunner:
+    """Runs scripts with the local bash (the tool runs inside the VM, as root)."""
+
+    name = "local"
+
+    async def run(self, script: str, *, env: Mapping[str, Secret] | None = None,
+                  timeout: float = 900) -> ScriptResult:
+        full = {**os.environ, "LC_ALL": "C", **{k: v.reveal() for k, v in (env or {}).items()}}
+        return await _run_process(["bash", "-c", script, "fipswizard-script"], full, timeout)
+
+
+# ------------------------------------------------------------------------------ bubblewrap
+
+
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot run sandboxes here, or None when it can."""
+    return _bwrap_problem()
+
+
+def bwrap_available() -> bool:
+    return _bwrap_problem() is None
+
+
+@lru_cache(maxsize=1)
+def _bwrap_problem() -> str | None:
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed"
+    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "true"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"bwrap could not start: {err}"
+    if done.returncode != 0:
+        return f"bwrap cannot create namespaces here: {done.stderr.strip()[:200]}"
+    return None
+
+
+_HOST_TOP = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+_NOT_FROM_ROOT = {*_HOST_TOP, "usr", "proc", "dev", "sys", "tmp"}
+_DEFAULT_CMDLINE = "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro console=ttyS0"
+
+
+class BwrapRunner:
+    """Runs bash in a bubblewrap sandbox where a fake root's files sit at their real paths.
+
+    Host `/usr` (bash, coreutils) is read-only; entries of `<root>/usr` are merged in (tmpfs
+    mount points where the host has no such entry, e.g. /usr/lib/python3.9). Every other
+    top-level directory of the fake root (/etc, /var, /oem, /boot, /home, /root, /opt, ...)
+    is bound read-write. `/proc/sys/crypto/fips_enabled` reads `fips_enabled`; where the host
+    kernel has no /proc/sys/crypto (no FIPS support), /proc/sys becomes a tmpfs holding only
+    `crypto/` and the host's `kernel/`. `/proc/cmdline` reads `<root>/proc/cmdline` if present,
+    else a plain command line (plus `fips=1` when fips_enabled is "1"). No network.
+    """
+
+    name = "bwrap"
+
+    def __init__(self, root: Path, standins: Path | None = None, fips_enabled: str = "0") -> None:
+        self.root = Path(root).resolve()
+        self.standins = Path(standins).resolve() if standins else None
+        self.fips_enabled = fips_enabled
+
+    def argv(self, scratch: Path) -> list[str]:
+        args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+                "--ro-bind", "/usr", "/usr"]
+        for name in _HOST_TOP:
+            host = Path("/") / name
+            if host.is_symlink():
+                args += ["--symlink", os.readlink(host), str(host)]
+            elif host.is_dir():
+                args += ["--ro-bind", str(host), str(host)]
+        if (self.root / "usr").is_dir():
+            _overlay(Path("/usr"), self.root / "usr", args)
+        for name, real in _host_alternatives():  # the fake /etc has no alternatives links
+            args += ["--symlink", real, f"{HOST_ALTERNATIVES}/{name}"]
+        for entry in sorted(self.root.iterdir()):
+            if entry.name in _NOT_FROM_ROOT:
+                continue
+            if entry.is_symlink():
+                args += ["--symlink", os.readlink(entry), f"/{entry.name}"]
+            else:
+                args += ["--bind", str(entry), f"/{entry.name}"]
+        tmp = self.root / "tmp"
+        args += ["--bind", str(tmp), "/tmp"] if tmp.is_dir() else ["--tmpfs", "/tmp"]
+        args += ["--dev", "/dev", "--proc", "/proc"]
+        args += self._proc_files(scratch)
+        if self.standins and self.standins != self.root / STANDINS.lstrip("/"):
+            args += ["--ro-bind", str(self.standins), STANDINS]
+        return [*args, "--chdir", "/"]
+
+    def _proc_files(self, scratch: Path) -> list[str]:
+        fips = scratch / "fips_enabled"
+        fips.write_text(f"{self.fips_enabled}\n", encoding="utf-8")
+        fake_cmdline = self.root / "proc" / "cmdline"
+        cmdline = scratch / "cmdline"
+        if fake_cmdline.is_file():
+            shutil.copyfile(fake_cmdline, cmdline)
+        else:
+            extra = " fips=1" if self.fips_enabled.strip() == "1" else ""
+            cmdline.write_text(_DEFAULT_CMDLINE + extra + "\n", encoding="utf-8")
+        args = ["--ro-bind", str(cmdline), "/proc/cmdline"]
+        if Path("/proc/sys/crypto/fips_enabled").exists():
+            args += ["--ro-bind", str(fips), "/proc/sys/crypto/fips_enabled"]
+        else:  # procfs cannot grow a directory: replace /proc/sys, keep the host's kernel/
+            args += ["--tmpfs", "/proc/sys", "--dir", "/proc/sys/crypto",
+                     "--ro-bind", str(fips), "/proc/sys/crypto/fips_enabled",
+                     "--ro-bind", "/proc/sys/kernel", "/proc/sys/kernel"]
+        return args
+
+    async def run(self, script: str, *, env: Mapping[str, Secret] | None = None,
+                  timeout: float = 900) -> ScriptResult:
+        # Variables go through bwrap's own environment (inherited), never its argv.
+        full = {"PATH": SANDBOX_PATH, "HOME": "/root", "LC_ALL": "C", "TERM": "dumb",
+                **{k: v.reveal() for k, v in (env or {}).items()}}
+        with tempfile.TemporaryDirectory(prefix="fw-bwrap-") as scratch:
+            argv = [*self.argv(Path(scratch)), "bash", "-c", script, "fipswizard-script"]
+            return await _run_process(argv, full, timeout)
+
+
+@lru_cache(maxsize=1)
+def _host_alternatives() -> tuple[tuple[str, str], ...]:
+    found: dict[str, str] = {}
+    for folder in (Path("/usr/sbin"), Path("/usr/bin")):
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.is_symlink() and os.readlink(entry).startswith("/etc/alternatives/"):
+                real = os.path.realpath(entry)
+                if real.startswith("/usr/") and os.access(real, os.X_OK):
+                    found[entry.name] = real
+    return tuple(sorted(found.items()))
+
+
+def _overlay(host: Path, fake: Path, args: list[str]) -> None:
+    """Make the entries of `fake` appear inside the read-only host directory `host`."""
+    entries = sorted(fake.iterdir())
+    if any(not os.path.lexists(host / e.name) or e.is_symlink() for e in entries):
+        # New names need mount points: hide `host` under a tmpfs and put its entries back.
+        args += ["--tmpfs", str(host)]
+        fakes = {e.name: e for e in entries}
+        for h in sorted(host.iterdir()):
+            if h.name in fakes and not _mergeable(fakes[h.name], h):
+                continue  # the fake entry replaces it
+            if h.is_symlink():
+                args += ["--symlink", os.readlink(h), str(h)]
+            else:
+                args += ["--ro-bind", str(h), str(h)]
+    for e in entries:
+        dest = host / e.name
+        if _mergeable(e, dest):
+            _overlay(dest, e, args)
+        elif e.is_symlink():
+            args += ["--symlink", os.readlink(e), str(dest)]
+        else:
+            args += ["--bind", str(e), str(dest)]
+
+
+def _mergeable(fake: Path, host: Path) -> bool:
+    return fake.is_dir() and not fake.is_symlink() and host.is_dir() and not host.is_symlink()
+
+
+# ------------------------------------------------------------------------------ Run Command
+
+
+class _Response(Protocol):
+    status: int
+    body: Any
+
+
+class ArmPoster(Protocol):
+    async def post(self, path: str, api_version: str, body: Any = None, *,
+                   retry_safe: bool = False,
+                   progress: Callable[[str], None] | None = None) -> Any: ...
+
+
+_RC_LINE = re.compile(r"^__FW_RC=(\d+)\s*$")
+_MARKER_NAME = re.compile(r"^\s*#\s*fipswizard-script:\s*(\S+)", re.MULTILINE)
+
+
+class RunCommandRunner:
+    """Runs a script through `POST {vm}/runCommand` (RunShellScript) and waits for the result.
+
+    Limits (Azure docs): only the last 4,096 bytes of output come back, one script at a time
+    per VM, at least ~20 s each, no cancel, the VM agent must be Ready. The script is written to
+    a temp file and run by bash so that it cannot read its own text from stdin; the wrapper
+    prints `__FW_RC=<rc>` as the last stdout line, which survives the 4 KB cut. Secrets travel
+    as Run Command parameters (the agent turns them into environment variables).
+    """
+
+    name = "run-command"
+
+    def __init__(self, arm: ArmPoster, target: Target, settings: Settings, *,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.arm, self.target, self.settings = arm, target, settings
+        self.progress = progress
+
+    def wrap(self, script: str, timeout: float) -> str:
+        tag = f"__FW_EOF_{pysecrets.token_hex(6)}"
+        while tag in script:  # pragma: no cover - 48 random bits
+            tag = f"__FW_EOF_{pysecrets.token_hex(6)}"
+        seconds = max(1, int(timeout))
+        return "\n".join([
+            "__fw_f=$(mktemp /tmp/fipswizard.XXXXXX) || { echo '__FW_RC=125'; exit 0; }",
+            f"cat >\"$__fw_f\" <<'{tag}'",
+            script.rstrip("\n"),
+            tag,
+            "if command -v timeout >/dev/null 2>&1; then",
+            f"  timeout {seconds} bash \"$__fw_f\" </dev/null",
+            "else",
+            "  bash \"$__fw_f\" </dev/null",
+            "fi",
+            "__fw_rc=$?",
+            "rm -f \"$__fw_f\"",
+            "echo \"__FW_RC=$__fw_rc\"",
+        ])
+
+    def body(self, script: str, env: Mapping[str, Secret] | None, timeout: float
+             ) -> dict[str, Any]:
+        """The request body; parameter values are revealed here and nowhere else."""
+        body: dict[str, Any] = {"commandId": "RunShellScript",
+                                "script": self.wrap(script, timeout).split("\n")}
+        if env:
+            body["parameters"] = [{"name": k, "value": v.reveal()} for k, v in env.items()]
+        return body
+
+    async def run(self, script: str, *, env: Mapping[str, Secret] | None = None,
+                  timeout: float = 900) -> ScriptResult:
+        from fipswizard.azure.arm import ArmError
+
+        if len(script.encode()) > MAX_SCRIPT_BYTES:
+            raise StepError(f"the guest script is {len(script.encode())} bytes, over "
+                            f"fipswizard's {MAX_SCRIPT_BYTES}-byte budget for Run Command",
+                            "shorten the recipe snippet (or split the step)")
+        marker = _MARKER_NAME.search(script)
+        what = marker.group(1) if marker else "script"
+        if self.progress:
+            self.progress(f"Run Command on {self.target.vm}: {what}")
+        path = f"{self.target.vm_path}/runCommand"
+        try:
+            resp = await asyncio.wait_for(
+                self.arm.post(path, self.settings.compute_api, self.body(script, env, timeout),
+                              retry_safe=False, progress=self.progress),
+                timeout + 600)  # Run Command itself needs time to start and report
+        except ArmError as err:
+            raise StepError(f"Run Command failed on {self.target.vm}: {redact(str(err))}",
+                            "Run Command needs the VM agent Ready and outbound 443 from the VM; "
+                            "only one Run Command runs at a time") from None
+        except TimeoutError:
+            return ScriptResult(TIMED_OUT, "", f"fipswizard: Run Command gave no result after "
+                                f"{timeout + 600:g} s\n")
+        return parse_run_command(getattr(resp, "body", resp))
+
+
+def parse_run_command(body: Any) -> ScriptResult:
+    """Split a RunCommandResult into stdout/stderr and take the rc from `__FW_RC=`."""
+    stdout, stderr = "", ""
+    items = body.get("value") if isinstance(body, dict) else None
+    for item in items or []:
+        code, message = str(item.get("code", "")), str(item.get("message") or "")
+        if "StdOut" in code:
+            stdout += message
+        elif "StdErr" in code:
+            stderr += message
+        else:
+            out, err = _split_message(message)
+            stdout, stderr = stdout + out, stderr + err
+    lines = stdout.rstrip().split("\n") if stdout.strip() else []
+    match = _RC_LINE.match(lines[-1]) if lines else None
+    if match is None:
+        note = ("fipswizard: the exit-code line (__FW_RC=) is missing from the Run Command "
+                "output: it keeps only the last 4096 bytes, so the output was cut or the "
+                "script was killed\n")
+        return ScriptResult(NO_RC, redact("\n".join(lines)), redact(stderr.rstrip() + "\n" + note))
+    out = "\n".join(lines[:-1])
+    return ScriptResult(int(match.group(1)), redact(out + "\n" if out else ""),
+                        redact(stderr.strip() + "\n" if stderr.strip() else ""))
+
+
+def _split_message(message: str) -> tuple[str, str]:
+    """'Enable succeeded: \\n[stdout]\\n...\\n[stderr]\\n...' -> (stdout, stderr)."""
+    out_tag, err_tag = "[stdout]\n", "[stderr]\n"
+    out_at = message.find(out_tag)
+    if out_at < 0:
+        err_at = message.find(err_tag)
+        return "", message[err_at + len(err_tag):] if err_at >= 0 else ""
+    start = out_at + len(out_tag)
+    err_at = message.find("\n" + err_tag, start - 1)
+    if err_at < 0:
+        return message[start:], ""
+    return message[start:err_at + 1], message[err_at + 1 + len(err_tag):]

@@ -1,0 +1,92 @@
+"""Action Run Command (`POST .../runCommand`, commandId RunShellScript) on the simulated guest.
+
+The result message follows what Linux VMs return: "Enable succeeded: \\n[stdout]\\n<out>\\n
+[stderr]\\n<err>\\n", each part cut to its last 4,096 bytes. The sandbox appends
+`__FW_RC=<exit code>` as the last stdout line, as the engine's wrapper does on a real VM.
+Parameter values can be secrets: they go to the guest and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fipswizard.sandbox.arm_actions import reboot
+from fipswizard.sandbox.model import Operation, VirtualMachine
+from fipswizard.sandbox.operations import async_headers, schedule
+from fipswizard.sandbox.views import status
+from fipswizard.sandbox.wire import ArmError, Request, Response
+
+if TYPE_CHECKING:
+    from fipswizard.sandbox.core import SandboxAzure
+
+OUTPUT_LIMIT = 4096
+RUNNING = ("running", "starting")
+BUSY = ("Run command extension execution is in progress. Please wait for completion before "
+        "invoking a run command.")
+
+
+def agent_unreachable(vm: VirtualMachine) -> str:
+    return (f"VM '{vm.name}' has not reported status for VM agent or extensions. Verify that the "
+            "OS is up and healthy, the VM has a running VM agent, and that it can establish "
+            "outbound connections to Azure storage. Please refer to "
+            "https://aka.ms/vmextensionlinuxtroubleshoot for additional VM agent troubleshooting "
+            f"information. (sandbox: {vm.guest.agent_problem() or 'agent not ready'})")
+
+
+def tail(text: str, limit: int = OUTPUT_LIMIT) -> str:
+    data = text.encode("utf-8")
+    return data[-limit:].decode("utf-8", errors="ignore") if len(data) > limit else text
+
+
+def result_message(rc: int, out: str, err: str) -> str:
+    if out and not out.endswith("\n"):
+        out += "\n"
+    out += f"__FW_RC={rc}\n"
+    return f"Enable succeeded: \n[stdout]\n{tail(out)}\n[stderr]\n{tail(err)}\n"
+
+
+def _parse(req: Request) -> tuple[str, dict[str, str]]:
+    body = req.json_object()
+    if body.get("commandId") != "RunShellScript":
+        raise ArmError(404, "NotFound", "The entity was not found in this Azure location.")
+    script = body.get("script")
+    if not isinstance(script, list) or not script or not all(isinstance(s, str) for s in script):
+        raise ArmError(400, "InvalidParameter",
+                       "'script' must be a non-empty array of strings (the script lines).")
+    params: dict[str, str] = {}
+    for item in body.get("parameters") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise ArmError(400, "InvalidParameter", "Each parameter needs a 'name' and 'value'.")
+        params[item["name"]] = str(item.get("value", ""))
+    return "\n".join(script), params
+
+
+def run_command(az: SandboxAzure, req: Request, p: dict[str, str]) -> Response:
+    vm = az.find_vm(p)
+    script, params = _parse(req)
+    if vm.power_state not in RUNNING:
+        raise ArmError(409, "OperationNotAllowed",
+                       "The operation requires the VM to be running (or set to run).")
+    if any(op.vm == vm.name and op.kind == "runCommand" and op.status == "InProgress"
+           for op in az.operations.values()):
+        raise ArmError(409, "Conflict", BUSY)
+
+    def done(t: float, op: Operation) -> None:
+        if vm.power_state != "running" or not vm.guest.agent_ready():
+            op.fail("VMAgentStatusCommunicationError", agent_unreachable(vm), 409)
+            return
+        rc, out, err = vm.guest.run_script(script, params)
+        message = result_message(rc, out, err)
+        op.output = {"value": [status("ProvisioningState/succeeded", "Provisioning succeeded",
+                                      message=message)]}
+        if vm.guest.reboot_requested:
+            vm.guest.reboot_requested = False
+            reboot(az, vm, "guest-reboot", now=t)
+
+    op = schedule(az, vm, "runCommand", done)
+    return Response(202, async_headers(az, req, op, location=True))
+
+
+def result_of(op: Operation) -> dict[str, Any] | None:
+    """The RunCommandResult of a finished operation (tests and the state dump)."""
+    return op.output if isinstance(op.output, dict) else None

@@ -1,0 +1,264 @@
+"""Simulated guests answering fipswizard's scripts: shared helpers, the probe, the reboot
+marker scripts and the guest-agent steps (recipes/guest/agent.toml).
+
+Each recipe script carries the marker `# fipswizard-script: <recipe>/<step>/<phase>`; the
+handlers here and in `guest_os_<distro>.py` answer them by changing the SimGuest the way the
+real script changes a VM, and print what the real script prints (lib.sh's `key=value` lines,
+exit codes 0 done/ok, 10 needed, 20 refused, 1 error). Secrets arrive as Run Command
+parameters (`FW_SECRET_<NAME>`); no handler stores or prints them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fipswizard.sandbox.guest_model import (
+    FIPS_AGENT_MIN,
+    WAAGENT_CONF,
+    ScriptResult,
+    SimGuest,
+    script_handler,
+    version_tuple,
+)
+
+PHASES = ("check", "apply", "verify", "rollback")
+REBOOT_MARK = "/var/lib/fipswizard/reboot-required"
+StepFn = Callable[[SimGuest, str, Mapping[str, str], str], ScriptResult]
+
+
+class Say:
+    """A script's stdout, one `key=value` fact per line, ended the way lib.sh ends it."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def fact(self, key: str, value: object) -> Say:
+        self.lines.append(f"{key}={value}")
+        return self
+
+    def _end(self, rc: int, line: str = "") -> ScriptResult:
+        out = [*self.lines, line] if line else self.lines
+        return rc, "".join(f"{x}\n" for x in out), ""
+
+    def ok(self) -> ScriptResult:
+        return self._end(0)
+
+    def done(self, why: str) -> ScriptResult:
+        return self._end(0, f"done={why}")
+
+    def needed(self, why: str) -> ScriptResult:
+        return self._end(10, f"needed={why}")
+
+    def refused(self, why: str) -> ScriptResult:
+        return self._end(20, f"refused={why}")
+
+    def error(self, why: str) -> ScriptResult:
+        return self._end(1, f"error={why}")
+
+
+def step_handler(recipe: str, step: str, distros: tuple[str, ...] = ("*",)
+                 ) -> Callable[[StepFn], StepFn]:
+    """Register `fn(guest, phase, params, script)` for all four phases of one recipe step."""
+
+    def register(fn: StepFn) -> StepFn:
+        for phase in PHASES:
+            def handler(guest: SimGuest, script: str, params: Mapping[str, str],
+                        _phase: str = phase) -> ScriptResult:
+                return fn(guest, _phase, params, script)
+            script_handler(f"{recipe}/{step}/{phase}", distros)(handler)
+        return fn
+
+    return register
+
+
+def handled_names() -> set[str]:
+    from fipswizard.sandbox import guest_model
+
+    guest_model._load_os_modules()
+    return {name for name, _distro in guest_model._HANDLERS}
+
+
+# ------------------------------------------------------------------- shared state helpers
+
+
+def script_var(script: str, name: str) -> str:
+    """A `NAME=value` line the script wrapper sets (FW_RECIPE, FW_SERVICE)."""
+    found = re.search(rf"(?m)^{name}=(\S*)$", script)
+    return found.group(1).strip("'\"") if found else ""
+
+
+def conf_value(text: str, key: str) -> str:
+    """The last uncommented `key=value` (lib.sh's fw_conf_get)."""
+    found = re.findall(rf"(?m)^[ \t]*{re.escape(key)}[ \t]*=[ \t]*([^\s#]*)", text)
+    return found[-1] if found else ""
+
+
+def version_ge(a: str, b: str) -> bool:
+    return bool(a) and version_tuple(a) >= version_tuple(b)
+
+
+def mark_reboot(guest: SimGuest) -> None:
+    guest.files[REBOOT_MARK] = ""
+    guest.extra["reboot_marked_boot"] = guest.boot_count
+
+
+def backup(guest: SimGuest, path: str) -> None:
+    """lib.sh's fw_backup: the first copy wins; None records that the file was absent."""
+    guest.extra.setdefault("backups", {}).setdefault(path, guest.files.get(path))
+
+
+def has_backup(guest: SimGuest, path: str) -> bool:
+    return path in guest.extra.get("backups", {})
+
+
+def restore(guest: SimGuest, path: str) -> bool:
+    backups: dict[str, str | None] = guest.extra.get("backups", {})
+    if path not in backups:
+        return False
+    original = backups.pop(path)
+    if original is None:
+        guest.files.pop(path, None)
+    else:
+        guest.files[path] = original
+    return True
+
+
+def os_field(guest: SimGuest, key: str) -> str:
+    return conf_value(guest.os_release, key).strip('"')
+
+
+# ------------------------------------------------------------------------- the probe
+
+
+@script_handler("engine/probe/check")
+def probe(guest: SimGuest, script: str, params: Mapping[str, str]) -> ScriptResult:
+    """detect.PROBE_SCRIPT's answer: key=value facts from the simulated guest."""
+    conf = guest.files.get(WAAGENT_CONF, "")
+    facts: dict[str, Any] = {
+        "probe": 1, "os_id": guest.distro_id, "os_version": guest.distro_version,
+        "os_pretty": os_field(guest, "PRETTY_NAME"), "os_like": os_field(guest, "ID_LIKE"),
+        "kernel": guest.kernel, "cmdline_fips": "1" if guest.fips_enabled else "absent",
+        "fips_enabled": "1" if guest.fips_enabled else "0",
+    }
+    el = guest.distro_id in ("rhel", "almalinux")
+    if el:
+        facts["crypto_policy"] = guest.files.get("/etc/crypto-policies/config", "DEFAULT").strip()
+    facts.update(agent_daemon=guest.daemon_version, agent_goal_state=guest.goal_state_version,
+                 autoupdate_enabled=conf_value(conf, "AutoUpdate.Enabled"),
+                 autoupdate_latest=conf_value(conf, "AutoUpdate.UpdateToLatestVersion"))
+    if el or guest.distro_id == "flatcar":  # OpenSSH's default list (RHEL: DEFAULT policy)
+        facts["sshd_ciphers"] = ("chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,"
+                                 "aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com")
+    facts["ssh_keys"] = guest.extra.get("ssh_keys", "azureuser:rsa:3072")
+    facts["secure_boot"] = guest.extra.get("secure_boot", "disabled")
+    facts["luks_pbkdf"] = ""
+    if guest.distro_id == "ubuntu":
+        svc = guest.extra.get("pro_services", {}).get("fips-updates", "disabled")
+        status = "enabled" if svc == "enabled" and guest.fips_enabled else "disabled"
+        facts.update(pro_attached="yes" if guest.extra.get("pro_attached") else "no",
+                     pro_fips_updates=status, pro_fips_entitled="yes",
+                     pro_execution="reboot-required" if svc == "enabled" and not
+                     guest.fips_enabled else "inactive")
+    if el:
+        from fipswizard.sandbox.guest_os_el import fms_state
+
+        facts["fms_is_enabled"] = fms_state(guest)
+        facts["fms_check"] = 1 if fms_state(guest) == 1 else 0
+    return 0, "".join(f"{k}={v}\n" for k, v in facts.items()), ""
+
+
+# ----------------------------------------------------------------- the reboot step's scripts
+
+
+@script_handler("engine/reboot/check")
+def reboot_check(guest: SimGuest, script: str, params: Mapping[str, str]) -> ScriptResult:
+    if REBOOT_MARK not in guest.files:
+        return Say().done("no reboot pending")
+    if guest.extra.get("reboot_marked_boot", guest.boot_count) < guest.boot_count:
+        return Say().fact("rebooted", 1).done("rebooted since the change")
+    return Say().needed("a reboot is pending: the changes take effect only after it")
+
+
+@script_handler("engine/reboot/verify")
+def reboot_verify(guest: SimGuest, script: str, params: Mapping[str, str]) -> ScriptResult:
+    guest.files.pop(REBOOT_MARK, None)
+    guest.extra.pop("reboot_marked_boot", None)
+    return Say().fact("fips_enabled", int(guest.fips_enabled)).done("reboot finished")
+
+
+@script_handler("engine/reboot/apply")
+def reboot_apply(guest: SimGuest, script: str, params: Mapping[str, str]) -> ScriptResult:
+    guest.request_reboot()
+    return Say().fact("rebooting", 1).ok()
+
+
+# ------------------------------------------------------------- agent.toml: auto-update
+
+
+FLATCAR_AGENT = ("Flatcar ships WALinuxAgent 2.12 in its oem-azure sysext with "
+                 "AutoUpdate.Enabled=n by design; the goal-state agent cannot reach 2.14.0.1, so "
+                 "extensions with protected settings will likely fail under FIPS 140-3")
+_OFF = re.compile(r"(?m)^([ \t]*AutoUpdate\.(?:Enabled|UpdateToLatestVersion)[ \t]*=[ \t]*)"
+                  r"[nN]([ \t]*(?:#.*)?)$")
+
+
+def autoupdate_off(guest: SimGuest) -> bool:
+    conf = guest.files.get(WAAGENT_CONF, "")
+    return any(conf_value(conf, k) in ("n", "N")
+               for k in ("AutoUpdate.Enabled", "AutoUpdate.UpdateToLatestVersion"))
+
+
+@step_handler("agent", "auto-update")
+def auto_update(guest: SimGuest, phase: str, params: Mapping[str, str],
+                script: str) -> ScriptResult:
+    say = Say()
+    if WAAGENT_CONF not in guest.files:
+        return say.refused(f"no {WAAGENT_CONF}: the Azure guest agent is not installed")
+    if phase == "rollback":
+        if not restore(guest, WAAGENT_CONF):
+            return say.done(f"nothing to undo: {WAAGENT_CONF} was not changed")
+        guest.restart_agent()
+        return say.fact("restored", WAAGENT_CONF).ok()
+    conf = guest.files[WAAGENT_CONF]
+    say.fact("autoupdate_enabled", conf_value(conf, "AutoUpdate.Enabled") or "default")
+    say.fact("update_to_latest", conf_value(conf, "AutoUpdate.UpdateToLatestVersion") or "default")
+    if not autoupdate_off(guest):
+        return say.done("agent auto-update is on")
+    if guest.distro_id == "flatcar":
+        return say.refused(FLATCAR_AGENT)
+    if phase != "apply":
+        return say.needed(f"auto-update is off in {WAAGENT_CONF}")
+    backup(guest, WAAGENT_CONF)
+    guest.files[WAAGENT_CONF] = _OFF.sub(r"\1y\2", conf)
+    guest.restart_agent()
+    return say.fact("changed", WAAGENT_CONF).fact("restarted", script_var(script, "FW_SERVICE")
+                                                  or "waagent").ok()
+
+
+# -------------------------------------------------------------- agent.toml: goal-state
+
+
+@step_handler("agent", "goal-state")
+def goal_state(guest: SimGuest, phase: str, params: Mapping[str, str],
+               script: str) -> ScriptResult:
+    say = Say()
+    if phase == "rollback":
+        return say.ok()
+    goal = guest.goal_state_version
+    if phase == "apply" and not version_ge(goal, FIPS_AGENT_MIN) and not (
+            guest.distro_id == "flatcar" or autoupdate_off(guest)):
+        guest.restart_agent()  # the agent looks for a newer goal-state agent when it starts
+        goal = guest.goal_state_version
+    say.fact("daemon_agent", guest.daemon_version).fact("goal_state_agent", goal)
+    if version_ge(goal, FIPS_AGENT_MIN):
+        return say.done(f"goal-state agent {goal} >= {FIPS_AGENT_MIN}")
+    if guest.distro_id == "flatcar":
+        return say.refused(f"goal-state agent {goal} < {FIPS_AGENT_MIN}: {FLATCAR_AGENT}")
+    if phase != "apply":
+        return say.needed(f"goal-state agent {goal} < {FIPS_AGENT_MIN}")
+    if autoupdate_off(guest):
+        return say.refused("agent auto-update is off in /etc/waagent.conf: run step "
+                           "agent/auto-update first")
+    return say.error(f"goal-state agent still {goal} after the wait")

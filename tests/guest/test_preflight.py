@@ -1,0 +1,131 @@
+"""Preflight findings: lock-out risks, boot risks, Pro attachment, agent version."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fipswizard.guest.detect import GuestFacts, SshKey
+from fipswizard.guest.preflight import Finding, preflight
+from fipswizard.guest.recipes import GuestRecipe, GuestStepSpec
+from fipswizard.steps import Risk
+
+OK_AGENT = {"agent_daemon": "2.15.0.1", "agent_goal_state": "2.15.0.1"}
+RHEL = GuestFacts(os_id="rhel", os_version="9.4", os_like="fedora", **OK_AGENT)
+UBUNTU = GuestFacts(os_id="ubuntu", os_version="22.04", pro_attached=True,
+                    pro_fips_entitled="yes", pro_fips_updates="disabled", **OK_AGENT)
+FLATCAR = GuestFacts(os_id="flatcar", os_version="4230.2.0", agent_daemon="2.12.0.4",
+                     agent_goal_state="2.12.0.4", autoupdate_enabled="n",
+                     sshd_ciphers=("aes256-gcm@openssh.com",))
+
+
+def codes(found: list[Finding]) -> list[tuple[str, str]]:
+    return [(f.level, f.code) for f in found]
+
+
+def recipe_with(*step_ids: str) -> GuestRecipe:
+    steps = tuple(GuestStepSpec(i, i, Risk.REVERSIBLE, "rhel9", check="x", apply="x")
+                  for i in step_ids)
+    return GuestRecipe("rhel9", "RHEL 9", "/x/rhel9.toml", steps=steps)
+
+
+def test_clean_guests_have_no_findings() -> None:
+    assert preflight(RHEL, None) == []
+    assert preflight(UBUNTU, None) == []
+
+
+def test_ed25519_only_user_is_refused_on_rhel() -> None:
+    facts = replace(RHEL, ssh_keys=(SshKey("azureuser", "ed25519", 256),
+                                    SshKey("root", "rsa", 4096)))
+    found = preflight(facts, None)
+    assert codes(found) == [("refusal", "ssh-keys")]
+    text = found[0].message
+    assert "azureuser: ed25519" in text and "root" not in text.split("(")[1]
+    assert "ECDSA or RSA >= 2048" in text
+
+
+def test_unusable_keys_beside_a_usable_one_only_warn() -> None:
+    facts = replace(RHEL, ssh_keys=(SshKey("azureuser", "ed25519", 256),
+                                    SshKey("azureuser", "rsa", 1024),
+                                    SshKey("azureuser", "ecdsa", 256)))
+    found = preflight(facts, None)
+    assert codes(found) == [("warning", "ssh-keys")]
+    assert "ed25519 256" in found[0].message and "rsa 1024" in found[0].message
+
+
+def test_dsa_and_short_rsa_are_refused_and_unsized_rsa_warns() -> None:
+    facts = replace(RHEL, ssh_keys=(SshKey("a", "dsa", 1024), SshKey("b", "rsa", 1024),
+                                    SshKey("c", "rsa", None)))
+    found = preflight(facts, None)
+    assert ("refusal", "ssh-keys") in codes(found) and ("warning", "ssh-keys") in codes(found)
+    assert "a: dsa 1024" in found[0].message and "b: rsa 1024" in found[0].message
+
+
+def test_ssh_keys_are_not_a_refusal_on_ubuntu() -> None:
+    facts = replace(UBUNTU, ssh_keys=(SshKey("azureuser", "ed25519", 256),))
+    assert preflight(facts, None) == []
+
+
+def test_chacha20_warns_on_rhel_and_flatcar_not_ubuntu() -> None:
+    ciphers = ("chacha20-poly1305@openssh.com", "aes128-ctr")
+    rhel = preflight(replace(RHEL, sshd_ciphers=ciphers), None)
+    assert codes(rhel) == [("warning", "sshd-ciphers")]
+    assert "crypto policy" in rhel[0].message and "sshd_config.d/40-fips.conf" in rhel[0].message
+    flatcar = preflight(replace(FLATCAR, sshd_ciphers=ciphers, autoupdate_enabled="y"), None)
+    assert ("warning", "sshd-ciphers") in codes(flatcar)
+    assert "crypto policy" not in flatcar[0].message
+    assert preflight(replace(UBUNTU, sshd_ciphers=ciphers), None) == []
+
+
+def test_flatcar_with_unknown_ciphers_warns_about_the_default_list() -> None:
+    found = preflight(replace(FLATCAR, sshd_ciphers=None, agent_goal_state="2.15.0.1"), None)
+    assert codes(found) == [("warning", "sshd-ciphers")]
+    assert "default" in found[0].message
+
+
+def test_luks_argon2_is_refused() -> None:
+    found = preflight(replace(UBUNTU, luks_pbkdf=("argon2id", "pbkdf2")), None)
+    assert codes(found) == [("refusal", "luks-argon2")]
+    assert "luksConvertKey --pbkdf pbkdf2" in found[0].message
+    assert preflight(replace(UBUNTU, luks_pbkdf=("pbkdf2",)), None) == []
+
+
+def test_ubuntu_secure_boot_warns_citing_3420() -> None:
+    found = preflight(replace(UBUNTU, secure_boot="enabled"), None)
+    assert codes(found) == [("warning", "secure-boot")]
+    assert "#3420" in found[0].message and "Trusted Launch" in found[0].message
+    assert preflight(replace(RHEL, secure_boot="enabled"), None) == []
+
+
+def test_pro_attachment_and_entitlement() -> None:
+    unattached = replace(UBUNTU, pro_attached=False, pro_fips_entitled=None)
+    assert codes(preflight(unattached, None)) == [("refusal", "pro-attach")]
+    assert codes(preflight(unattached, None, secrets={"pro_token"})) == [("warning", "pro-attach")]
+    not_entitled = replace(UBUNTU, pro_fips_entitled="no")
+    found = preflight(not_entitled, None)
+    assert codes(found) == [("refusal", "pro-entitlement")] and "entitled=no" in found[0].message
+    assert codes(preflight(replace(UBUNTU, pro_attached=None), None)) == [
+        ("warning", "pro-status")]
+
+
+def test_old_agent_warns_with_auto_update_and_refuses_without() -> None:
+    old = replace(RHEL, agent_goal_state="2.9.1.1")
+    found = preflight(old, None)
+    assert codes(found) == [("warning", "agent-version")] and "2.9.1.1" in found[0].message
+    off = preflight(replace(old, autoupdate_latest="n"), None)
+    assert codes(off) == [("refusal", "agent-version")]
+    assert "AutoUpdate.Enabled=y" in off[0].message
+    flatcar = preflight(FLATCAR, None)
+    assert codes(flatcar) == [("refusal", "agent-version")]
+    assert "2.12.0.4" in flatcar[0].message and "Flatcar" in flatcar[0].message
+    unknown = preflight(replace(RHEL, agent_goal_state=None), None)
+    assert codes(unknown) == [("warning", "agent-version")]
+
+
+def test_rhel_daemon_2706_warns_about_the_test_only_workaround() -> None:
+    facts = replace(RHEL, os_version="9.5", agent_daemon="2.7.0.6")
+    found = preflight(facts, recipe_with("fips-mode", "agent-workaround"))
+    assert codes(found) == [("warning", "agent-2.7.0.6")]
+    assert "test-only" in found[0].message and "workaround step will" in found[0].message
+    plain = preflight(facts, recipe_with("fips-mode"))
+    assert "no workaround step" in plain[0].message
+    assert preflight(replace(UBUNTU, agent_daemon="2.7.0.6"), None) == []
