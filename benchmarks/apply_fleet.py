@@ -1,8 +1,9 @@
 """A 200-VM `apply` against the sandbox with writes throttled to 10 per second.
 
 Prints the wall time against the throttling bound (successful writes / rate; goal: at most
-1.15 times it; also against the stricter bound that counts the initial burst as free) and the requests per VM by kind (goal: none that
-isn't needed). Run: python benchmarks/apply_fleet.py [--vms 200] [--validate]
+1.15 times it; also against the stricter bound that counts the initial burst as free) and
+the requests per VM by kind (goal: none that isn't needed).
+Run: python benchmarks/apply_fleet.py [--vms 200] [--validate]
 """
 
 from __future__ import annotations
@@ -32,35 +33,52 @@ def kind(entry: dict[str, object]) -> str:
         return "operation polls"
     if re.search(r"/features/[^/]+$", path):
         return "feature reads"
-    return f"{method} {'extension' if '/extensions/' in path else 'vm' if 'virtualMachines' in path else 'other'}"
+    what = "extension" if "/extensions/" in path else "vm" if "virtualMachines" in path else "other"
+    return f"{method} {what}"
 
 
 async def main(vms: int, rate: float, burst: float, validate: bool, concurrency: int) -> None:
-    sandbox = SandboxAzure(bench_estate(vms), op_seconds=0.5,
-                           writes=BucketSpec(burst=burst, rate=rate),
-                           reads=BucketSpec(burst=100_000, rate=100_000))
+    sandbox = SandboxAzure(
+        bench_estate(vms),
+        op_seconds=0.5,
+        writes=BucketSpec(burst=burst, rate=rate),
+        reads=BucketSpec(burst=100_000, rate=100_000),
+    )
     url, stop = start_in_thread(sandbox)
     os.environ["FIPSWIZARD_ACCESS_TOKEN"] = "benchmark-token"
-    targets = tuple(RecipeTarget(Target(v.subscription, v.resource_group, v.name), "none")
-                    for v in sandbox.estate.vms.values())
+    targets = tuple(
+        RecipeTarget(Target(v.subscription, v.resource_group, v.name), "none")
+        for v in sandbox.estate.vms.values()
+    )
     recipe = Recipe(targets=targets, concurrency=concurrency, validate=validate)
     settings = replace(Settings(), feature_poll=0.5, agent_poll=0.5)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        summary = await run_apply(recipe, Options(arm_endpoint=url, settings=settings),
-                                  HeadlessPrompter(True), Path(tmp) / "j.jsonl", lambda e: None)
+        summary = await run_apply(
+            recipe,
+            Options(arm_endpoint=url, settings=settings),
+            HeadlessPrompter(True),
+            Path(tmp) / "j.jsonl",
+            lambda e: None,
+        )
         wall = time.perf_counter() - start
     stop()
     log = sandbox.log.entries()
     writes = [e for e in log if e["write"] and int(e["status"]) < 400]
     bound = len(writes) / rate  # the issue's bound: writes needed / rate
     strict = max(len(writes) - burst, 1) / rate  # stricter: the initial burst is free
-    print(f"{vms} VMs, writes throttled to {rate:g}/s (burst {burst:g}), concurrency {concurrency}, "
-          f"validation {'on' if validate else 'off'}")
-    print(f"  compliant: {sum(t.outcome == 'compliant' for t in summary.targets.values()) - 1} "
-          f"of {vms}")
+    print(
+        f"{vms} VMs, writes throttled to {rate:g}/s (burst {burst:g}), concurrency {concurrency}, "
+        f"validation {'on' if validate else 'off'}"
+    )
+    print(
+        f"  compliant: {sum(t.outcome == 'compliant' for t in summary.targets.values()) - 1} "
+        f"of {vms}"
+    )
     print(f"  successful writes: {len(writes)}; wall {wall:.1f} s")
-    print(f"  throttling bound (writes / rate) {bound:.1f} s: ratio {wall / bound:.2f} (goal <= 1.15)")
+    print(
+        f"  throttling bound (writes / rate) {bound:.1f} s: ratio {wall / bound:.2f} (goal <= 1.15)"
+    )
     print(f"  stricter bound ((writes - burst) / rate) {strict:.1f} s: ratio {wall / strict:.2f}")
     counts = collections.Counter(kind(e) for e in log)
     print(f"  requests per VM: {len(log) / vms:.2f} in all")

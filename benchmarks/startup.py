@@ -41,7 +41,10 @@ def main() -> None:
         rows = [
             ("python -c 'import httpx'", base),
             ("fipswizard --help", median_seconds([py, "-m", "fipswizard", "--help"])),
-            ("fipswizard plan --offline", median_seconds([py, "-m", "fipswizard", "plan", str(recipe), "--offline"])),
+            (
+                "fipswizard plan --offline",
+                median_seconds([py, "-m", "fipswizard", "plan", str(recipe), "--offline"]),
+            ),
         ]
     print(f"median of {RUNS} runs each (goal: ratio <= 1.30)")
     for name, secs in rows:

@@ -39,63 +39,108 @@ or azure-identity's DefaultAzureCredential (so `az login` just works)."""
 
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    p = argparse.ArgumentParser(prog="fipswizard", description=DESCRIPTION, epilog=EXIT_CODES,
-                                formatter_class=fmt)
+    p = argparse.ArgumentParser(
+        prog="fipswizard", description=DESCRIPTION, epilog=EXIT_CODES, formatter_class=fmt
+    )
     p.add_argument("--version", action="version", version=f"fipswizard {__version__}")
-    p.add_argument("--arm-endpoint", metavar="URL",
-                   help="ARM endpoint override (also FIPSWIZARD_ARM_ENDPOINT); http:// only for loopback")
+    p.add_argument(
+        "--arm-endpoint",
+        metavar="URL",
+        help="ARM endpoint override (also FIPSWIZARD_ARM_ENDPOINT); http:// only for loopback",
+    )
     p.add_argument("--ca-bundle", metavar="PEM", help="extra CA certificates for TLS to ARM")
     p.add_argument("--verbose", "-v", action="store_true", help="also print the log to stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     r = sub.add_parser("recipe", help="write a recipe file", formatter_class=fmt)
     rs = r.add_subparsers(dest="recipe_command", metavar="new", required=True)
-    new = rs.add_parser("new", help="write a new recipe (stdout unless -o)", formatter_class=fmt,
-                        description="Write a recipe naming the VMs and the choices; secrets are "
-                        "never written, only where they come from.")
+    new = rs.add_parser(
+        "new",
+        help="write a new recipe (stdout unless -o)",
+        formatter_class=fmt,
+        description="Write a recipe naming the VMs and the choices; secrets are "
+        "never written, only where they come from.",
+    )
     new.add_argument("--subscription", required=True, help="subscription id (a GUID)")
     new.add_argument("--resource-group", required=True)
-    new.add_argument("--vm", action="append", required=True, metavar="NAME",
-                     help="VM name; repeat for several VMs")
-    new.add_argument("--cloud", default="AzureCloud",
-                     choices=["AzureCloud", "AzureUSGovernment", "custom"])
-    new.add_argument("--guest", default="auto", metavar="auto|none|RECIPE_ID",
-                     help="in-guest recipe: auto-detect, none (platform only), or a recipe id")
-    new.add_argument("--fix", default="reallocate", choices=["reallocate", "keyvault", "none"],
-                     help="what to do when validation shows the old certificate package")
+    new.add_argument(
+        "--vm",
+        action="append",
+        required=True,
+        metavar="NAME",
+        help="VM name; repeat for several VMs",
+    )
+    new.add_argument(
+        "--cloud", default="AzureCloud", choices=["AzureCloud", "AzureUSGovernment", "custom"]
+    )
+    new.add_argument(
+        "--guest",
+        default="auto",
+        metavar="auto|none|RECIPE_ID",
+        help="in-guest recipe: auto-detect, none (platform only), or a recipe id",
+    )
+    new.add_argument(
+        "--fix",
+        default="reallocate",
+        choices=["reallocate", "keyvault", "none"],
+        help="what to do when validation shows the old certificate package",
+    )
     new.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
-    pl = sub.add_parser("plan", help="dry run: show every request and script; sends no write",
-                        formatter_class=fmt, epilog=EXIT_CODES)
+    pl = sub.add_parser(
+        "plan",
+        help="dry run: show every request and script; sends no write",
+        formatter_class=fmt,
+        epilog=EXIT_CODES,
+    )
     pl.add_argument("recipe", metavar="RECIPE")
     pl.add_argument("--format", choices=["text", "json"], default="text")
-    pl.add_argument("--offline", action="store_true",
-                    help="do not read current state from Azure (no credentials needed)")
+    pl.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not read current state from Azure (no credentials needed)",
+    )
 
-    ap = sub.add_parser("apply", help="run a recipe without questions", formatter_class=fmt,
-                        epilog=EXIT_CODES)
+    ap = sub.add_parser(
+        "apply", help="run a recipe without questions", formatter_class=fmt, epilog=EXIT_CODES
+    )
     ap.add_argument("recipe", metavar="RECIPE")
-    ap.add_argument("--yes", "-y", action="store_true",
-                    help="confirm disruptive steps (reboot, deallocate) in advance")
-    ap.add_argument("--journal", metavar="FILE",
-                    help="journal path (default: RECIPE's name + .journal.jsonl); an existing "
-                    "journal is resumed")
+    ap.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="confirm disruptive steps (reboot, deallocate) in advance",
+    )
+    ap.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="journal path (default: RECIPE's name + .journal.jsonl); an existing "
+        "journal is resumed",
+    )
     ap.add_argument("--format", choices=["text", "json"], default="text", help="summary format")
 
-    rb = sub.add_parser("rollback", help="undo, in reverse order, what a journal recorded",
-                        formatter_class=fmt, epilog=EXIT_CODES)
+    rb = sub.add_parser(
+        "rollback",
+        help="undo, in reverse order, what a journal recorded",
+        formatter_class=fmt,
+        epilog=EXIT_CODES,
+    )
     rb.add_argument("journal", metavar="JOURNAL")
     rb.add_argument("--yes", "-y", action="store_true", help="do not ask before undoing")
-    rb.add_argument("--unregister-feature", action="store_true",
-                    help="also unregister the subscription feature if this run registered it")
+    rb.add_argument(
+        "--unregister-feature",
+        action="store_true",
+        help="also unregister the subscription feature if this run registered it",
+    )
 
     dm = sub.add_parser("demo", help="the whole job against the built-in simulated Azure")
     dm.add_argument("--headless", action="store_true", help="no TUI: progress on stderr")
     dm.add_argument("--workdir", metavar="DIR", help="where the demo recipe and journal go")
 
     ck = sub.add_parser("check", help="assess this machine (or a mounted root); changes nothing")
-    ck.add_argument("--local", action="store_true", required=True,
-                    help="assess the machine fipswizard runs on")
+    ck.add_argument(
+        "--local", action="store_true", required=True, help="assess the machine fipswizard runs on"
+    )
     ck.add_argument("--root", metavar="DIR", help="assess a mounted root instead of /")
     ck.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -119,8 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fipswizard: {redact(str(err))}", file=sys.stderr)
         return int(err.exit_code)
     except KeyboardInterrupt:
-        print("fipswizard: interrupted; the journal keeps the state: run the same command "
-              "again to resume", file=sys.stderr)
+        print(
+            "fipswizard: interrupted; the journal keeps the state: run the same command "
+            "again to resume",
+            file=sys.stderr,
+        )
         return int(ExitCode.INTERRUPTED)
 
 
@@ -158,10 +206,12 @@ def _tui(args: argparse.Namespace, *, demo: bool) -> int:
     try:
         from screens.app import run_app
     except ImportError as err:  # pragma: no cover - textual is a dependency
-        print(f"fipswizard: the TUI is unavailable ({err}); use a subcommand, see --help",
-              file=sys.stderr)
+        print(
+            f"fipswizard: the TUI is unavailable ({err}); use a subcommand, see --help",
+            file=sys.stderr,
+        )
         return int(ExitCode.BAD_INPUT)
-    return run_app(demo=demo, arm_endpoint=getattr(args, "arm_endpoint", None))
+    return int(run_app(demo=demo, arm_endpoint=getattr(args, "arm_endpoint", None)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,13 +24,19 @@ from fipswizard.session import Options, settings_from_env
 
 
 def options(args: argparse.Namespace) -> Options:
-    return Options(arm_endpoint=args.arm_endpoint, ca_bundle=args.ca_bundle, verbose=args.verbose,
-                   settings=settings_from_env())
+    return Options(
+        arm_endpoint=args.arm_endpoint,
+        ca_bundle=args.ca_bundle,
+        verbose=args.verbose,
+        settings=settings_from_env(),
+    )
 
 
 def recipe_new(args: argparse.Namespace) -> int:
-    targets = tuple(RecipeTarget(Target(args.subscription, args.resource_group, vm, args.cloud),
-                                 args.guest) for vm in args.vm)
+    targets = tuple(
+        RecipeTarget(Target(args.subscription, args.resource_group, vm, args.cloud), args.guest)
+        for vm in args.vm
+    )
     recipe = Recipe(targets=targets, cloud=args.cloud, guest=args.guest, fix=args.fix)
     text = dump_recipe(recipe)
     parse_recipe(text, "<new recipe>")  # the same validation `apply` will do
@@ -73,8 +79,11 @@ def exit_code(summary: Summary) -> int:
         return int(ExitCode.OK)
     if TargetOutcome.AUTH_FAILED in outcomes:
         return int(ExitCode.AUTH)
-    bad = outcomes - {TargetOutcome.COMPLIANT, TargetOutcome.NEEDS_CONFIRMATION,
-                      TargetOutcome.BLOCKED}
+    bad = outcomes - {
+        TargetOutcome.COMPLIANT,
+        TargetOutcome.NEEDS_CONFIRMATION,
+        TargetOutcome.BLOCKED,
+    }
     if not bad and TargetOutcome.NEEDS_CONFIRMATION in outcomes:
         return int(ExitCode.NEEDS_CONFIRMATION)
     return int(ExitCode.STEP_FAILED)
@@ -109,8 +118,9 @@ async def apply(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe)
     journal = Path(args.journal) if args.journal else Journal.default_for(args.recipe)
     print(f"journal: {journal}", file=sys.stderr)
-    summary = await run_apply(recipe, options(args), HeadlessPrompter(args.yes), journal,
-                              print_progress)
+    summary = await run_apply(
+        recipe, options(args), HeadlessPrompter(args.yes), journal, print_progress
+    )
     sys.stdout.write((summary.to_json() if args.format == "json" else summary.to_text()) + "\n")
     return exit_code(summary)
 
@@ -119,8 +129,13 @@ async def rollback(args: argparse.Namespace) -> int:
     from fipswizard.prompter import HeadlessPrompter
     from fipswizard.session import run_rollback
 
-    summary = await run_rollback(Path(args.journal), options(args), HeadlessPrompter(args.yes),
-                                 print_progress, unregister_feature=args.unregister_feature)
+    summary = await run_rollback(
+        Path(args.journal),
+        options(args),
+        HeadlessPrompter(args.yes),
+        print_progress,
+        unregister_feature=args.unregister_feature,
+    )
     if not summary.targets:
         print("nothing to roll back", file=sys.stderr)
         return 0

@@ -71,22 +71,28 @@ async def demo_environment(workdir: Path | None = None) -> AsyncIterator[DemoEnv
     endpoint = await server.start()
     saved = {k: os.environ.get(k) for k in ("FIPSWIZARD_ACCESS_TOKEN", *DEMO_SECRETS)}
     os.environ["FIPSWIZARD_ACCESS_TOKEN"] = DEMO_TOKEN
-    for key, value in DEMO_SECRETS.items():
-        os.environ.setdefault(key, value)
+    for key, demo_value in DEMO_SECRETS.items():
+        os.environ.setdefault(key, demo_value)
     try:
         folder = workdir or Path(tempfile.mkdtemp(prefix="fipswizard-demo-"))
         folder.mkdir(parents=True, exist_ok=True)
         recipe_path = folder / "demo.toml"
         recipe = demo_recipe(sandbox, recipe_path)
         recipe_path.write_text(dump_recipe(recipe), encoding="utf-8")
-        settings = replace(settings_from_env(), feature_poll=0.3, agent_poll=0.3,
-                           reboot_timeout=60.0, feature_timeout=120.0,
-                           agent_wait=3.0)
+        settings = replace(
+            settings_from_env(),
+            feature_poll=0.3,
+            agent_poll=0.3,
+            reboot_timeout=60.0,
+            feature_timeout=120.0,
+            agent_wait=3.0,
+        )
         opts = Options(arm_endpoint=endpoint, settings=settings)
         by_key = {rt.target.key: str(EXPECTED[rt.target.vm]) for rt in recipe.targets}
         scenarios = {vm.name: vm.scenario for vm in sandbox.estate.vms.values()}
-        yield DemoEnv(endpoint, recipe, recipe_path, Journal.default_for(recipe_path), opts,
-                      by_key, scenarios)
+        yield DemoEnv(
+            endpoint, recipe, recipe_path, Journal.default_for(recipe_path), opts, by_key, scenarios
+        )
     finally:
         for key, value in saved.items():
             if value is None:
@@ -99,8 +105,11 @@ async def demo_environment(workdir: Path | None = None) -> AsyncIterator[DemoEnv
 def compare(summary: Summary, expected: dict[str, str]) -> list[str]:
     """Lines naming every target that did not end as its scenario says it should."""
     got = summary.outcomes()
-    return [f"{key}: expected {want}, got {got.get(key, 'nothing')}"
-            for key, want in expected.items() if got.get(key) != want]
+    return [
+        f"{key}: expected {want}, got {got.get(key, 'nothing')}"
+        for key, want in expected.items()
+        if got.get(key) != want
+    ]
 
 
 class _DemoPrompter:
@@ -131,6 +140,5 @@ async def run_demo(args: argparse.Namespace) -> int:
     if problems:
         print("demo: some VMs did not end as expected:\n  " + "\n  ".join(problems))
         return 1
-    print(f"demo: all {len(env.expected)} VMs ended as expected "
-          f"(journal {env.journal_path})")
+    print(f"demo: all {len(env.expected)} VMs ended as expected (journal {env.journal_path})")
     return 0

@@ -42,9 +42,17 @@ class _Failure(Exception):
 
 
 class Engine:
-    def __init__(self, plan: Plan, ctx: Context, journal: Journal, *, run_id: str,
-                 correlation_id: str, concurrency: int | None = None,
-                 runner_factory: RunnerFactory | None = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        ctx: Context,
+        journal: Journal,
+        *,
+        run_id: str,
+        correlation_id: str,
+        concurrency: int | None = None,
+        runner_factory: RunnerFactory | None = None,
+    ) -> None:
         self.plan, self.ctx, self.journal = plan, ctx, journal
         self.run_id, self.correlation_id = run_id, correlation_id
         self.concurrency = concurrency or plan.recipe.concurrency
@@ -69,13 +77,19 @@ class Engine:
     async def _run_all(self) -> None:
         try:
             keys = tuple(u.key for u in self.plan.units)
-            self.journal.append("run-start", correlation_id=self.correlation_id,
-                                recipe=self.plan.recipe.path, targets=list(keys),
-                                resumed=sorted(f"{t} {s}" for t, s in self._unfinished))
+            self.journal.append(
+                "run-start",
+                correlation_id=self.correlation_id,
+                recipe=self.plan.recipe.path,
+                targets=list(keys),
+                resumed=sorted(f"{t} {s}" for t, s in self._unfinished),
+            )
             self.emit(RunStarted("", self.run_id, self.correlation_id, keys))
             results: dict[str, TargetOutcome] = {}
             subs = self.plan.subscription_units
-            for unit, outcome in zip(subs, await asyncio.gather(*map(self._unit, subs))):
+            for unit, outcome in zip(
+                subs, await asyncio.gather(*map(self._unit, subs)), strict=True
+            ):
                 results[unit.key] = outcome
             gate = asyncio.Semaphore(self.concurrency)
 
@@ -89,7 +103,7 @@ class Engine:
                     return await self._unit(unit)
 
             vms = self.plan.vm_units
-            for unit, outcome in zip(vms, await asyncio.gather(*map(bounded, vms))):
+            for unit, outcome in zip(vms, await asyncio.gather(*map(bounded, vms)), strict=True):
                 results[unit.key] = outcome
             self.journal.append("run-end", outcomes={k: str(v) for k, v in results.items()})
             self.emit(RunFinished("", results))
@@ -120,7 +134,10 @@ class Engine:
         self.emit(StepStarted(unit.key, step.id, step.title, str(step.risk)))
         try:
             before = await step.check(ctx)
-            forced = getattr(step, "resume_incomplete", False) and (unit.key, step.id) in self._unfinished
+            forced = (
+                getattr(step, "resume_incomplete", False)
+                and (unit.key, step.id) in self._unfinished
+            )
             if before.done and not forced:
                 if (unit.key, step.id) in self._unfinished:
                     self.journal.append("step-skip", target=unit.key, step_id=step.id)
@@ -139,15 +156,20 @@ class Engine:
             self._fail(unit, step, StepStatus.FAILED, err, TargetOutcome.FAILED)
         except Exception as err:  # a bug: keep the other VMs going, details to the log
             log.exception("internal error in %s on %s", step.id, unit.key)
-            self._fail(unit, step, StepStatus.FAILED,
-                       RuntimeError(f"internal error: {type(err).__name__}: {err}"),
-                       TargetOutcome.FAILED)
+            self._fail(
+                unit,
+                step,
+                StepStatus.FAILED,
+                RuntimeError(f"internal error: {type(err).__name__}: {err}"),
+                TargetOutcome.FAILED,
+            )
 
     async def _write(self, ctx: Context, unit: Unit, step: Step, before: Outcome) -> None:
         if step.risk.needs_confirmation:
             await self._confirm(unit, step)
-        self.journal.append("step-begin", target=unit.key, step_id=step.id, step=step.record(),
-                            undo=before.facts)
+        self.journal.append(
+            "step-begin", target=unit.key, step_id=step.id, step=step.record(), undo=before.facts
+        )
         try:
             try:
                 await step.apply(ctx, before)
@@ -162,29 +184,38 @@ class Engine:
             if not after.done:
                 raise FipsWizardError(f"verification failed: {after.detail}")
         except BaseException as err:
-            self.journal.append("step-end", target=unit.key, step_id=step.id, status="failed",
-                                detail=str(err))
+            self.journal.append(
+                "step-end", target=unit.key, step_id=step.id, status="failed", detail=str(err)
+            )
             raise
-        self.journal.append("step-end", target=unit.key, step_id=step.id, status="applied",
-                            detail=after.detail)
+        self.journal.append(
+            "step-end", target=unit.key, step_id=step.id, status="applied", detail=after.detail
+        )
         self.emit(StepFinished(unit.key, step.id, StepStatus.APPLIED, after.detail))
 
     async def _fix(self, ctx: Context, unit: Unit, fix: Step) -> None:
         self.emit(StepStarted(unit.key, fix.id, fix.title, str(fix.risk)))
         before = await fix.check(ctx)
         if not before.done:
-            await self._write(ctx.bind(progress=lambda t: self.emit(StepOutput(unit.key, fix.id, t))),
-                              unit, fix, before)
+            await self._write(
+                ctx.bind(progress=lambda t: self.emit(StepOutput(unit.key, fix.id, t))),
+                unit,
+                fix,
+                before,
+            )
         else:
             self.emit(StepFinished(unit.key, fix.id, StepStatus.SKIPPED, before.detail))
 
     async def _confirm(self, unit: Unit, step: Step) -> None:
         if not await self.ctx.prompter.confirm(unit.key, step.confirmation()):
-            self.emit(StepFinished(unit.key, step.id, StepStatus.DECLINED, "declined by the operator"))
+            self.emit(
+                StepFinished(unit.key, step.id, StepStatus.DECLINED, "declined by the operator")
+            )
             raise _Failure(TargetOutcome.DECLINED, f"{step.title}: declined")
 
-    def _fail(self, unit: Unit, step: Step, status: StepStatus, err: BaseException,
-              outcome: TargetOutcome) -> None:
+    def _fail(
+        self, unit: Unit, step: Step, status: StepStatus, err: BaseException, outcome: TargetOutcome
+    ) -> None:
         text = redact(str(err))
         advice = getattr(err, "advice", "")
         self.emit(StepFinished(unit.key, step.id, status, text, advice))

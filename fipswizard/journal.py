@@ -76,8 +76,14 @@ class Journal:
             if r["event"] == "step-end"
         }
         return [
-            Begun(r["run"], r["target"], r["step_id"], r["step"], r.get("undo", {}),
-                  (r["run"], r["target"], r["step_id"]) in ends)
+            Begun(
+                r["run"],
+                r["target"],
+                r["step_id"],
+                r["step"],
+                r.get("undo", {}),
+                (r["run"], r["target"], r["step_id"]) in ends,
+            )
             for r in self.records()
             if r["event"] == "step-begin"
         ]

@@ -63,8 +63,9 @@ def subscription_key(subscription: str) -> str:
     return f"subscription:{subscription}"
 
 
-async def discover(recipe: Recipe, arm: ArmClient, settings: Settings,
-                   concurrency: int | None = None) -> dict[str, dict[str, Any]]:
+async def discover(
+    recipe: Recipe, arm: ArmClient, settings: Settings, concurrency: int | None = None
+) -> dict[str, dict[str, Any]]:
     """Read-only: one `GET vm?$expand=instanceView` per target (errors kept, not raised)."""
     from fipswizard.azure.arm import ArmError
     from fipswizard.azure.vm_model import vm_facts
@@ -74,7 +75,9 @@ async def discover(recipe: Recipe, arm: ArmClient, settings: Settings,
     async def one(rt: RecipeTarget) -> tuple[str, dict[str, Any]]:
         async with gate:
             try:
-                resp = await arm.get(rt.target.vm_path, settings.compute_api, **{"$expand": "instanceView"})
+                resp = await arm.get(
+                    rt.target.vm_path, settings.compute_api, **{"$expand": "instanceView"}
+                )
             except ArmError as err:
                 if err.exit_code == 3:
                     raise
@@ -85,34 +88,53 @@ async def discover(recipe: Recipe, arm: ArmClient, settings: Settings,
     return dict(await asyncio.gather(*(one(rt) for rt in recipe.targets)))
 
 
-def build_plan(recipe: Recipe, facts: dict[str, dict[str, Any]], *, endpoint: str,
-               settings: Settings, offline: bool = False,
-               unregister_feature: bool = False) -> Plan:
+def build_plan(
+    recipe: Recipe,
+    facts: dict[str, dict[str, Any]],
+    *,
+    endpoint: str,
+    settings: Settings,
+    offline: bool = False,
+    unregister_feature: bool = False,
+) -> Plan:
     units: list[Unit] = []
     if recipe.feature == "register":
         for sub in recipe.subscriptions:
             key = subscription_key(sub)
-            step = FeatureStep(key, f"Opt in to Microsoft.Compute/{settings.feature_name}",
-                               Risk.REVERSIBLE, {
-                                   "endpoint": endpoint, "api": settings.features_api,
-                                   "resources_api": settings.resources_api, "subscription": sub,
-                                   "feature": settings.feature_name, "unregister": unregister_feature,
-                               })
+            step = FeatureStep(
+                key,
+                f"Opt in to Microsoft.Compute/{settings.feature_name}",
+                Risk.REVERSIBLE,
+                {
+                    "endpoint": endpoint,
+                    "api": settings.features_api,
+                    "resources_api": settings.resources_api,
+                    "subscription": sub,
+                    "feature": settings.feature_name,
+                    "unregister": unregister_feature,
+                },
+            )
             units.append(Unit(key, f"subscription {sub}", [step]))
     for rt in recipe.targets:
         units.append(_vm_unit(recipe, rt, facts.get(rt.target.key, {}), endpoint, settings))
     return Plan(recipe, units, facts, endpoint, offline)
 
 
-def _vm_unit(recipe: Recipe, rt: RecipeTarget, facts: dict[str, Any], endpoint: str,
-             settings: Settings) -> Unit:
+def _vm_unit(
+    recipe: Recipe, rt: RecipeTarget, facts: dict[str, Any], endpoint: str, settings: Settings
+) -> Unit:
     t = rt.target
     after = subscription_key(t.subscription) if recipe.feature == "register" else ""
     unit = Unit(t.key, f"VM {t.vm} ({facts.get('location', 'location from GET')})", [], after)
     if "error" in facts:
         unit.notes.append(f"could not read the VM: {facts['error']}")
-    base = vm_params(endpoint, settings.compute_api, t.vm_path, location=facts.get("location"),
-                     cloud=recipe.cloud)
+    base = vm_params(
+        endpoint,
+        settings.compute_api,
+        t.vm_path,
+        location=facts.get("location"),
+        cloud=recipe.cloud,
+    )
     seen = {} if ("error" in facts or not facts) else {"observed": facts}
     guest, notes = guest_steps_for(rt, facts, base)  # [probe, recipe steps...] or []
     # Read-only checks first (the probe runs the preflight), so a refusal changes nothing.
@@ -120,17 +142,24 @@ def _vm_unit(recipe: Recipe, rt: RecipeTarget, facts: dict[str, Any], endpoint: 
         RegionStep(t.key, "Region check (dated table; advice only)", Risk.READ_ONLY, dict(base)),
         AgentStep(t.key, "Guest agent is Ready", Risk.READ_ONLY, {**base, **seen}),
         *guest[:1],
-        VmFlagStep(t.key, "Set additionalCapabilities.enableFips1403Encryption = true",
-                   Risk.REVERSIBLE, {**base, "capabilities": facts.get("capabilities", {}), **seen}),
+        VmFlagStep(
+            t.key,
+            "Set additionalCapabilities.enableFips1403Encryption = true",
+            Risk.REVERSIBLE,
+            {**base, "capabilities": facts.get("capabilities", {}), **seen},
+        ),
         *guest[1:],
     ]
     unit.notes += notes
     if recipe.validate:
         fix = _fix_step(recipe, t.key, base)
-        for cls, title in ((CustomScriptValidation, "Validate: CustomScript `cat /etc/os-release`"),
-                           (VmAccessValidation, "Validate: VMAccess temporary user")):
-            step = cls(t.key, title, Risk.REVERSIBLE,
-                       {**base, "agent_version": facts.get("agent_version")})
+        for cls, title in (
+            (CustomScriptValidation, "Validate: CustomScript `cat /etc/os-release`"),
+            (VmAccessValidation, "Validate: VMAccess temporary user"),
+        ):
+            step = cls(
+                t.key, title, Risk.REVERSIBLE, {**base, "agent_version": facts.get("agent_version")}
+            )
             unit.steps.append(step)
             if fix is not None:
                 unit.fixes[step.id] = fix
@@ -139,9 +168,14 @@ def _vm_unit(recipe: Recipe, rt: RecipeTarget, facts: dict[str, Any], endpoint: 
 
 def _fix_step(recipe: Recipe, key: str, base: dict[str, Any]) -> Step | None:
     if recipe.fix == "reallocate":
-        return ReallocateFix(key, "Fix: deallocate and start (new certificate package)",
-                             Risk.DISRUPTIVE, dict(base))
+        return ReallocateFix(
+            key, "Fix: deallocate and start (new certificate package)", Risk.DISRUPTIVE, dict(base)
+        )
     if recipe.fix == "keyvault":
-        return KeyVaultFix(key, "Fix: add the Key Vault certificate to osProfile.secrets",
-                           Risk.REVERSIBLE, {**base, **recipe.keyvault})
+        return KeyVaultFix(
+            key,
+            "Fix: add the Key Vault certificate to osProfile.secrets",
+            Risk.REVERSIBLE,
+            {**base, **recipe.keyvault},
+        )
     return None

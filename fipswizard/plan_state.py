@@ -28,8 +28,9 @@ async def read_states(plan: Plan, arm: ArmClient, settings: Settings) -> dict[tu
                 return
         states[(key, step.id)] = ("done, will skip: " if out.done else "will run: ") + out.detail
 
-    jobs = [one(u.key, s) for u in plan.units for s in u.steps
-            if isinstance(s, (ArmStep, FeatureStep))]
+    jobs = [
+        one(u.key, s) for u in plan.units for s in u.steps if isinstance(s, (ArmStep, FeatureStep))
+    ]
     await asyncio.gather(*jobs)
     for u in plan.units:
         for s in u.steps:

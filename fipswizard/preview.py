@@ -12,28 +12,59 @@ from fipswizard.steps import Action, HttpAction, ScriptAction, Step
 
 def _action(a: Action) -> dict[str, Any]:
     if isinstance(a, HttpAction):
-        return {"type": "http", "method": a.method, "url": a.url, "body": a.body, "note": a.note,
-                "write": a.is_write}
+        return {
+            "type": "http",
+            "method": a.method,
+            "url": a.url,
+            "body": a.body,
+            "note": a.note,
+            "write": a.is_write,
+        }
     assert isinstance(a, ScriptAction)
-    return {"type": "script", "phase": a.phase, "script": a.script, "secrets": list(a.secrets),
-            "note": a.note, "write": True}
+    return {
+        "type": "script",
+        "phase": a.phase,
+        "script": a.script,
+        "secrets": list(a.secrets),
+        "note": a.note,
+        "write": True,
+    }
 
 
 def _step(step: Step, state: str) -> dict[str, Any]:
-    return {"id": step.id, "kind": step.kind, "title": step.title, "risk": str(step.risk),
-            "now": state, "actions": [_action(a) for a in step.actions()]}
+    return {
+        "id": step.id,
+        "kind": step.kind,
+        "title": step.title,
+        "risk": str(step.risk),
+        "now": state,
+        "actions": [_action(a) for a in step.actions()],
+    }
 
 
 def plan_json(plan: Plan, states: dict[tuple[str, str], str]) -> str:
     units = []
     for u in plan.units:
-        units.append({
-            "target": u.key, "title": u.title, "after": u.after, "notes": u.notes,
-            "steps": [_step(s, states.get((u.key, s.id), "")) for s in u.steps],
-            "fixes": {k: _step(s, "runs only if validation needs it") for k, s in u.fixes.items()},
-        })
-    doc = {"recipe": plan.recipe.path, "cloud": plan.recipe.cloud, "endpoint": plan.endpoint,
-           "offline": plan.offline, "dry_run": True, "units": units}
+        units.append(
+            {
+                "target": u.key,
+                "title": u.title,
+                "after": u.after,
+                "notes": u.notes,
+                "steps": [_step(s, states.get((u.key, s.id), "")) for s in u.steps],
+                "fixes": {
+                    k: _step(s, "runs only if validation needs it") for k, s in u.fixes.items()
+                },
+            }
+        )
+    doc = {
+        "recipe": plan.recipe.path,
+        "cloud": plan.recipe.cloud,
+        "endpoint": plan.endpoint,
+        "offline": plan.offline,
+        "dry_run": True,
+        "units": units,
+    }
     return redact(json.dumps(doc, indent=2))
 
 
@@ -56,7 +87,7 @@ def _lines(step: Step, n: int, state: str, prelude: str = "") -> list[str]:
             out.append(f"      script ({a.phase}){secrets}:")
             body = a.script
             if prelude and body.startswith(prelude):
-                body = "(lib.sh, printed once at the top)" + body[len(prelude):]
+                body = "(lib.sh, printed once at the top)" + body[len(prelude) :]
             out += ["        | " + line for line in body.splitlines()]
     return out
 

@@ -31,8 +31,17 @@ _VM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _GUEST = re.compile(r"^(auto|none|[a-z0-9][a-z0-9-]*)$")
 
 TOP_KEYS = {
-    "version", "cloud", "guest", "fix", "feature", "concurrency", "validate",
-    "custom_cloud", "keyvault", "secrets", "target",
+    "version",
+    "cloud",
+    "guest",
+    "fix",
+    "feature",
+    "concurrency",
+    "validate",
+    "custom_cloud",
+    "keyvault",
+    "secrets",
+    "target",
 }
 TARGET_KEYS = {"subscription", "resource_group", "vm", "guest"}
 CUSTOM_KEYS = {"arm_endpoint", "authority", "ca_bundle", "scope"}
@@ -75,16 +84,29 @@ class _Checker:
         hits = [n for n, line in enumerate(self.lines, 1) if pattern.search(line)]
         return hits[min(occurrence, len(hits) - 1)] if hits else None
 
-    def fail(self, key: str, problem: str, *, found: object = None, allowed: str | None = None,
-             leaf: str | None = None, occurrence: int = 0) -> RecipeError:
+    def fail(
+        self,
+        key: str,
+        problem: str,
+        *,
+        found: object = None,
+        allowed: str | None = None,
+        leaf: str | None = None,
+        occurrence: int = 0,
+    ) -> RecipeError:
         line = self.line_of(leaf or key.split(".")[-1].split("[")[0], occurrence)
         return RecipeError(self.path, key, problem, line=line, found=found, allowed=allowed)
 
     def unknown(self, table: dict[str, Any], allowed: set[str], prefix: str, occ: int = 0) -> None:
         for key in table:
             if key not in allowed:
-                raise self.fail(f"{prefix}{key}", "unknown key", allowed=", ".join(sorted(allowed)),
-                                leaf=key, occurrence=occ)
+                raise self.fail(
+                    f"{prefix}{key}",
+                    "unknown key",
+                    allowed=", ".join(sorted(allowed)),
+                    leaf=key,
+                    occurrence=occ,
+                )
 
     def choice(self, doc: dict[str, Any], key: str, options: tuple[str, ...], default: str) -> str:
         value = doc.get(key, default)
@@ -92,14 +114,22 @@ class _Checker:
             raise self.fail(key, "not an allowed value", found=value, allowed=" | ".join(options))
         return str(value)
 
-    def text(self, table: dict[str, Any], key: str, prefix: str, pattern: re.Pattern[str],
-             what: str, occ: int = 0) -> str:
+    def text(
+        self,
+        table: dict[str, Any],
+        key: str,
+        prefix: str,
+        pattern: re.Pattern[str],
+        what: str,
+        occ: int = 0,
+    ) -> str:
         value = table.get(key)
         if value is None:
             raise self.fail(f"{prefix}{key}", "missing", allowed=what, leaf=key, occurrence=occ)
         if not isinstance(value, str) or not pattern.match(value):
-            raise self.fail(f"{prefix}{key}", "invalid", found=value, allowed=what, leaf=key,
-                            occurrence=occ)
+            raise self.fail(
+                f"{prefix}{key}", "invalid", found=value, allowed=what, leaf=key, occurrence=occ
+            )
         return value
 
 
@@ -123,7 +153,11 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
     fix = c.choice(doc, "fix", FIXES, "reallocate")
     feature = c.choice(doc, "feature", FEATURE_MODES, "register")
     concurrency = doc.get("concurrency", 8)
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= 256:
+    if (
+        not isinstance(concurrency, int)
+        or isinstance(concurrency, bool)
+        or not 1 <= concurrency <= 256
+    ):
         raise c.fail("concurrency", "out of range", found=concurrency, allowed="an integer 1..256")
     validate = doc.get("validate", True)
     if not isinstance(validate, bool):
@@ -132,17 +166,27 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
     if cloud == "custom":
         for key in ("arm_endpoint", "authority"):
             if not custom.get(key):
-                raise c.fail(f"custom_cloud.{key}", "required when cloud = \"custom\"", leaf=key)
+                raise c.fail(f"custom_cloud.{key}", 'required when cloud = "custom"', leaf=key)
     keyvault = _table(c, doc, "keyvault", KEYVAULT_KEYS)
     if fix == "keyvault":
         for key in ("vault_id", "certificate_url"):
             if not keyvault.get(key):
-                raise c.fail(f"keyvault.{key}", "required when fix = \"keyvault\"", leaf=key)
+                raise c.fail(f"keyvault.{key}", 'required when fix = "keyvault"', leaf=key)
     secrets = {**DEFAULT_SECRET_SOURCES, **_secret_sources(c, doc)}
     targets = _targets(c, doc, cloud, guest)
-    return Recipe(targets=targets, cloud=cloud, guest=guest, fix=fix, feature=feature,
-                  concurrency=concurrency, validate=validate, custom_cloud=custom,
-                  keyvault=keyvault, secrets=secrets, path=path)
+    return Recipe(
+        targets=targets,
+        cloud=cloud,
+        guest=guest,
+        fix=fix,
+        feature=feature,
+        concurrency=concurrency,
+        validate=validate,
+        custom_cloud=custom,
+        keyvault=keyvault,
+        secrets=secrets,
+        path=path,
+    )
 
 
 def _table(c: _Checker, doc: dict[str, Any], name: str, keys: set[str]) -> dict[str, str]:
@@ -162,18 +206,27 @@ def _secret_sources(c: _Checker, doc: dict[str, Any]) -> dict[str, str]:
         raise c.fail("secrets", "must be a table", allowed="[secrets]")
     c.unknown(table, set(SECRET_NAMES), "secrets.")
     for key, value in table.items():
-        if not isinstance(value, str) or not re.match(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$", value):
+        if not isinstance(value, str) or not re.match(
+            r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$", value
+        ):
             # Never echo the value: it may be the secret itself pasted by mistake.
-            raise c.fail(f"secrets.{key}", "must say where the secret comes from, never the value",
-                         allowed="env:VARIABLE | file:PATH", leaf=key)
+            raise c.fail(
+                f"secrets.{key}",
+                "must say where the secret comes from, never the value",
+                allowed="env:VARIABLE | file:PATH",
+                leaf=key,
+            )
     return dict(table)
 
 
 def _targets(c: _Checker, doc: dict[str, Any], cloud: str, guest: str) -> tuple[RecipeTarget, ...]:
     raw = doc.get("target")
     if not isinstance(raw, list) or not raw:
-        raise c.fail("target", "at least one [[target]] is required",
-                     allowed="[[target]] with subscription, resource_group, vm")
+        raise c.fail(
+            "target",
+            "at least one [[target]] is required",
+            allowed="[[target]] with subscription, resource_group, vm",
+        )
     seen: set[str] = set()
     out = []
     for n, table in enumerate(raw):
@@ -181,17 +234,26 @@ def _targets(c: _Checker, doc: dict[str, Any], cloud: str, guest: str) -> tuple[
         c.unknown(table, TARGET_KEYS, prefix, n)
         target = Target(
             subscription=c.text(table, "subscription", prefix, _GUID, "a subscription GUID", n),
-            resource_group=c.text(table, "resource_group", prefix, _NAME, "a resource group name", n),
+            resource_group=c.text(
+                table, "resource_group", prefix, _NAME, "a resource group name", n
+            ),
             vm=c.text(table, "vm", prefix, _VM, "a VM name (1-64 letters, digits, - _ .)", n),
             cloud=cloud,
         )
         if target.key.lower() in seen:
-            raise c.fail(f"{prefix}vm", "duplicate target", found=target.vm, leaf="vm", occurrence=n)
+            raise c.fail(
+                f"{prefix}vm", "duplicate target", found=target.vm, leaf="vm", occurrence=n
+            )
         seen.add(target.key.lower())
         own = table.get("guest", guest)
         if not isinstance(own, str) or not _GUEST.match(own):
-            raise c.fail(f"{prefix}guest", "invalid", found=own, leaf="guest",
-                         allowed="auto | none | a guest recipe id")
+            raise c.fail(
+                f"{prefix}guest",
+                "invalid",
+                found=own,
+                leaf="guest",
+                allowed="auto | none | a guest recipe id",
+            )
         out.append(RecipeTarget(target, own))
     return tuple(out)
 
@@ -222,14 +284,22 @@ def dump_recipe(recipe: Recipe) -> str:
         f"concurrency = {recipe.concurrency}",
         f"validate = {'true' if recipe.validate else 'false'}",
     ]
-    for name, table in (("custom_cloud", recipe.custom_cloud), ("keyvault", recipe.keyvault),
-                        ("secrets", recipe.secrets)):
+    for name, table in (
+        ("custom_cloud", recipe.custom_cloud),
+        ("keyvault", recipe.keyvault),
+        ("secrets", recipe.secrets),
+    ):
         if table:
             lines += ["", f"[{name}]"] + [f"{k} = {_q(v)}" for k, v in sorted(table.items())]
     for rt in recipe.targets:
         t = rt.target
-        lines += ["", "[[target]]", f"subscription = {_q(t.subscription)}",
-                  f"resource_group = {_q(t.resource_group)}", f"vm = {_q(t.vm)}"]
+        lines += [
+            "",
+            "[[target]]",
+            f"subscription = {_q(t.subscription)}",
+            f"resource_group = {_q(t.resource_group)}",
+            f"vm = {_q(t.vm)}",
+        ]
         if rt.guest != recipe.guest:
             lines.append(f"guest = {_q(rt.guest)}")
     return "\n".join(lines) + "\n"

@@ -32,7 +32,8 @@ class Summary:
         t = self.targets.setdefault(event.target, TargetSummary(event.target))
         if isinstance(event, StepFinished):
             bucket = {StepStatus.APPLIED: t.applied, StepStatus.SKIPPED: t.skipped}.get(
-                event.status, t.failed)
+                event.status, t.failed
+            )
             bucket.append(event.step_id)
             if event.advice:
                 t.advice = event.advice
@@ -48,8 +49,15 @@ class Summary:
 
     def to_json(self) -> str:
         rows: list[dict[str, Any]] = [
-            {"target": t.key, "outcome": str(t.outcome), "detail": t.detail,
-             "applied": t.applied, "skipped": t.skipped, "failed": t.failed, "advice": t.advice}
+            {
+                "target": t.key,
+                "outcome": str(t.outcome),
+                "detail": t.detail,
+                "applied": t.applied,
+                "skipped": t.skipped,
+                "failed": t.failed,
+                "advice": t.advice,
+            }
             for t in self.targets.values()
         ]
         return json.dumps({"ok": self.ok, "targets": rows}, indent=2)

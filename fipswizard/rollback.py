@@ -57,8 +57,14 @@ def _target_of(key: str, cloud: str) -> Target | None:
     return Target(parts[0], parts[1], parts[2], cloud) if len(parts) == 3 else None
 
 
-async def run_rollback(undos: list[Undo], journal: Journal, ctx: Context, *, cloud: str,
-                       runner_factory: RunnerFactory | None = None) -> AsyncIterator[Event]:
+async def run_rollback(
+    undos: list[Undo],
+    journal: Journal,
+    ctx: Context,
+    *,
+    cloud: str,
+    runner_factory: RunnerFactory | None = None,
+) -> AsyncIterator[Event]:
     results: dict[str, TargetOutcome] = {}
     for undo in undos:
         b, step = undo.begun, undo.step
@@ -71,17 +77,23 @@ async def run_rollback(undos: list[Undo], journal: Journal, ctx: Context, *, clo
             note = await step.rollback(sctx, b.undo)
         except FipsWizardError as err:
             text = redact(str(err))
-            journal.append("rollback-failed", of_run=b.run_id, target=b.target,
-                           step_id=b.step_id, detail=text)
+            journal.append(
+                "rollback-failed", of_run=b.run_id, target=b.target, step_id=b.step_id, detail=text
+            )
             results[b.target] = TargetOutcome.FAILED
-            yield StepFinished(b.target, step.id, StepStatus.FAILED, text,
-                               getattr(err, "advice", ""))
+            yield StepFinished(
+                b.target, step.id, StepStatus.FAILED, text, getattr(err, "advice", "")
+            )
             continue
-        journal.append("rollback-end", of_run=b.run_id, target=b.target, step_id=b.step_id,
-                       detail=note)
+        journal.append(
+            "rollback-end", of_run=b.run_id, target=b.target, step_id=b.step_id, detail=note
+        )
         results.setdefault(b.target, TargetOutcome.COMPLIANT)
         yield StepFinished(b.target, step.id, StepStatus.APPLIED, note)
     for key, outcome in results.items():
-        yield TargetFinished(key, outcome, "rolled back" if outcome is TargetOutcome.COMPLIANT
-                             else "rollback incomplete")
+        yield TargetFinished(
+            key,
+            outcome,
+            "rolled back" if outcome is TargetOutcome.COMPLIANT else "rollback incomplete",
+        )
     yield RunFinished("", results)

@@ -56,7 +56,9 @@ def redact(text: str) -> str:
     return text
 
 
-def secret_from(name: str, *, env: str | None = None, file: str | Path | None = None) -> Secret | None:
+def secret_from(
+    name: str, *, env: str | None = None, file: str | Path | None = None
+) -> Secret | None:
     """Read a secret from an environment variable or a file (first line); None if absent."""
     if env and os.environ.get(env):
         return Secret(os.environ[env].strip(), name)

@@ -46,7 +46,9 @@ def settings_from_env(base: Settings | None = None) -> Settings:
         try:
             seconds = float(poll)
         except ValueError:
-            raise BadInput(f"FIPSWIZARD_POLL_INTERVAL must be a number of seconds, not {poll!r}") from None
+            raise BadInput(
+                f"FIPSWIZARD_POLL_INTERVAL must be a number of seconds, not {poll!r}"
+            ) from None
         settings = replace(settings, feature_poll=seconds, agent_poll=seconds)
     return settings
 
@@ -62,7 +64,8 @@ def make_cloud(recipe: Recipe, opts: Options) -> Cloud:
     custom = recipe.custom_cloud
     return resolve_cloud(
         recipe.cloud,
-        arm_endpoint=opts.arm_endpoint or os.environ.get("FIPSWIZARD_ARM_ENDPOINT")
+        arm_endpoint=opts.arm_endpoint
+        or os.environ.get("FIPSWIZARD_ARM_ENDPOINT")
         or custom.get("arm_endpoint"),
         authority=custom.get("authority"),
         scope=custom.get("scope"),
@@ -74,8 +77,9 @@ def make_arm(cloud: Cloud, correlation_id: str, opts: Options) -> ArmClient:
     from fipswizard.azure.arm import ArmClient
     from fipswizard.azure.credentials import credential_for
 
-    return ArmClient(cloud, credential_for(cloud), correlation_id=correlation_id,
-                     transport=opts.transport)
+    return ArmClient(
+        cloud, credential_for(cloud), correlation_id=correlation_id, transport=opts.transport
+    )
 
 
 def load_secrets(recipe: Recipe) -> dict[str, Secret]:
@@ -84,8 +88,9 @@ def load_secrets(recipe: Recipe) -> dict[str, Secret]:
     for name, source in recipe.secrets.items():
         kind, _, where = source.partition(":")
         try:
-            value = secret_from(name, env=where if kind == "env" else None,
-                                file=where if kind == "file" else None)
+            value = secret_from(
+                name, env=where if kind == "env" else None, file=where if kind == "file" else None
+            )
         except OSError as err:
             raise BadInput(f"secret {name}: cannot read {where}: {err.strerror}") from None
         if value is not None:
@@ -102,16 +107,33 @@ def runner_factory(arm: ArmClient, settings: Settings) -> Callable[[Target], Scr
     return make
 
 
-async def make_plan(recipe: Recipe, opts: Options, *, offline: bool,
-                    arm: ArmClient | None = None, unregister_feature: bool = False) -> Plan:
+async def make_plan(
+    recipe: Recipe,
+    opts: Options,
+    *,
+    offline: bool,
+    arm: ArmClient | None = None,
+    unregister_feature: bool = False,
+) -> Plan:
     cloud = make_cloud(recipe, opts)
     facts = {} if offline or arm is None else await discover(recipe, arm, opts.settings)
-    return build_plan(recipe, facts, endpoint=cloud.arm_endpoint, settings=opts.settings,
-                      offline=offline, unregister_feature=unregister_feature)
+    return build_plan(
+        recipe,
+        facts,
+        endpoint=cloud.arm_endpoint,
+        settings=opts.settings,
+        offline=offline,
+        unregister_feature=unregister_feature,
+    )
 
 
-async def run_apply(recipe: Recipe, opts: Options, prompter: Prompter, journal_path: Path,
-                    on_event: Callable[[Event], None]) -> Summary:
+async def run_apply(
+    recipe: Recipe,
+    opts: Options,
+    prompter: Prompter,
+    journal_path: Path,
+    on_event: Callable[[Event], None],
+) -> Summary:
     """Discover, plan and run the recipe; every event goes to `on_event` and the summary."""
     from fipswizard.engine import Engine
 
@@ -120,13 +142,19 @@ async def run_apply(recipe: Recipe, opts: Options, prompter: Prompter, journal_p
     summary = Summary()
     async with make_arm(cloud, correlation_id, opts) as arm:
         plan = await make_plan(recipe, opts, offline=False, arm=arm)
-        ctx = Context(prompter=prompter, settings=opts.settings, arm=arm,
-                      secrets=load_secrets(recipe))
+        ctx = Context(
+            prompter=prompter, settings=opts.settings, arm=arm, secrets=load_secrets(recipe)
+        )
         journal = Journal(journal_path, run_id)
         journal.append("recipe", text=dump_recipe(recipe), endpoint=cloud.arm_endpoint)
-        engine = Engine(plan, ctx, journal, run_id=run_id,
-                        correlation_id=correlation_id,
-                        runner_factory=runner_factory(arm, opts.settings))
+        engine = Engine(
+            plan,
+            ctx,
+            journal,
+            run_id=run_id,
+            correlation_id=correlation_id,
+            runner_factory=runner_factory(arm, opts.settings),
+        )
         async for event in engine.run():
             summary.add(event)
             on_event(event)
@@ -141,9 +169,14 @@ def journal_recipe(journal: Journal) -> Recipe:
     return parse_recipe(texts[-1], f"{journal.path} (recorded recipe)")
 
 
-async def run_rollback(journal_path: Path, opts: Options, prompter: Prompter,
-                       on_event: Callable[[Event], None], *,
-                       unregister_feature: bool = False) -> Summary:
+async def run_rollback(
+    journal_path: Path,
+    opts: Options,
+    prompter: Prompter,
+    on_event: Callable[[Event], None],
+    *,
+    unregister_feature: bool = False,
+) -> Summary:
     from fipswizard.rollback import pending_undos
     from fipswizard.rollback import run_rollback as undo_all
 
@@ -160,10 +193,16 @@ async def run_rollback(journal_path: Path, opts: Options, prompter: Prompter,
     journal.run_id = run_id
     cloud = make_cloud(recipe, opts)
     async with make_arm(cloud, correlation_id, opts) as arm:
-        ctx = Context(prompter=prompter, settings=opts.settings, arm=arm,
-                      secrets=load_secrets(recipe))
-        async for event in undo_all(undos, journal, ctx, cloud=recipe.cloud,
-                                    runner_factory=runner_factory(arm, opts.settings)):
+        ctx = Context(
+            prompter=prompter, settings=opts.settings, arm=arm, secrets=load_secrets(recipe)
+        )
+        async for event in undo_all(
+            undos,
+            journal,
+            ctx,
+            cloud=recipe.cloud,
+            runner_factory=runner_factory(arm, opts.settings),
+        ):
             summary.add(event)
             on_event(event)
     return summary

@@ -61,7 +61,9 @@ def make_plan(vms: list[str], *, risk: Risk = Risk.REVERSIBLE, with_fix: bool = 
     units = []
     for rt in targets:
         key = rt.target.key
-        steps: list[Step] = [Flip(key, f"flip {rt.target.vm}", risk, {"key": rt.target.vm, "id": "flip"})]
+        steps: list[Step] = [
+            Flip(key, f"flip {rt.target.vm}", risk, {"key": rt.target.vm, "id": "flip"})
+        ]
         unit = Unit(key, rt.target.vm, steps, after="")
         if with_fix:
             unit.fixes["flip"] = Fix(key, "fix", Risk.DISRUPTIVE, {"key": "fix", "id": "fix"})
@@ -95,14 +97,19 @@ async def test_one_failure_does_not_stop_others(tmp_path: Path) -> None:
     final = events[-1]
     assert isinstance(final, RunFinished) and not final.ok
     outcomes = {k.rsplit("/", 1)[1]: v for k, v in final.outcomes.items()}
-    assert outcomes == {"a": TargetOutcome.COMPLIANT, "b": TargetOutcome.FAILED,
-                        "c": TargetOutcome.COMPLIANT}
+    assert outcomes == {
+        "a": TargetOutcome.COMPLIANT,
+        "b": TargetOutcome.FAILED,
+        "c": TargetOutcome.COMPLIANT,
+    }
     failed = [e for e in events if isinstance(e, StepFinished) and e.status is StepStatus.FAILED]
     assert failed[0].advice == "do something"
 
 
 async def test_disruptive_needs_confirmation_headless(tmp_path: Path) -> None:
-    events = await run(make_plan(["a"], risk=Risk.DISRUPTIVE), Journal(tmp_path / "j", "r"), yes=False)
+    events = await run(
+        make_plan(["a"], risk=Risk.DISRUPTIVE), Journal(tmp_path / "j", "r"), yes=False
+    )
     assert list(events[-1].outcomes.values()) == [TargetOutcome.NEEDS_CONFIRMATION]
     assert "writes" not in WORLD
 
@@ -121,6 +128,8 @@ async def test_journal_and_rollback(tmp_path: Path) -> None:
     undos = pending_undos(journal)
     assert len(undos) == 2
     ctx = Context(prompter=HeadlessPrompter(True))
-    events = [e async for e in run_rollback(undos, Journal(tmp_path / "j", "rb"), ctx, cloud="AzureCloud")]
+    events = [
+        e async for e in run_rollback(undos, Journal(tmp_path / "j", "rb"), ctx, cloud="AzureCloud")
+    ]
     assert events[-1].ok and WORLD["a"] is None and WORLD["b"] is None
     assert pending_undos(journal) == []  # rolling back twice does nothing

@@ -25,22 +25,29 @@ FAST = replace(Settings(), feature_poll=0.05, agent_poll=0.05, agent_wait=2.0)
 
 def recipe_for(sandbox: SandboxAzure, names: list[str] | None = None) -> Recipe:
     vms = [v for v in sandbox.estate.vms.values() if names is None or v.name in names]
-    targets = tuple(RecipeTarget(Target(v.subscription, v.resource_group, v.name), "none")
-                    for v in vms)
+    targets = tuple(
+        RecipeTarget(Target(v.subscription, v.resource_group, v.name), "none") for v in vms
+    )
     return Recipe(targets=targets, concurrency=50)
 
 
-async def test_fifty_vms_with_429_and_503_all_compliant(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_fifty_vms_with_429_and_503_all_compliant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "fleet-token-000000")
-    sandbox = SandboxAzure(bench_estate(50), op_seconds=0.05,
-                           writes=BucketSpec(burst=10, rate=25),
-                           faults=Faults(fault_rate=0.15, fault_status=503, seed=7))
-    opts = Options(arm_endpoint="https://management.azure.com", settings=FAST,
-                   transport=sandbox.transport())
+    sandbox = SandboxAzure(
+        bench_estate(50),
+        op_seconds=0.05,
+        writes=BucketSpec(burst=10, rate=25),
+        faults=Faults(fault_rate=0.15, fault_status=503, seed=7),
+    )
+    opts = Options(
+        arm_endpoint="https://management.azure.com", settings=FAST, transport=sandbox.transport()
+    )
     recipe = recipe_for(sandbox)
-    summary = await run_apply(recipe, opts, HeadlessPrompter(True), tmp_path / "j.jsonl",
-                              lambda e: None)
+    summary = await run_apply(
+        recipe, opts, HeadlessPrompter(True), tmp_path / "j.jsonl", lambda e: None
+    )
     statuses = [e["status"] for e in sandbox.log.entries()]
     assert 429 in statuses and 503 in statuses  # the run really met both
     assert summary.ok, summary.to_text()
@@ -59,8 +66,9 @@ class Recorder(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-async def test_token_and_vmaccess_password_never_written(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_token_and_vmaccess_password_never_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     token = "eyJhbGciOiJSUzI1NiJ9.secret-token-payload.sig"
     monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", token)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
@@ -73,10 +81,14 @@ async def test_token_and_vmaccess_password_never_written(tmp_path: Path, capsys:
     recipe = recipe_for(sandbox, ["ubuntu2204-fipsimage", "ubuntu2204-web"])
     (tmp_path / "r.toml").write_text(dump_recipe(recipe))
     events: list[Event] = []
-    summary = await run_apply(recipe, opts, HeadlessPrompter(True), tmp_path / "j.jsonl",
-                              events.append)
-    passwords = [json.loads(b)["properties"]["protectedSettings"]["password"]
-                 for b in recorder.bodies if '"password"' in b]
+    summary = await run_apply(
+        recipe, opts, HeadlessPrompter(True), tmp_path / "j.jsonl", events.append
+    )
+    passwords = [
+        json.loads(b)["properties"]["protectedSettings"]["password"]
+        for b in recorder.bodies
+        if '"password"' in b
+    ]
     assert passwords, "the VMAccess validation must have sent a password"
     from fipswizard.commands import print_progress
 
@@ -95,8 +107,13 @@ def test_engine_never_imports_textual_or_screens() -> None:
     for path in (ROOT / "fipswizard").rglob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             for name in names:
                 top = name.split(".")[0]
                 if top in ("textual", "screens"):
@@ -118,10 +135,17 @@ bad = [m for m in ("textual", "azure.identity", "screens") if m in sys.modules]
 print("RESULT", codes, bad)
 """
     recipe = tmp_path / "r.toml"
-    recipe.write_text('version = 1\nguest = "none"\nvalidate = false\n[[target]]\n'
-                      'subscription = "66666666-7777-8888-9999-000000000000"\n'
-                      'resource_group = "fips-demo-gov"\nvm = "ubuntu2204-batch"\n')
+    recipe.write_text(
+        'version = 1\nguest = "none"\nvalidate = false\n[[target]]\n'
+        'subscription = "66666666-7777-8888-9999-000000000000"\n'
+        'resource_group = "fips-demo-gov"\nvm = "ubuntu2204-batch"\n'
+    )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", code, str(recipe)], capture_output=True,
-                         text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(recipe)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert "RESULT [0, 0, 0] []" in out.stdout, out.stdout + out.stderr

@@ -48,18 +48,30 @@ def test_dump_of_new_recipe_parses() -> None:
         (GOOD.replace('fix = "reallocate"', 'fix = "reboot"'), "fix", 3, "reallocate | keyvault"),
         (GOOD.replace("version = 1", "version = 7"), "version", 1, "found 7"),
         (GOOD.replace('vm = "vm2"', 'vm = "bad name!"'), "target[1].vm", 13, "found 'bad name!'"),
-        (GOOD.replace(f'subscription = "{SUB}"\nresource_group = "rg"\nvm = "vm2"',
-                      'subscription = "nope"\nresource_group = "rg"\nvm = "vm2"'),
-         "target[1].subscription", 11, "subscription GUID"),
+        (
+            GOOD.replace(
+                f'subscription = "{SUB}"\nresource_group = "rg"\nvm = "vm2"',
+                'subscription = "nope"\nresource_group = "rg"\nvm = "vm2"',
+            ),
+            "target[1].subscription",
+            11,
+            "subscription GUID",
+        ),
         ("colour = 1\n" + GOOD, "colour", 1, "unknown key"),
         (GOOD + "colour = 1\n", "target[1].colour", 15, "unknown key"),
-        (GOOD.replace('cloud = "AzureCloud"', 'cloud = "custom"'), "custom_cloud.arm_endpoint",
-         None, "required"),
+        (
+            GOOD.replace('cloud = "AzureCloud"', 'cloud = "custom"'),
+            "custom_cloud.arm_endpoint",
+            None,
+            "required",
+        ),
         (GOOD.replace('vm = "vm2"', 'vm = "vm1"'), "target[1].vm", 13, "duplicate"),
         ("version = 1\n", "target", None, "at least one"),
     ],
 )
-def test_bad_recipes_name_file_line_key(text: str, key: str, line: int | None, fragment: str) -> None:
+def test_bad_recipes_name_file_line_key(
+    text: str, key: str, line: int | None, fragment: str
+) -> None:
     with pytest.raises(RecipeError) as info:
         parse_recipe(text, "bad.toml")
     err = info.value

@@ -26,8 +26,10 @@ class FeatureStep(ArmStep):
 
     @property
     def feature_path(self) -> str:
-        return (f"/subscriptions/{self.params['subscription']}/providers/Microsoft.Features"
-                f"/providers/Microsoft.Compute/features/{self.params['feature']}")
+        return (
+            f"/subscriptions/{self.params['subscription']}/providers/Microsoft.Features"
+            f"/providers/Microsoft.Compute/features/{self.params['feature']}"
+        )
 
     @property
     def provider_path(self) -> str:
@@ -36,10 +38,16 @@ class FeatureStep(ArmStep):
     def actions(self) -> list[Action]:
         return [
             HttpAction("GET", self.url(self.feature_path), note="read the feature state"),
-            HttpAction("POST", self.url(self.feature_path + "/register"),
-                       note="only if NotRegistered; then poll the GET until Registered"),
-            HttpAction("POST", self.url(self.provider_path, self.params["resources_api"]),
-                       note="re-register the provider so the feature propagates"),
+            HttpAction(
+                "POST",
+                self.url(self.feature_path + "/register"),
+                note="only if NotRegistered; then poll the GET until Registered",
+            ),
+            HttpAction(
+                "POST",
+                self.url(self.provider_path, self.params["resources_api"]),
+                note="re-register the provider so the feature propagates",
+            ),
         ]
 
     async def _state(self, ctx: Context) -> str | None:
@@ -54,9 +62,12 @@ class FeatureStep(ArmStep):
     async def check(self, ctx: Context) -> Outcome:
         state = await self._state(ctx)
         if state is None:
-            return Outcome(True, f"feature {self.params['feature']} does not exist in this "
-                           "subscription: skipped (newer Azure no longer needs it)",
-                           {"previous": None})
+            return Outcome(
+                True,
+                f"feature {self.params['feature']} does not exist in this "
+                "subscription: skipped (newer Azure no longer needs it)",
+                {"previous": None},
+            )
         detail = f"feature state {state}"
         return Outcome(state == "Registered", detail, {"previous": state})
 
@@ -80,8 +91,10 @@ class FeatureStep(ArmStep):
             if state == "Registered":
                 return
             if state not in WAITING:
-                raise StepError(f"feature registration ended in state {state}",
-                                "check the feature with `az feature show` and re-run")
+                raise StepError(
+                    f"feature registration ended in state {state}",
+                    "check the feature with `az feature show` and re-run",
+                )
             if waited >= timeout:
                 raise StepError(
                     f"feature still {state} after {waited:.0f}s (this can take hours)",
@@ -93,10 +106,10 @@ class FeatureStep(ArmStep):
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
         if not self.params.get("unregister"):
-            return ("left registered: it is subscription-wide; pass --unregister-feature to "
-                    "undo it")
+            return "left registered: it is subscription-wide; pass --unregister-feature to undo it"
         if undo.get("previous") in (None, "Registered"):
             return "was registered before this run: left as it is"
-        await ctx.need_arm().post(self.feature_path + "/unregister", self.params["api"],
-                                  retry_safe=True)
+        await ctx.need_arm().post(
+            self.feature_path + "/unregister", self.params["api"], retry_safe=True
+        )
         return f"feature unregistered (it was {undo.get('previous')} before the run)"

@@ -37,13 +37,18 @@ class ExtensionValidation(ArmStep):
     def ext_path(self) -> str:
         return f"{self.vm_path}/extensions/{self.name}"
 
-    def ext_body(self, protected: dict[str, Any], tags: dict[str, str] | None = None) -> dict[str, Any]:
+    def ext_body(
+        self, protected: dict[str, Any], tags: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "location": self.params.get("location") or "<location from GET>",
             "properties": {
-                "publisher": self.publisher, "type": self.type_,
-                "typeHandlerVersion": self.version, "autoUpgradeMinorVersion": True,
-                "settings": {}, "protectedSettings": protected,
+                "publisher": self.publisher,
+                "type": self.type_,
+                "typeHandlerVersion": self.version,
+                "autoUpgradeMinorVersion": True,
+                "settings": {},
+                "protectedSettings": protected,
             },
         }
         if tags:
@@ -59,17 +64,23 @@ class ExtensionValidation(ArmStep):
             return Outcome(False, f"{self.name} has not validated this VM yet")
         body = resp.body or {}
         state = (body.get("properties") or {}).get("provisioningState")
-        ok = state == "Succeeded" and (body.get("tags") or {}).get("fipswizard") == TAG["fipswizard"]
+        ok = (
+            state == "Succeeded" and (body.get("tags") or {}).get("fipswizard") == TAG["fipswizard"]
+        )
         return Outcome(ok, f"{self.name} {state}", {"location": body.get("location")})
 
-    async def put_ext(self, ctx: Context, protected: dict[str, Any], tags: dict[str, str] | None) -> None:
+    async def put_ext(
+        self, ctx: Context, protected: dict[str, Any], tags: dict[str, str] | None
+    ) -> None:
         from fipswizard.azure.arm import ArmError
 
         body = self.ext_body(protected, tags)
         if body["location"].startswith("<"):
             body["location"] = (await self.read_vm(ctx, expand=False)).location
         try:
-            await ctx.need_arm().put(self.ext_path(), self.params["api"], body, progress=ctx.progress)
+            await ctx.need_arm().put(
+                self.ext_path(), self.params["api"], body, progress=ctx.progress
+            )
         except ArmError as err:
             raise self.classify(err.message, err) from None
 
@@ -78,8 +89,9 @@ class ExtensionValidation(ArmStep):
 
         found = diagnose(text, flag_on=True, agent_version=self.params.get("agent_version"))
         if found is not None and found.fix in ("reallocate", "keyvault"):
-            return FixNeeded(f"{self.name} failed: {found.explanation}", found.cost, found.cause,
-                             found.fix)
+            return FixNeeded(
+                f"{self.name} failed: {found.explanation}", found.cost, found.cause, found.fix
+            )
         advice = found.explanation if found else "read the extension status in the portal"
         return StepError(f"{self.name} failed: {err}", advice)
 
@@ -90,13 +102,23 @@ class ExtensionValidation(ArmStep):
 
 class CustomScriptValidation(ExtensionValidation):
     kind = "validate-customscript"
-    name, publisher, type_, version = ("fipswizard-validate", "Microsoft.Azure.Extensions",
-                                       "CustomScript", "2.1")
+    name, publisher, type_, version = (
+        "fipswizard-validate",
+        "Microsoft.Azure.Extensions",
+        "CustomScript",
+        "2.1",
+    )
 
     def actions(self) -> list[Action]:
         body = self.ext_body({"commandToExecute": "cat /etc/os-release"}, TAG)
-        return [HttpAction("PUT", self.url(self.ext_path()), body,
-                           note="a protected-settings round trip; wait for the operation")]
+        return [
+            HttpAction(
+                "PUT",
+                self.url(self.ext_path()),
+                body,
+                note="a protected-settings round trip; wait for the operation",
+            )
+        ]
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
         await self.put_ext(ctx, {"commandToExecute": "cat /etc/os-release"}, TAG)
@@ -112,24 +134,39 @@ class VmAccessValidation(ExtensionValidation):
     """A temporary user (random name and password, never shown) created then removed."""
 
     kind = "validate-vmaccess"
-    name, publisher, type_, version = ("enablevmaccess", "Microsoft.OSTCExtensions",
-                                       "VMAccessForLinux", "1.5")
+    name, publisher, type_, version = (
+        "enablevmaccess",
+        "Microsoft.OSTCExtensions",
+        "VMAccessForLinux",
+        "1.5",
+    )
 
     def actions(self) -> list[Action]:
         add = {"username": MASK, "password": MASK, "expiration": "<tomorrow>"}
         return [
-            HttpAction("PUT", self.url(self.ext_path()), self.ext_body(add),
-                       note="create a temporary user: random name and password, never shown"),
-            HttpAction("PUT", self.url(self.ext_path()), self.ext_body({"remove_user": MASK}, TAG),
-                       note="remove the temporary user again"),
+            HttpAction(
+                "PUT",
+                self.url(self.ext_path()),
+                self.ext_body(add),
+                note="create a temporary user: random name and password, never shown",
+            ),
+            HttpAction(
+                "PUT",
+                self.url(self.ext_path()),
+                self.ext_body({"remove_user": MASK}, TAG),
+                note="remove the temporary user again",
+            ),
         ]
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
         user = Secret("fwchk" + pyrandom.token_hex(4), "vmaccess_user")
         password = _password()
         tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
-        await self.put_ext(ctx, {"username": user.reveal(), "password": password.reveal(),
-                                 "expiration": tomorrow}, None)
+        await self.put_ext(
+            ctx,
+            {"username": user.reveal(), "password": password.reveal(), "expiration": tomorrow},
+            None,
+        )
         ctx.progress("temporary user created; removing it")
         await self.put_ext(ctx, {"remove_user": user.reveal()}, TAG)
 
@@ -143,12 +180,16 @@ class ReallocateFix(ArmStep):
     kind = "fix-reallocate"
 
     def confirmation(self) -> str:
-        return (f"Deallocate and start {self.target}: downtime of a few minutes, and a dynamic "
-                "public IP address may change")
+        return (
+            f"Deallocate and start {self.target}: downtime of a few minutes, and a dynamic "
+            "public IP address may change"
+        )
 
     def actions(self) -> list[Action]:
-        return [HttpAction("POST", self.url(self.vm_path + "/deallocate"), note="wait for it"),
-                HttpAction("POST", self.url(self.vm_path + "/start"), note="wait for agent Ready")]
+        return [
+            HttpAction("POST", self.url(self.vm_path + "/deallocate"), note="wait for it"),
+            HttpAction("POST", self.url(self.vm_path + "/start"), note="wait for agent Ready"),
+        ]
 
     async def check(self, ctx: Context) -> Outcome:
         return Outcome(False, "runs only when validation shows the old certificate package")
@@ -156,11 +197,13 @@ class ReallocateFix(ArmStep):
     async def apply(self, ctx: Context, before: Outcome) -> None:
         arm = ctx.need_arm()
         ctx.progress("deallocating")
-        await arm.post(self.vm_path + "/deallocate", self.params["api"], retry_safe=True,
-                       progress=ctx.progress)
+        await arm.post(
+            self.vm_path + "/deallocate", self.params["api"], retry_safe=True, progress=ctx.progress
+        )
         ctx.progress("starting")
-        await arm.post(self.vm_path + "/start", self.params["api"], retry_safe=True,
-                       progress=ctx.progress)
+        await arm.post(
+            self.vm_path + "/start", self.params["api"], retry_safe=True, progress=ctx.progress
+        )
         await wait_for_agent(self, ctx, ctx.settings.reboot_timeout)
 
     async def verify(self, ctx: Context) -> Outcome:
@@ -183,12 +226,20 @@ class KeyVaultFix(ArmStep):
                     certs.append({"certificateUrl": url})
                 break
         else:
-            merged.append({"sourceVault": {"id": vault}, "vaultCertificates": [{"certificateUrl": url}]})
+            merged.append(
+                {"sourceVault": {"id": vault}, "vaultCertificates": [{"certificateUrl": url}]}
+            )
         return {"location": location, "properties": {"osProfile": {"secrets": merged}}}
 
     def actions(self) -> list[Action]:
-        return [HttpAction("PUT", self.url(self.vm_path), self.body("<location from GET>", []),
-                           note="If-Match: <etag>; existing osProfile.secrets are kept")]
+        return [
+            HttpAction(
+                "PUT",
+                self.url(self.vm_path),
+                self.body("<location from GET>", []),
+                note="If-Match: <etag>; existing osProfile.secrets are kept",
+            )
+        ]
 
     async def check(self, ctx: Context) -> Outcome:
         vm = await self.read_vm(ctx, expand=False)
@@ -198,13 +249,19 @@ class KeyVaultFix(ArmStep):
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
         f = before.facts
-        await ctx.need_arm().put(self.vm_path, self.params["api"], self.body(f["location"], f["secrets"]),
-                                 if_match=f["etag"], progress=ctx.progress)
+        await ctx.need_arm().put(
+            self.vm_path,
+            self.params["api"],
+            self.body(f["location"], f["secrets"]),
+            if_match=f["etag"],
+            progress=ctx.progress,
+        )
         await wait_for_agent(self, ctx, ctx.settings.reboot_timeout)
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
         vm = await self.read_vm(ctx, expand=False)
         body = {"location": vm.location, "properties": {"osProfile": {"secrets": undo["secrets"]}}}
-        await ctx.need_arm().put(self.vm_path, self.params["api"], body, if_match=vm.etag,
-                                 progress=ctx.progress)
+        await ctx.need_arm().put(
+            self.vm_path, self.params["api"], body, if_match=vm.etag, progress=ctx.progress
+        )
         return "osProfile.secrets restored"

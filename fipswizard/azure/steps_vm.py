@@ -61,8 +61,12 @@ class VmFlagStep(ArmStep):
         caps = self.params.get("capabilities", {})
         return [
             HttpAction("GET", self.url(self.vm_path), note="read the flag and the etag"),
-            HttpAction("PUT", self.url(self.vm_path), self.body(location, caps, True),
-                       note="If-Match: <etag from the GET>; then wait for the operation"),
+            HttpAction(
+                "PUT",
+                self.url(self.vm_path),
+                self.body(location, caps, True),
+                note="If-Match: <etag from the GET>; then wait for the operation",
+            ),
             HttpAction("GET", self.url(self.vm_path), note="verify: read the flag back"),
         ]
 
@@ -70,10 +74,18 @@ class VmFlagStep(ArmStep):
         seen = self.observed()
         if seen is None:
             vm = await self.read_vm(ctx, expand=False)
-            seen = {"flag": vm.flag, "location": vm.location, "etag": vm.etag,
-                    "capabilities": vm.capabilities}
-        facts = {"previous": seen["flag"], "location": seen["location"], "etag": seen["etag"],
-                 "capabilities": seen["capabilities"]}
+            seen = {
+                "flag": vm.flag,
+                "location": vm.location,
+                "etag": vm.etag,
+                "capabilities": vm.capabilities,
+            }
+        facts = {
+            "previous": seen["flag"],
+            "location": seen["location"],
+            "etag": seen["etag"],
+            "capabilities": seen["capabilities"],
+        }
         if seen["flag"]:
             return Outcome(True, "enableFips1403Encryption is already true", facts)
         return Outcome(False, "enableFips1403Encryption is not set", facts)
@@ -89,8 +101,13 @@ class VmFlagStep(ArmStep):
         for attempt in range(3):
             body = self.body(facts["location"], facts.get("capabilities") or {}, value)
             try:
-                done = await arm.put(self.vm_path, self.params["api"], body,
-                                     if_match=facts.get("etag"), progress=ctx.progress)
+                done = await arm.put(
+                    self.vm_path,
+                    self.params["api"],
+                    body,
+                    if_match=facts.get("etag"),
+                    progress=ctx.progress,
+                )
                 self._final = vm_facts(done.body or {}, done.etag)
                 return
             except RegionNotSupported as err:
@@ -102,8 +119,10 @@ class VmFlagStep(ArmStep):
                 if fresh.flag == value:
                     return
                 facts = {**facts, "etag": fresh.etag, "capabilities": fresh.capabilities}
-        raise StepError("the VM kept changing while fipswizard tried to update it",
-                        "find what else is modifying the VM, then re-run")
+        raise StepError(
+            "the VM kept changing while fipswizard tried to update it",
+            "find what else is modifying the VM, then re-run",
+        )
 
     async def verify(self, ctx: Context) -> Outcome:
         # The operation ends with a GET of the VM: read that back rather than GET again.
@@ -127,19 +146,32 @@ class AgentStep(ArmStep):
     kind = "agent-status"
 
     def actions(self) -> list[Action]:
-        return [HttpAction("GET", self.url(self.vm_path + "/instanceView"),
-                           note="agent status, agent version, power state")]
+        return [
+            HttpAction(
+                "GET",
+                self.url(self.vm_path + "/instanceView"),
+                note="agent status, agent version, power state",
+            )
+        ]
 
     async def check(self, ctx: Context) -> Outcome:
         seen = self.observed()
         if seen is None:
             vm = await self.read_vm(ctx)
-            seen = {"agent_ready": vm.agent_ready, "agent_status": vm.agent_status,
-                    "agent_version": vm.agent_version, "power_state": vm.power_state}
-        detail = (f"agent {seen['agent_status']} {seen['agent_version']}, "
-                  f"power {seen['power_state']}")
-        return Outcome(bool(seen["agent_ready"]) and seen["power_state"] == "running", detail,
-                       {k: seen[k] for k in ("agent_status", "agent_version", "power_state")})
+            seen = {
+                "agent_ready": vm.agent_ready,
+                "agent_status": vm.agent_status,
+                "agent_version": vm.agent_version,
+                "power_state": vm.power_state,
+            }
+        detail = (
+            f"agent {seen['agent_status']} {seen['agent_version']}, power {seen['power_state']}"
+        )
+        return Outcome(
+            bool(seen["agent_ready"]) and seen["power_state"] == "running",
+            detail,
+            {k: seen[k] for k in ("agent_status", "agent_version", "power_state")},
+        )
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
         await wait_for_agent(self, ctx, ctx.settings.agent_wait)

@@ -25,11 +25,16 @@ class VmFacts:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "location": self.location, "etag": self.etag, "flag": self.flag,
+            "location": self.location,
+            "etag": self.etag,
+            "flag": self.flag,
             "provisioning": self.provisioning,
-            "agent_ready": self.agent_ready, "agent_status": self.agent_status,
-            "agent_version": self.agent_version, "power_state": self.power_state,
-            "image": self.image, "os_name": self.os_name,
+            "agent_ready": self.agent_ready,
+            "agent_status": self.agent_status,
+            "agent_version": self.agent_version,
+            "power_state": self.power_state,
+            "image": self.image,
+            "os_name": self.os_name,
         }
 
 

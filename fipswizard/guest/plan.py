@@ -20,16 +20,25 @@ from fipswizard.recipe import RecipeTarget
 from fipswizard.steps import Action, Outcome, Risk, ScriptAction, Step
 
 AGENT_OS_IDS = {"redhat": "rhel", "rhel": "rhel"}  # the agent reports DISTRO_NAME "redhat"
-IMAGE_OS_IDS = (("canonical", "ubuntu"), ("redhat", "rhel"), ("almalinux", "almalinux"),
-                ("kinvolk", "flatcar"), ("flatcar", "flatcar"), ("microsoftcblmariner", "azurelinux"))
+IMAGE_OS_IDS = (
+    ("canonical", "ubuntu"),
+    ("redhat", "rhel"),
+    ("almalinux", "almalinux"),
+    ("kinvolk", "flatcar"),
+    ("flatcar", "flatcar"),
+    ("microsoftcblmariner", "azurelinux"),
+)
 
 
 def facts_from_arm(facts: dict[str, Any]) -> GuestFacts | None:
     """A distro id and version from the instance view, else from the image reference."""
     name, _, version = str(facts.get("os_name", "")).partition(" ")
     if name and version:
-        return GuestFacts(os_id=AGENT_OS_IDS.get(name.lower(), name.lower()),
-                          os_version=version, source="instance view")
+        return GuestFacts(
+            os_id=AGENT_OS_IDS.get(name.lower(), name.lower()),
+            os_version=version,
+            source="instance view",
+        )
     image = str(facts.get("image", "")).lower()
     for publisher, os_id in IMAGE_OS_IDS:
         if image.startswith(publisher):
@@ -50,8 +59,10 @@ class GuestProbeStep(Step):
     async def check(self, ctx: Context) -> Outcome:
         result = await ctx.need_runner().run(PROBE_SCRIPT)
         if result.rc != 0:
-            raise StepError(f"the guest probe failed (exit {result.rc}): {result.stderr[-300:]}",
-                            "is the guest agent Ready? Run Command needs it")
+            raise StepError(
+                f"the guest probe failed (exit {result.rc}): {result.stderr[-300:]}",
+                "is the guest agent Ready? Run Command needs it",
+            )
         facts = parse_probe(result.stdout)
         try:
             found = select_recipe(facts)
@@ -59,25 +70,33 @@ class GuestProbeStep(Step):
             raise StepError(err.reason) from None
         expected = self.params.get("recipe")
         if expected and found.id != expected:
-            raise StepError(f"the guest is {facts.describe}, which needs recipe '{found.id}', "
-                            f"but the plan chose '{expected}'",
-                            f"set guest = \"{found.id}\" for this target in the recipe")
+            raise StepError(
+                f"the guest is {facts.describe}, which needs recipe '{found.id}', "
+                f"but the plan chose '{expected}'",
+                f'set guest = "{found.id}" for this target in the recipe',
+            )
         findings = preflight(facts, found, secrets=tuple(ctx.secrets))
         for f in findings:
             ctx.progress(f"preflight {f.level}: {f.message}")
         refusals = [f for f in findings if f.refusal]
         if refusals:
-            raise StepError("preflight refused: " + "; ".join(f.message for f in refusals),
-                            "fix what the preflight names, then re-run")
-        return Outcome(True, f"{facts.describe}: recipe {found.id}, "
-                       f"{len(findings)} warning(s)", {"facts": facts.to_dict()})
+            raise StepError(
+                "preflight refused: " + "; ".join(f.message for f in refusals),
+                "fix what the preflight names, then re-run",
+            )
+        return Outcome(
+            True,
+            f"{facts.describe}: recipe {found.id}, {len(findings)} warning(s)",
+            {"facts": facts.to_dict()},
+        )
 
     async def apply(self, ctx: Context, before: Outcome) -> None:  # pragma: no cover
         return None  # check either holds or raises
 
 
-def guest_steps_for(rt: RecipeTarget, facts: dict[str, Any],
-                    base: dict[str, Any]) -> tuple[list[Step], list[str]]:
+def guest_steps_for(
+    rt: RecipeTarget, facts: dict[str, Any], base: dict[str, Any]
+) -> tuple[list[Step], list[str]]:
     """(steps, notes) for one VM: the probe, then the recipe's steps."""
     if rt.guest == "none":
         return [], []
@@ -89,16 +108,24 @@ def guest_steps_for(rt: RecipeTarget, facts: dict[str, Any],
         seen = facts_from_arm(facts)
         try:
             recipe = select_recipe(seen) if seen else None
-            if seen:
-                notes.append(f"guest recipe '{recipe.id}' chosen from the {seen.source} "
-                             f"({seen.os_id} {seen.os_version}); the probe confirms it")
+            if seen and recipe:
+                notes.append(
+                    f"guest recipe '{recipe.id}' chosen from the {seen.source} "
+                    f"({seen.os_id} {seen.os_version}); the probe confirms it"
+                )
         except NoRecipe as err:
             notes.append(f"no guest recipe: {err.reason}")
-    probe = GuestProbeStep(rt.target.key, "Probe the guest: distro, agent, preflight checks",
-                           Risk.READ_ONLY, {"recipe": recipe.id if recipe else None})
+    probe = GuestProbeStep(
+        rt.target.key,
+        "Probe the guest: distro, agent, preflight checks",
+        Risk.READ_ONLY,
+        {"recipe": recipe.id if recipe else None},
+    )
     if recipe is None:
         if not facts:
-            notes.append("guest recipe chosen at run time (not read: --offline); set guest = "
-                         "\"<recipe id>\" in the recipe to preview its scripts")
+            notes.append(
+                "guest recipe chosen at run time (not read: --offline); set guest = "
+                '"<recipe id>" in the recipe to preview its scripts'
+            )
         return [probe], notes
     return [probe, *guest_steps(recipe, rt.target, base=base)], notes

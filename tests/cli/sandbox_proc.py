@@ -20,9 +20,22 @@ class SandboxProc:
     def __init__(self, tmp: Path, *args: str) -> None:
         self.url_file = tmp / "sandbox.url"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fipswizard.sandbox", "serve", "--url-file", str(self.url_file),
-             "--op-seconds", "0.3", "--registration-seconds", "1", *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "fipswizard.sandbox",
+                "serve",
+                "--url-file",
+                str(self.url_file),
+                "--op-seconds",
+                "0.3",
+                "--registration-seconds",
+                "1",
+                *args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 20
         while not (self.url_file.exists() and self.url_file.read_text().strip()):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -56,22 +69,39 @@ class SandboxProc:
 
 def cli_env(url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIPSWIZARD_")}
-    env.update(FIPSWIZARD_ACCESS_TOKEN=TOKEN, FIPSWIZARD_ARM_ENDPOINT=url,
-               FIPSWIZARD_POLL_INTERVAL="0.2", XDG_STATE_HOME=extra.pop("state", "/tmp"), **extra)
+    env.update(
+        FIPSWIZARD_ACCESS_TOKEN=TOKEN,
+        FIPSWIZARD_ARM_ENDPOINT=url,
+        FIPSWIZARD_POLL_INTERVAL="0.2",
+        XDG_STATE_HOME=extra.pop("state", "/tmp"),
+        **extra,
+    )
     return env
 
 
-def fipswizard(args: list[str], env: dict[str, str], cwd: Path,
-               timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fipswizard", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+def fipswizard(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fipswizard", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
-def write_recipe(path: Path, vms: list[tuple[str, str, str]], guest: str = "none",
-                 extra: str = "") -> Path:
+def write_recipe(
+    path: Path, vms: list[tuple[str, str, str]], guest: str = "none", extra: str = ""
+) -> Path:
     lines = ["version = 1", f'guest = "{guest}"', 'fix = "reallocate"', extra]
     for sub, rg, vm in vms:
-        lines += ["[[target]]", f'subscription = "{sub}"', f'resource_group = "{rg}"',
-                  f'vm = "{vm}"']
+        lines += [
+            "[[target]]",
+            f'subscription = "{sub}"',
+            f'resource_group = "{rg}"',
+            f'vm = "{vm}"',
+        ]
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -20,8 +20,11 @@ from tests.cli.sandbox_proc import (
 )
 
 GOLDEN = Path(__file__).parent.parent / "golden"
-PLATFORM_VMS = [(DEMO_SUB, "fips-demo", "ubuntu2204-web"), (DEMO_SUB, "fips-demo", "rhel94-app"),
-                (GOV_SUB, "fips-demo-gov", "ubuntu2204-batch")]
+PLATFORM_VMS = [
+    (DEMO_SUB, "fips-demo", "ubuntu2204-web"),
+    (DEMO_SUB, "fips-demo", "rhel94-app"),
+    (GOV_SUB, "fips-demo-gov", "ubuntu2204-batch"),
+]
 
 
 def test_plan_matches_golden_and_sends_no_write(sandbox: SandboxProc, tmp_path: Path) -> None:
@@ -61,8 +64,10 @@ def test_apply_twice_then_rollback(sandbox: SandboxProc, tmp_path: Path) -> None
     assert sandbox.vm("ubuntu2204-batch")["fips_flag"] is False
     assert sandbox.vm("rhel94-app")["fips_flag"] is True  # it was on before the run
     feature = sandbox.get("/_sandbox/state")["subscriptions"][DEMO_SUB]["features"]
-    assert feature["Microsoft.Compute/OptInToFips1403Compliance"] in ("NotRegistered",
-                                                                      "Unregistering")
+    assert feature["Microsoft.Compute/OptInToFips1403Compliance"] in (
+        "NotRegistered",
+        "Unregistering",
+    )
 
 
 def test_rollback_needs_confirmation_headless(sandbox: SandboxProc, tmp_path: Path) -> None:
@@ -77,11 +82,15 @@ def test_rollback_needs_confirmation_headless(sandbox: SandboxProc, tmp_path: Pa
 def test_unsupported_region_fails_only_that_vm(sandbox: SandboxProc, tmp_path: Path) -> None:
     vms = [(DEMO_SUB, "fips-demo", "ubuntu2204-mexico"), *PLATFORM_VMS[:2]]
     recipe = write_recipe(tmp_path / "r.toml", vms)
-    out = fipswizard(["apply", str(recipe), "--yes", "--format", "json"], cli_env(sandbox.url),
-                     tmp_path)
+    out = fipswizard(
+        ["apply", str(recipe), "--yes", "--format", "json"], cli_env(sandbox.url), tmp_path
+    )
     assert out.returncode == 1
-    rows = {r["target"].rsplit("/", 1)[1]: r for r in json.loads(out.stdout)["targets"]
-            if "/" in r["target"]}
+    rows = {
+        r["target"].rsplit("/", 1)[1]: r
+        for r in json.loads(out.stdout)["targets"]
+        if "/" in r["target"]
+    }
     assert rows["ubuntu2204-mexico"]["outcome"] == "region not supported"
     assert "mexicocentral" in rows["ubuntu2204-mexico"]["detail"]
     assert rows["ubuntu2204-web"]["outcome"] == rows["rhel94-app"]["outcome"] == "compliant"
@@ -90,14 +99,20 @@ def test_unsupported_region_fails_only_that_vm(sandbox: SandboxProc, tmp_path: P
 def test_sigkill_mid_apply_resumes(tmp_path: Path) -> None:
     sandbox = SandboxProc(tmp_path, "--op-seconds", "3")
     try:
-        vms = [(DEMO_SUB, "fips-demo", n) for n in ("ubuntu2204-web", "ubuntu2404-api",
-                                                     "rhel95-db", "alma92-ledger")]
+        vms = [
+            (DEMO_SUB, "fips-demo", n)
+            for n in ("ubuntu2204-web", "ubuntu2404-api", "rhel95-db", "alma92-ledger")
+        ]
         recipe = write_recipe(tmp_path / "r.toml", vms, extra="concurrency = 2")
         env = cli_env(sandbox.url)
         journal = tmp_path / "r.journal.jsonl"
-        proc = subprocess.Popen([sys.executable, "-m", "fipswizard", "apply", str(recipe), "--yes"],
-                                env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fipswizard", "apply", str(recipe), "--yes"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while not (journal.exists() and journal.read_text().count('"vm-flag"') >= 2):
             assert time.monotonic() < deadline and proc.poll() is None
@@ -109,8 +124,11 @@ def test_sigkill_mid_apply_resumes(tmp_path: Path) -> None:
         again = fipswizard(["apply", str(recipe), "--yes"], env, tmp_path)
         assert again.returncode == 0, again.stderr + again.stdout
         assert all(sandbox.vm(vm)["fips_flag"] for _, _, vm in vms)
-        puts = [r["path"].rsplit("/", 1)[1] for r in sandbox.requests()
-                if r["method"] == "PUT" and re.search(r"/virtualMachines/[^/]+$", r["path"])]
+        puts = [
+            r["path"].rsplit("/", 1)[1]
+            for r in sandbox.requests()
+            if r["method"] == "PUT" and re.search(r"/virtualMachines/[^/]+$", r["path"])
+        ]
         assert sorted(puts) == sorted(set(puts)), f"a VM write was repeated: {puts}"
         assert "resumed" in journal.read_text()
     finally:

@@ -1,0 +1,108 @@
+"""The demo end to end, and guest secrets (Pro token, TuxCare key) kept out of every output."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fipswizard.context import Settings, Target
+from fipswizard.events import Event
+from fipswizard.journal import Journal
+from fipswizard.preview import plan_json, plan_text
+from fipswizard.prompter import HeadlessPrompter
+from fipswizard.recipe import Recipe, RecipeTarget
+from fipswizard.sandbox import SandboxAzure, demo_estate
+from fipswizard.session import Options, make_arm, make_cloud, make_plan, run_apply
+
+FAST = replace(Settings(), feature_poll=0.05, agent_poll=0.05, agent_wait=1.0, reboot_timeout=30.0)
+
+
+async def test_demo_every_guest_ends_as_its_scenario_says(tmp_path: Path) -> None:
+    from fipswizard.demo import compare, demo_environment
+
+    async with demo_environment(tmp_path) as env:
+        events: list[Event] = []
+        opts = replace(env.opts, settings=replace(env.opts.settings, agent_poll=0.1))
+        summary = await run_apply(
+            env.recipe, opts, HeadlessPrompter(True), env.journal_path, events.append
+        )
+        async with httpx.AsyncClient() as client:  # the sandbox serves on this event loop
+            state = (await client.get(env.endpoint + "/_sandbox/state")).json()
+    assert compare(summary, env.expected) == []
+    rows = {k.rsplit("/", 1)[1]: t for k, t in summary.targets.items() if "/" in k}
+    guests = state["guests"]
+    for name, row in rows.items():
+        if str(row.outcome) == "compliant":
+            assert state["vms"][name]["fips_flag"] is True, name
+            assert str(guests[name]["fips_enabled"]) in ("1", "True"), (name, guests[name])
+    assert "2.12" in rows["flatcar-edge"].detail and "auto-update" in rows["flatcar-edge"].detail
+    assert "Not Ready" in rows["rhel96-notready"].detail
+    assert "mexicocentral" in rows["ubuntu2204-mexico"].detail
+    # the RHEL 9.5 daemon loop was avoided by the workaround, applied before the reboot
+    applied = rows["rhel95-db"].applied
+    assert applied.index("rhel9.agent-workaround") < applied.index("rhel9.reboot")
+    # the FIPS image needed the certificate-package fix: deallocate + start
+    assert "fix-reallocate" in rows["ubuntu2204-fipsimage"].applied
+
+
+class Recorder(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.bodies = inner, []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.bodies.append((await request.aread()).decode())
+        return await self.inner.handle_async_request(request)
+
+
+async def test_pro_token_and_tuxcare_key_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pro, tux = "C1PROtokenAbCdEf0123456789", "ESU-TUXCARE-key-9876543210"
+    monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "access-token-for-secrets-test")
+    monkeypatch.setenv("FIPSWIZARD_PRO_TOKEN", pro)
+    monkeypatch.setenv("FIPSWIZARD_TUXCARE_KEY", tux)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    from fipswizard.commands import print_progress
+    from fipswizard.logs import setup_logging
+
+    setup_logging(verbose=True)
+    sandbox = SandboxAzure(demo_estate(), op_seconds=0.05, registration_seconds=0.1)
+    sandbox.estate.vms["ubuntu2204-web"].guest.extra["pro_attached"] = False
+    recorder = Recorder(sandbox.transport())
+    opts = Options(arm_endpoint="https://management.azure.com", settings=FAST, transport=recorder)
+    vms = [v for n, v in sandbox.estate.vms.items() if n in ("ubuntu2204-web", "alma92-ledger")]
+    recipe = Recipe(
+        targets=tuple(
+            RecipeTarget(Target(v.subscription, v.resource_group, v.name), "auto") for v in vms
+        )
+    )
+    async with make_arm(make_cloud(recipe, opts), "c", opts) as arm:
+        plan = await make_plan(recipe, opts, offline=False, arm=arm)
+    previews = plan_text(plan, {}) + plan_json(plan, {})
+    events: list[Event] = []
+    summary = await run_apply(
+        recipe, opts, HeadlessPrompter(True), tmp_path / "j.jsonl", events.append
+    )
+    assert summary.ok, summary.to_text()
+    sent = "\n".join(recorder.bodies)
+    assert pro in sent and tux in sent  # they really went to the guests (as Run Command parameters)
+    for e in events:
+        print_progress(e)
+    print(summary.to_text(), summary.to_json())
+    out = capsys.readouterr()
+    files = [p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()]
+    assert Journal(tmp_path / "j.jsonl").begun() and any("fipswizard" in f for f in files)
+    for haystack in (
+        previews,
+        out.out,
+        out.err,
+        repr(events),
+        json.dumps(summary.outcomes()),
+        *files,
+    ):
+        assert pro not in haystack and tux not in haystack
+    assert "FW_SECRET_PRO_TOKEN" in previews  # the preview names the variable, not the value
