@@ -85,6 +85,20 @@ def _parser() -> argparse.ArgumentParser:
         choices=["reallocate", "keyvault", "none"],
         help="what to do when validation shows the old certificate package",
     )
+    new.add_argument(
+        "--vault-id", metavar="ID", help="with --fix keyvault: the vault's resource id"
+    )
+    new.add_argument(
+        "--certificate-url",
+        metavar="URL",
+        help="with --fix keyvault: the certificate's secret URL in that vault",
+    )
+    new.add_argument("--custom-endpoint", metavar="URL", help="with --cloud custom: ARM endpoint")
+    new.add_argument("--authority", metavar="HOST", help="with --cloud custom: Entra authority")
+    new.add_argument("--custom-ca-bundle", metavar="PEM", help="with --cloud custom: CA bundle")
+    new.add_argument(
+        "--concurrency", type=int, default=8, metavar="N", help="VMs worked on at once (default 8)"
+    )
     new.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 
     pl = sub.add_parser(
@@ -118,6 +132,17 @@ def _parser() -> argparse.ArgumentParser:
         "journal is resumed",
     )
     ap.add_argument("--format", choices=["text", "json"], default="text", help="summary format")
+    ap.add_argument(
+        "--concurrency", type=int, metavar="N", help="VMs worked on at once (overrides the recipe)"
+    )
+    ap.add_argument(
+        "--feature-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=3600.0,
+        help="how long to wait for the subscription feature to register (default "
+        "3600); a later apply resumes the wait",
+    )
 
     rb = sub.add_parser(
         "rollback",

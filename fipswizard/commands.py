@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from fipswizard.context import Target
-from fipswizard.errors import ExitCode
+from fipswizard.errors import BadInput, ExitCode, RecipeError
 from fipswizard.events import (
     Event,
     RunStarted,
@@ -24,11 +25,18 @@ from fipswizard.session import Options, settings_from_env
 
 
 def options(args: argparse.Namespace) -> Options:
+    settings = settings_from_env()
+    if getattr(args, "feature_timeout", None):
+        settings = replace(settings, feature_timeout=args.feature_timeout)
+    concurrency = getattr(args, "concurrency", None)
+    if concurrency is not None and not 1 <= concurrency <= 256:
+        raise BadInput(f"--concurrency must be 1..256, not {concurrency}")
     return Options(
         arm_endpoint=args.arm_endpoint,
         ca_bundle=args.ca_bundle,
         verbose=args.verbose,
-        settings=settings_from_env(),
+        settings=settings,
+        concurrency=concurrency,
     )
 
 
@@ -37,9 +45,33 @@ def recipe_new(args: argparse.Namespace) -> int:
         RecipeTarget(Target(args.subscription, args.resource_group, vm, args.cloud), args.guest)
         for vm in args.vm
     )
-    recipe = Recipe(targets=targets, cloud=args.cloud, guest=args.guest, fix=args.fix)
+    custom = {
+        "arm_endpoint": args.custom_endpoint,
+        "authority": args.authority,
+        "ca_bundle": args.custom_ca_bundle,
+    }
+    keyvault = {"vault_id": args.vault_id, "certificate_url": args.certificate_url}
+    recipe = Recipe(
+        targets=targets,
+        cloud=args.cloud,
+        guest=args.guest,
+        fix=args.fix,
+        concurrency=args.concurrency,
+        custom_cloud={k: v for k, v in custom.items() if v},
+        keyvault={k: v for k, v in keyvault.items() if v},
+    )
     text = dump_recipe(recipe)
-    parse_recipe(text, "<new recipe>")  # the same validation `apply` will do
+    flags = {
+        "keyvault.vault_id": "--vault-id",
+        "keyvault.certificate_url": "--certificate-url",
+        "custom_cloud.arm_endpoint": "--custom-endpoint",
+        "custom_cloud.authority": "--authority",
+    }
+    try:
+        parse_recipe(text, "<new recipe>")  # the same validation `apply` will do
+    except RecipeError as err:
+        hint = f"; pass {flags[err.key]}" if err.key in flags else ""
+        raise BadInput(f"recipe new: {str(err).split(': ', 1)[1]}{hint}") from None
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}; next: fipswizard plan {args.output}", file=sys.stderr)

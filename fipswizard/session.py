@@ -36,6 +36,7 @@ class Options:
     verbose: bool = False
     settings: Settings = field(default_factory=Settings)
     transport: httpx.AsyncBaseTransport | None = None  # tests and the in-process sandbox
+    concurrency: int | None = None  # overrides the recipe's
 
 
 def settings_from_env(base: Settings | None = None) -> Settings:
@@ -153,6 +154,7 @@ async def run_apply(
             journal,
             run_id=run_id,
             correlation_id=correlation_id,
+            concurrency=opts.concurrency,
             runner_factory=runner_factory(arm, opts.settings),
         )
         async for event in engine.run():
