@@ -106,3 +106,26 @@ async def test_pro_token_and_tuxcare_key_never_written(
     ):
         assert pro not in haystack and tux not in haystack
     assert "FW_SECRET_PRO_TOKEN" in previews  # the preview names the variable, not the value
+
+
+async def test_second_demo_run_changes_nothing(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Second apply: every step skipped; the only POSTs are Run Command of check scripts."""
+    monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "second-run-token")
+    monkeypatch.setenv("FIPSWIZARD_TUXCARE_KEY", "second-run-tuxcare-key")
+    sandbox = SandboxAzure(demo_estate(), op_seconds=0.05, registration_seconds=0.1)
+    opts = Options(arm_endpoint="https://management.azure.com", settings=FAST,
+                   transport=sandbox.transport())
+    names = ("ubuntu2204-web", "rhel95-db", "alma92-ledger", "ubuntu2204-fipsimage")
+    vms = [sandbox.estate.vms[n] for n in names]
+    recipe = Recipe(targets=tuple(RecipeTarget(Target(v.subscription, v.resource_group, v.name),
+                                               "auto") for v in vms))
+    first = await run_apply(recipe, opts, HeadlessPrompter(True), tmp_path / "j", lambda e: None)
+    assert first.ok, first.to_text()
+    sandbox.log.clear()
+    events: list[Event] = []
+    second = await run_apply(recipe, opts, HeadlessPrompter(False), tmp_path / "j", events.append)
+    assert second.ok, second.to_text()
+    assert all(not t.applied for t in second.targets.values())
+    writes = [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in sandbox.log.writes()]
+    assert writes and {w for w in writes} == {("POST", "runCommand")}
