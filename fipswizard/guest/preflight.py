@@ -46,7 +46,9 @@ def preflight(facts: GuestFacts, recipe: GuestRecipe | None, *, secrets: Collect
     if facts.os_id == "ubuntu":
         found += _ubuntu(facts, secrets)
     workaround = recipe is not None and any("workaround" in s.id for s in recipe.steps)
-    found += _agent(facts, min_agent, workaround)
+    turns_on = recipe is not None and facts.os_id != "flatcar" and any(
+        st.recipe == "agent" and st.id == "auto-update" for st in recipe.steps)
+    found += _agent(facts, min_agent, workaround, turns_on)
     return found
 
 
@@ -133,7 +135,9 @@ def _ubuntu(facts: GuestFacts, secrets: Collection[str]) -> list[Finding]:
     return found
 
 
-def _agent(facts: GuestFacts, min_agent: str, workaround: bool) -> list[Finding]:
+def _agent(facts: GuestFacts, min_agent: str, workaround: bool,
+           turns_on: bool = False) -> list[Finding]:
+    """`turns_on`: the recipe's agent step will switch auto-update on, so it is no refusal."""
     found: list[Finding] = []
     goal = facts.agent_goal_state
     if goal is None:
@@ -141,10 +145,12 @@ def _agent(facts: GuestFacts, min_agent: str, workaround: bool) -> list[Finding]
             f"could not read the goal-state agent version (`waagent --version`); Azure's FIPS "
             f"140-3 extension support needs {min_agent} or later")))
     elif _older(goal, min_agent):
-        if facts.autoupdate_on:
+        if facts.autoupdate_on or turns_on:
+            how = "auto-update is on" if facts.autoupdate_on else (
+                "auto-update is off, and the agent step turns it on and restarts the agent")
             found.append(Finding("warning", "agent-version", (
-                f"the goal-state agent is {goal}, older than {min_agent}; with auto-update on it "
-                "updates itself, and the agent steps wait for it")))
+                f"the goal-state agent is {goal}, older than {min_agent}; {how}, so it updates "
+                "itself, and the agent steps wait for it")))
         else:
             found.append(Finding("refusal", "agent-version", (
                 f"the goal-state agent is {goal}, older than {min_agent}, and auto-update is off "

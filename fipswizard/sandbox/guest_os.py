@@ -126,7 +126,9 @@ def restore(guest: SimGuest, path: str) -> bool:
 
 
 def os_field(guest: SimGuest, key: str) -> str:
-    return conf_value(guest.os_release, key).strip('"')
+    """A whole os-release value (PRETTY_NAME has spaces, so not conf_value)."""
+    found = re.findall(rf"(?m)^{re.escape(key)}=(.*)$", guest.os_release)
+    return found[-1].strip().strip('"') if found else ""
 
 
 # ------------------------------------------------------------------------- the probe

@@ -29,7 +29,7 @@ fw_has_backup() { [ -e "$FW_BACKUP_DIR$1" ] || [ -L "$FW_BACKUP_DIR$1" ] || [ -e
 
 # fw_restore FILE: put the backup back (atomic rename), then drop the backup; 1 if none.
 fw_restore() {
-  local b="$FW_BACKUP_DIR$1" d
+  local b="$FW_BACKUP_DIR$1"
   if [ -e "$b.fw-absent" ]; then
     rm -f "$1" && rm -f "$b.fw-absent" || return 1
   elif [ -e "$b" ] || [ -L "$b" ]; then

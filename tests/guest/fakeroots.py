@@ -14,6 +14,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from fipswizard.guest.runners import BwrapRunner
+
 from . import distro_files as df
 from .standins import LOG, STATE, install_standins
 
@@ -31,9 +33,8 @@ class FakeRoot:
     def fips_enabled(self) -> str:
         return (self.path / STATE / "fips-enabled").read_text(encoding="utf-8").strip()
 
-    def runner(self):  # type: ignore[no-untyped-def]
-        from fipswizard.guest.runners import BwrapRunner
-
+    def runner(self) -> BwrapRunner:
+        """A runner for the root as it boots now (fips_enabled from the last reboot)."""
         return BwrapRunner(self.path, fips_enabled=self.fips_enabled)
 
     def file(self, rel: str) -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fipswizard.context import ScriptResult
-from fipswizard.guest.recipes import load_guest_recipe, script_text
+from fipswizard.guest.recipes import GuestRecipe, load_guest_recipe, script_text
 from fipswizard.guest.runners import secret_env
 from fipswizard.secrets import Secret
 
@@ -28,7 +28,7 @@ class Guest:
     prefix: str = FAST_AGENT_WAIT
 
     @property
-    def recipe(self):  # type: ignore[no-untyped-def]
+    def recipe(self) -> GuestRecipe:
         return load_guest_recipe(self.recipe_id)
 
     def script(self, step: str, phase: str) -> str:

@@ -67,6 +67,7 @@ case "${1:-}" in
     f=$(unit_file "$unit") || { echo "No files found for $unit.service." >&2; exit 1; }
     echo "# $f"; cat "$f" ;;
   daemon-reload | enable | disable) ;;
+  reboot) echo "systemctl stand-in: the test harness reboots the fake root (simulate_reboot)" ;;
   *) echo "systemctl stand-in: unsupported: $*" >&2; exit 2 ;;
 esac
 """

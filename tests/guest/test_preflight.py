@@ -129,3 +129,19 @@ def test_rhel_daemon_2706_warns_about_the_test_only_workaround() -> None:
     plain = preflight(facts, recipe_with("fips-mode"))
     assert "no workaround step" in plain[0].message
     assert preflight(replace(UBUNTU, agent_daemon="2.7.0.6"), None) == []
+
+
+def test_old_agent_with_autoupdate_off_is_a_warning_when_the_recipe_fixes_it() -> None:
+    from fipswizard.guest.detect import GuestFacts
+    from fipswizard.guest.preflight import preflight
+    from fipswizard.guest.recipes import load_guest_recipe
+
+    facts = GuestFacts(os_id="rhel", os_version="9.4", agent_daemon="2.9.1.1",
+                       agent_goal_state="2.9.1.1", autoupdate_enabled="n")
+    findings = {f.code: f for f in preflight(facts, load_guest_recipe("rhel9"))}
+    assert findings["agent-version"].level == "warning"
+    assert "turns it on" in findings["agent-version"].message
+    flatcar = GuestFacts(os_id="flatcar", os_version="4230.2.0", agent_goal_state="2.12.0.4",
+                         autoupdate_enabled="n")
+    findings = {f.code: f for f in preflight(flatcar, load_guest_recipe("flatcar"))}
+    assert findings["agent-version"].level == "refusal"
