@@ -183,7 +183,11 @@ class Engine:
             after = await step.verify(ctx)
             if not after.done:
                 raise FipsWizardError(f"verification failed: {after.detail}")
-        except BaseException as err:
+        except asyncio.CancelledError:
+            # Interrupted mid-write: left unfinished on purpose, so the next run resumes it.
+            self.journal.append("step-interrupted", target=unit.key, step_id=step.id)
+            raise
+        except Exception as err:
             self.journal.append(
                 "step-end", target=unit.key, step_id=step.id, status="failed", detail=str(err)
             )

@@ -133,3 +133,31 @@ async def test_journal_and_rollback(tmp_path: Path) -> None:
     ]
     assert events[-1].ok and WORLD["a"] is None and WORLD["b"] is None
     assert pending_undos(journal) == []  # rolling back twice does nothing
+
+
+async def test_cancelled_write_stays_unfinished_for_resume(tmp_path: Path) -> None:
+    import asyncio
+
+    class Slow(Flip):
+        kind = "test-slow"
+
+        async def apply(self, ctx: Context, before: Outcome) -> None:
+            await asyncio.sleep(30)
+
+    target = RecipeTarget(Target(SUB, "rg", "a"), "none")
+    unit = Unit(
+        target.target.key,
+        "a",
+        [Slow(target.target.key, "slow", Risk.REVERSIBLE, {"key": "a", "id": "slow"})],
+        after="",
+    )
+    plan = Plan(Recipe(targets=(target,)), [unit], {}, "http://127.0.0.1:1", False)
+    journal = Journal(tmp_path / "j", "r")
+    task = asyncio.create_task(run(plan, journal))
+    while not journal.begun():
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert Journal(tmp_path / "j").unfinished() == {(target.target.key, "slow")}
+    assert "step-interrupted" in (tmp_path / "j").read_text()
