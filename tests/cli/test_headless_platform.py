@@ -27,16 +27,21 @@ PLATFORM_VMS = [
 ]
 
 
-def test_plan_matches_golden_and_sends_no_write(sandbox: SandboxProc, tmp_path: Path) -> None:
-    recipe = write_recipe(tmp_path / "demo.toml", PLATFORM_VMS)
-    out = fipswizard(["plan", str(recipe)], cli_env(sandbox.url), tmp_path)
-    assert out.returncode == 0, out.stderr
-    text = out.stdout.replace(sandbox.url, "http://SANDBOX").replace(str(tmp_path), "TMP")
-    golden = GOLDEN / "plan_platform.txt"
+def assert_golden(name: str, output: str, sandbox: SandboxProc, tmp_path: Path) -> None:
+    """Compare with tests/golden/NAME (port and temp dir masked); a missing file is written."""
+    text = output.replace(sandbox.url, "http://SANDBOX").replace(str(tmp_path), "TMP")
+    golden = GOLDEN / name
     if not golden.exists():
         golden.write_text(text)
         raise AssertionError(f"wrote {golden}: review it, commit it, run again")
     assert text == golden.read_text()
+
+
+def test_plan_matches_golden_and_sends_no_write(sandbox: SandboxProc, tmp_path: Path) -> None:
+    recipe = write_recipe(tmp_path / "demo.toml", PLATFORM_VMS)
+    out = fipswizard(["plan", str(recipe)], cli_env(sandbox.url), tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert_golden("plan_platform.txt", out.stdout, sandbox, tmp_path)
     assert sandbox.writes() == []
     assert {r["method"] for r in sandbox.requests()} == {"GET"}
     js = fipswizard(["plan", str(recipe), "--format", "json"], cli_env(sandbox.url), tmp_path)
@@ -143,9 +148,4 @@ def test_demo_recipe_plan_golden(sandbox: SandboxProc, tmp_path: Path) -> None:
     out = fipswizard(["plan", str(recipe)], cli_env(sandbox.url), tmp_path)
     assert out.returncode == 0, out.stderr
     assert sandbox.writes() == []
-    text = out.stdout.replace(sandbox.url, "http://SANDBOX").replace(str(tmp_path), "TMP")
-    golden = GOLDEN / "plan_demo.txt"
-    if not golden.exists():
-        golden.write_text(text)
-        raise AssertionError(f"wrote {golden}: review it, commit it, run again")
-    assert text == golden.read_text()
+    assert_golden("plan_demo.txt", out.stdout, sandbox, tmp_path)
