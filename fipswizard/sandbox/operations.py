@@ -65,10 +65,17 @@ def _retry_after(az: SandboxAzure, op: Operation) -> str:
     return str(min(MAX_RETRY_AFTER, max(0, math.ceil(remaining - 1e-9))))
 
 
+def _wait_headers(az: SandboxAzure, op: Operation) -> dict[str, str]:
+    """Retry-After in whole seconds, plus retry-after-ms (which some Azure services send and
+    the Azure SDKs honour) so that simulated operations shorter than a second stay short."""
+    remaining = max(0.0, min(float(MAX_RETRY_AFTER), op.done_t - az.now()))
+    return {"Retry-After": _retry_after(az, op), "retry-after-ms": str(math.ceil(remaining * 1000))}
+
+
 def async_headers(az: SandboxAzure, req: Request, op: Operation, *,
                   location: bool = False) -> dict[str, str]:
     url = operation_url(req, op)
-    headers = {"Azure-AsyncOperation": url, "Retry-After": _retry_after(az, op)}
+    headers = {"Azure-AsyncOperation": url, **_wait_headers(az, op)}
     if location:
         headers["Location"] = url + "&monitor=true"
     return headers
@@ -90,12 +97,12 @@ def get_operation(az: SandboxAzure, req: Request, p: dict[str, str]) -> Response
     if op is None or op.subscription.lower() != p["sub"].lower():
         raise ArmError(404, "NotFound", f"The operation '{p['op']}' was not found.")
     if req.query.get("monitor", "").lower() != "true":
-        headers = {"Retry-After": _retry_after(az, op)} if op.status == "InProgress" else {}
+        headers = _wait_headers(az, op) if op.status == "InProgress" else {}
         return json_response(200, status_body(az, op), headers)
     # Location semantics: 202 while running, then the final result or the error.
     if op.status == "InProgress":
         return Response(202, {"Location": operation_url(req, op) + "&monitor=true",
-                              "Retry-After": _retry_after(az, op)})
+                              **_wait_headers(az, op)})
     if op.status == "Failed" and op.error is not None:
         return json_response(op.error_status, {"error": dict(op.error)})
     if op.output is not None:
