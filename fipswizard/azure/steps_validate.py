@@ -58,11 +58,22 @@ class ExtensionValidation(ArmStep):
     async def check(self, ctx: Context) -> Outcome:
         from fipswizard.azure.arm import NotFound
 
+        return self.judge(await self._read(ctx, NotFound))
+
+    async def _read(self, ctx: Context, missing: type[Exception]) -> dict[str, Any] | None:
         try:
-            resp = await ctx.need_arm().get(self.ext_path(), self.params["api"])
-        except NotFound:
+            return (await ctx.need_arm().get(self.ext_path(), self.params["api"])).body or {}
+        except missing:
+            return None
+
+    async def verify(self, ctx: Context) -> Outcome:
+        # The PUT's operation ends with a GET of the extension: judge that, not a new GET.
+        final = self.__dict__.pop("_final", None)
+        return self.judge(final) if final is not None else await self.check(ctx)
+
+    def judge(self, body: dict[str, Any] | None) -> Outcome:
+        if body is None:
             return Outcome(False, f"{self.name} has not validated this VM yet")
-        body = resp.body or {}
         state = (body.get("properties") or {}).get("provisioningState")
         ok = (
             state == "Succeeded" and (body.get("tags") or {}).get("fipswizard") == TAG["fipswizard"]
@@ -78,11 +89,12 @@ class ExtensionValidation(ArmStep):
         if body["location"].startswith("<"):
             body["location"] = (await self.read_vm(ctx, expand=False)).location
         try:
-            await ctx.need_arm().put(
+            done = await ctx.need_arm().put(
                 self.ext_path(), self.params["api"], body, progress=ctx.progress
             )
         except ArmError as err:
             raise self.classify(err.message, err) from None
+        self._final = done.body or {}
 
     def classify(self, text: str, err: Exception) -> StepError:
         from fipswizard.guest.diagnose import diagnose
