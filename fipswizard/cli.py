@@ -236,7 +236,15 @@ def _tui(args: argparse.Namespace, *, demo: bool) -> int:
             file=sys.stderr,
         )
         return int(ExitCode.BAD_INPUT)
-    return int(run_app(demo=demo, arm_endpoint=getattr(args, "arm_endpoint", None)))
+    workdir = getattr(args, "workdir", None)
+    return int(
+        run_app(
+            demo=demo,
+            arm_endpoint=getattr(args, "arm_endpoint", None),
+            workdir=workdir,
+            ca_bundle=getattr(args, "ca_bundle", None),
+        )
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

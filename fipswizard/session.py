@@ -40,17 +40,21 @@ class Options:
 
 
 def settings_from_env(base: Settings | None = None) -> Settings:
-    """FIPSWIZARD_POLL_INTERVAL shortens every poll (the sandbox and tests use it)."""
+    """FIPSWIZARD_POLL_INTERVAL shortens every poll and FIPSWIZARD_AGENT_WAIT bounds the wait
+    for a Not Ready agent (both in seconds; the sandbox and tests use them)."""
     settings = base or Settings()
-    poll = os.environ.get("FIPSWIZARD_POLL_INTERVAL")
-    if poll:
+    for var, fields in (
+        ("FIPSWIZARD_POLL_INTERVAL", ("feature_poll", "agent_poll")),
+        ("FIPSWIZARD_AGENT_WAIT", ("agent_wait",)),
+    ):
+        raw = os.environ.get(var)
+        if not raw:
+            continue
         try:
-            seconds = float(poll)
+            seconds = float(raw)
         except ValueError:
-            raise BadInput(
-                f"FIPSWIZARD_POLL_INTERVAL must be a number of seconds, not {poll!r}"
-            ) from None
-        settings = replace(settings, feature_poll=seconds, agent_poll=seconds)
+            raise BadInput(f"{var} must be a number of seconds, not {raw!r}") from None
+        settings = replace(settings, **dict.fromkeys(fields, seconds))  # type: ignore[arg-type]
     return settings
 
 

@@ -1,0 +1,43 @@
+"""Turn any exception into what the error dialog shows: never a traceback on screen."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from fipswizard.errors import FipsWizardError
+from fipswizard.secrets import redact
+
+log = logging.getLogger("fipswizard.tui")
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    title: str
+    code: str  # the ARM error code, or the kind of problem
+    message: str
+    advice: str
+
+
+def _split_advice(text: str) -> tuple[str, str]:
+    message, _, advice = text.partition("\n  what to do:")
+    return message.strip(), advice.strip()
+
+
+def describe_error(err: BaseException, log_path: str = "") -> ErrorInfo:
+    """Code, message and suggested action; unexpected errors point at the log file."""
+    if isinstance(err, FipsWizardError):
+        log.warning("shown to the operator: %s", err, exc_info=err)
+        code = str(getattr(err, "code", "") or type(err).__name__)
+        message = getattr(err, "message", None)
+        text, advice = _split_advice(str(err))
+        if getattr(err, "label", None) and message is not None:
+            text = f"ARM {err.label}: {message}"  # type: ignore[attr-defined]
+        advice = str(getattr(err, "advice", "") or advice)
+        return ErrorInfo("Azure refused the request" if hasattr(err, "label") else "Cannot go on",
+                         redact(code), redact(text), redact(advice))
+    log.error("internal error in the TUI", exc_info=err)
+    where = f" (details in {log_path})" if log_path else " (details in the log file)"
+    return ErrorInfo("Internal error", type(err).__name__,
+                     redact(f"{type(err).__name__}: {err}".splitlines()[0]),
+                     "this is a bug in fipswizard; please report it with the log file" + where)

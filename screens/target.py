@@ -1,0 +1,212 @@
+"""Phase 1: choose the VMs (listed from ARM, filtered), or open a recipe, resume, roll back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.markup import escape
+from textual.widgets import Button, Input, Select, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from fipswizard.errors import FipsWizardError
+from fipswizard.recipe import Recipe
+from fipswizard.session import Options
+from screens.base import WizardScreen
+from screens.commands import bindings_for
+from screens.dialogs import PathDialog
+from screens.messages import GroupsListed, ListingFailed, SubscriptionsListed, VmsListed
+from screens.results import OpenRecipe, ResumeJournal, RollbackJournal, TargetResult, UseRecipe
+from screens.target_model import CLOUD_CHOICES, FIX_CHOICES, TargetChoice, fetch, filter_rows
+
+
+def row_label(row: dict[str, str]) -> str:
+    image = row["image"] if len(row["image"]) <= 34 else row["image"][:33] + "…"
+    return f"{row['name']:<24} {row['location']:<14} {image:<34} flag {row['flag']}"
+
+
+class TargetScreen(WizardScreen[TargetResult]):
+    COMMANDS_ID = "target"
+    BINDINGS = bindings_for("target")
+
+    def __init__(self, opts: Options, base: Recipe | None = None, note: str = "") -> None:
+        super().__init__()
+        self.opts, self.note = opts, note
+        self.choice = TargetChoice(base)
+        first = base.targets[0].target if base and base.targets else None
+        self.want_sub = first.subscription if first else ""
+        self.want_group = first.resource_group if first else ""
+        self.cloud = base.cloud if base else "AzureCloud"
+        self.custom = dict(base.custom_cloud) if base else {}
+        self.clouds = list(CLOUD_CHOICES)
+        if self.cloud == "custom":  # an air-gapped cloud named by the opened recipe
+            self.clouds.append(("custom (from the recipe)", "custom"))
+        self.fix = base.fix if base else "reallocate"
+        self.fixes = list(FIX_CHOICES)
+        if self.fix == "keyvault":  # needs the vault and certificate the recipe names
+            self.fixes.append(("fix: Key Vault certificate (recipe)", "keyvault"))
+        self.rows: list[dict[str, str]] = []
+        self.sub = self.group = ""
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="target-pickers"):
+            yield Select(self.clouds, value=self.cloud, allow_blank=False, id="cloud",
+                         tooltip="The Azure cloud (the ARM endpoint can be overridden).")
+            yield Select([], prompt="Subscription", id="subscription",
+                         tooltip="Subscriptions your credential can see.")
+            yield Select([], prompt="Resource group", id="group",
+                         tooltip="Resource groups of the subscription.")
+        with Horizontal(id="target-filter-row"):
+            yield Input(placeholder="filter: name, region or image", id="filter",
+                        tooltip="Type words to narrow the VM list.")
+            yield Select(self.fixes, value=self.fix, allow_blank=False, id="fix",
+                         tooltip="What to do if validation shows the old certificate package.")
+        vms: SelectionList[str] = SelectionList(id="vms")
+        vms.tooltip = "Space ticks a VM; ticked VMs are kept across resource groups."
+        yield vms
+        yield Static(escape(self.note or "Listing subscriptions..."), id="target-status")
+        yield Static(escape(self.choice.describe()), id="chosen")
+        with Horizontal(classes="nav-buttons"):
+            yield Button("Open recipe", id="open")
+            yield Button("Resume journal", id="resume")
+            yield Button("Roll back journal", id="rollback")
+            yield Button("Next", id="next", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#vms").focus()
+        self.action_reload()
+
+    # ---- listing: workers fetch and post; these handlers own the widgets
+    def _list(self, what: str, *args: str) -> None:
+        cloud, opts, custom = self.cloud, self.opts, self.custom
+        key = "/".join((cloud, what, *args))
+        message = {"subscriptions": SubscriptionsListed, "groups": GroupsListed, "vms": VmsListed}
+
+        async def work() -> None:
+            try:
+                items = await fetch(opts, cloud, what, *args, custom=custom)
+            except Exception as err:  # shown in a dialog; details go to the log
+                self.post_message(ListingFailed(key, err))
+                return
+            self.post_message(message[what](key, items))
+
+        self._status(f"Listing {what} (GET)...")
+        self.run_worker(work(), group=f"list-{what}", exclusive=True, exit_on_error=False)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#target-status", Static).update(escape(text))
+
+    def action_reload(self) -> None:
+        self._list("subscriptions")
+
+    def on_subscriptions_listed(self, message: SubscriptionsListed) -> None:
+        ids = [str(s.get("subscriptionId", "")) for s in message.items]
+        options = [(f"{s.get('displayName', '')} ({sid[:8]}…)", sid)
+                   for s, sid in zip(message.items, ids, strict=True)]
+        select = self.query_one("#subscription", Select)
+        select.set_options(options)
+        wanted = next((i for i in ids if i.lower() == self.want_sub.lower()), ids[0] if ids else "")
+        self._status(f"{len(ids)} subscription(s).")
+        if wanted:
+            select.value = wanted
+
+    def on_groups_listed(self, message: GroupsListed) -> None:
+        names = [str(g.get("name", "")) for g in message.items]
+        select = self.query_one("#group", Select)
+        select.set_options([(n, n) for n in names])
+        wanted = next((n for n in names if n.lower() == self.want_group.lower()),
+                      names[0] if names else "")
+        self._status(f"{len(names)} resource group(s) in {self.sub}.")
+        if wanted:
+            select.value = wanted
+
+    def on_vms_listed(self, message: VmsListed) -> None:
+        self.rows = message.rows
+        self._status(f"{len(self.rows)} VM(s) in {self.group}.")
+        self._fill()
+
+    def on_listing_failed(self, message: ListingFailed) -> None:
+        self._status("Listing failed: see the message.")
+        self.app.show_error(message.error)  # type: ignore[attr-defined]
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        value = "" if event.value is Select.NULL else str(event.value)
+        if event.select.id == "cloud" and value and value != self.cloud:
+            self.cloud = value
+            self.action_reload()
+        elif event.select.id == "subscription" and value:
+            self.sub, self.rows = value, []
+            self._fill()
+            self._list("groups", value)
+        elif event.select.id == "group" and value and self.sub:
+            self.group = value
+            self._list("vms", self.sub, value)
+        elif event.select.id == "fix" and value:
+            self.fix = value
+
+    # ---- the VM list and the choice
+    def _shown(self) -> list[dict[str, str]]:
+        return filter_rows(self.rows, self.query_one("#filter", Input).value)
+
+    def _fill(self) -> None:
+        vms: SelectionList[str] = self.query_one("#vms", SelectionList)
+        with self.prevent(SelectionList.SelectedChanged):
+            vms.clear_options()
+            vms.add_options([
+                Selection(row_label(r), r["name"],
+                          self.choice.is_chosen(self.sub, self.group, r["name"]))
+                for r in self._shown()])
+            if vms.option_count:
+                vms.highlighted = 0  # space ticks at once, no arrow key first
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self._fill()
+
+    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
+        selected = set(event.selection_list.selected)
+        for row in self._shown():
+            self.choice.set(self.sub, self.group, row["name"], row["name"] in selected, self.cloud)
+        self.query_one("#chosen", Static).update(escape(self.choice.describe()))
+
+    def action_choose_shown(self) -> None:
+        vms: SelectionList[str] = self.query_one("#vms", SelectionList)
+        if len(vms.selected) == vms.option_count:
+            vms.deselect_all()
+        else:
+            vms.select_all()
+
+    def action_next(self) -> None:
+        if not self.choice.chosen:
+            self.notify("Choose at least one VM first.", severity="warning")
+            return
+        try:
+            recipe = self.choice.recipe(self.cloud, self.fix)
+        except FipsWizardError as err:
+            self.app.show_error(err)  # type: ignore[attr-defined]
+            return
+        self.dismiss(UseRecipe(recipe))
+
+    # ---- files: the wizard worker reads them
+    def _ask_path(self, title: str, make: type[OpenRecipe | ResumeJournal | RollbackJournal],
+                  default: str = "") -> None:
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.dismiss(make(path))
+
+        self.app.push_screen(PathDialog(title, default), chosen)
+
+    def action_open_recipe(self) -> None:
+        self._ask_path("Open a recipe (TOML)", OpenRecipe)
+
+    def action_resume_journal(self) -> None:
+        self._ask_path("Resume the run recorded in a journal", ResumeJournal)
+
+    def action_rollback_journal(self) -> None:
+        self._ask_path("Roll back what a journal recorded", RollbackJournal)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"open": self.action_open_recipe, "resume": self.action_resume_journal,
+                   "rollback": self.action_rollback_journal, "next": self.action_next}
+        actions[event.button.id or "next"]()

@@ -1,0 +1,258 @@
+"""The wizard: one exclusive worker coroutine walking the phases, awaiting typed screen results.
+
+Screens never do I/O; this coroutine reads files, talks to ARM (GETs for the preview) and
+starts the engine worker. Every error becomes a dialog; the walk goes back to a safe phase.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fipswizard.errors import FipsWizardError
+from fipswizard.journal import Journal
+from fipswizard.plan import Plan
+from fipswizard.recipe import Recipe, dump_recipe, load_recipe
+from screens.confirm import ConfirmScreen
+from screens.dialogs import ErrorDialog
+from screens.error_info import describe_error
+from screens.messages import Notice, PhaseEntered, RecipeSaved
+from screens.plan_preview import PlanScreen
+from screens.preflight import PreflightScreen
+from screens.results import (
+    Nav,
+    OpenRecipe,
+    ResumeJournal,
+    RollbackJournal,
+    RunChoice,
+    SaveRecipe,
+    SummaryAction,
+    UseRecipe,
+)
+from screens.rollback import RollbackScreen
+from screens.run import RunScreen
+from screens.runner import RunFeed, drive
+from screens.session_env import WizardSession, open_session
+from screens.summary import SummaryScreen
+from screens.target import TargetScreen
+from screens.tui_prompter import TuiPrompter
+from screens.validation import ValidationScreen
+
+if TYPE_CHECKING:
+    from screens.app import FipsWizardApp
+
+log = logging.getLogger("fipswizard.tui")
+
+
+@dataclass
+class Walk:
+    """What the phases hand on to each other."""
+
+    recipe: Recipe | None
+    journal: Path = Path()
+    plan: Plan | None = None
+    states: dict[tuple[str, str], str] = field(default_factory=dict)
+    feed: RunFeed | None = None
+    note: str = ""  # a line for the next screen (what was opened or saved)
+
+    def need_plan(self) -> Plan:
+        assert self.plan is not None, "the plan is read before the phases that show it"
+        return self.plan
+
+
+class Wizard:
+    def __init__(self, app: FipsWizardApp) -> None:
+        self.app = app
+        self.session: WizardSession | None = None
+
+    def phase(self, phase: str, status: str, busy: bool = False) -> None:
+        self.app.post_message(PhaseEntered(phase, status, busy))
+
+    async def error(self, err: BaseException) -> None:
+        await self.app.push_screen_wait(ErrorDialog(describe_error(err, self.app.log_path)))
+
+    async def walk(self) -> None:
+        """The whole wizard; never lets an exception reach the screen as a traceback."""
+        try:
+            async with AsyncExitStack() as stack:
+                self.phase("target", "Starting" + (" the simulated Azure..." if self.app.demo
+                                                   else "..."), busy=True)
+                self.session = await open_session(stack, demo=self.app.demo, opts=self.app.opts,
+                                                  workdir=self.app.workdir)
+                await self._phases(self.session)
+        except Exception as err:  # the last line of defence: a dialog, then leave
+            await self.error(err)
+            self.app.exit(return_code=1)
+
+    async def _phases(self, s: WizardSession) -> None:
+        """A small state machine: each phase method returns the name of the next one."""
+        walk = Walk(recipe=s.base)
+        phases = {"target": self._target, "read": self._preflight_read,
+                  "preflight": self._preflight, "plan": self._plan, "confirm": self._confirm,
+                  "validation": self._validation, "summary": self._summary}
+        state = "target"
+        while state != "quit":
+            state = await phases[state](s, walk)
+
+    async def _target(self, s: WizardSession, w: Walk) -> str:
+        self.phase("target", "Choose the VMs.")
+        result = await self.app.push_screen_wait(TargetScreen(s.opts, w.recipe, w.note))
+        w.note = ""
+        if isinstance(result, UseRecipe):
+            w.recipe, w.journal = result.recipe, s.journal_for(result.recipe)
+            return "read"
+        if isinstance(result, OpenRecipe):
+            opened = await self._guard(load_recipe, result.path)
+            if opened is not None:
+                w.recipe, w.note = opened, f"Opened {result.path}: check the chosen VMs."
+        elif isinstance(result, ResumeJournal):
+            resumed = await self._guard(_journal_recipe, result.path)
+            if resumed is not None:
+                w.recipe, w.journal = resumed, result.path
+                return "read"
+        elif isinstance(result, RollbackJournal) and await self._rollback(s, result.path):
+            return "quit"
+        return "target"
+
+    async def _preflight_read(self, s: WizardSession, w: Walk) -> str:
+        assert w.recipe is not None
+        read = await self._guard_async(self._read(s, w.recipe))
+        if read is None:
+            return "target"
+        w.plan, w.states = read
+        return "preflight"
+
+    async def _preflight(self, s: WizardSession, w: Walk) -> str:
+        nav = await self.app.push_screen_wait(PreflightScreen(w.need_plan(), w.states))
+        return "plan" if nav is Nav.NEXT else "target"
+
+    async def _plan(self, s: WizardSession, w: Walk) -> str:
+        nav = await self.app.push_screen_wait(PlanScreen(w.need_plan(), w.states))
+        return "confirm" if nav is Nav.NEXT else "preflight"
+
+    async def _confirm(self, s: WizardSession, w: Walk) -> str:
+        choice = await self.app.push_screen_wait(ConfirmScreen(w.need_plan()))
+        if not isinstance(choice, RunChoice):
+            return "plan"
+        w.feed = await self._run(s, w, choice.ask_each)
+        return "validation"
+
+    async def _validation(self, s: WizardSession, w: Walk) -> str:
+        assert w.feed is not None
+        self.phase("validation", "Validation results.")
+        await self.app.push_screen_wait(ValidationScreen(w.feed.record))
+        return "summary"
+
+    async def _summary(self, s: WizardSession, w: Walk) -> str:
+        from fipswizard.commands import exit_code
+
+        assert w.feed is not None and w.recipe is not None
+        self.phase("summary", "Summary.")
+        result = await self.app.push_screen_wait(SummaryScreen(
+            w.feed.summary, journal=w.journal, save_default=s.save_default, expected=s.expected,
+            note=w.note))
+        w.note = ""
+        if isinstance(result, SaveRecipe):
+            if await self._guard(_save, result.path, w.recipe):
+                self.app.post_message(RecipeSaved(str(result.path)))
+                w.note = s.replay_hint(result.path)
+            return "summary"
+        if result is SummaryAction.ROLLBACK:
+            return "quit" if await self._rollback(s, w.journal) else "target"
+        if result is SummaryAction.NEW:
+            return "target"
+        self.app.exit(return_code=exit_code(w.feed.summary))
+        return "quit"
+
+    async def _read(self, s: WizardSession, recipe: Recipe) -> tuple[Plan, dict[Any, str]]:
+        """Discover, plan and read each step's current state: GETs only."""
+        from fipswizard.plan_state import read_states
+        from fipswizard.session import make_arm, make_cloud, make_plan, new_ids
+
+        self.phase("preflight", f"Reading {len(recipe.targets)} VM(s) from Azure (GETs only)...",
+                   busy=True)
+        _, correlation_id = new_ids()
+        async with make_arm(make_cloud(recipe, s.opts), correlation_id, s.opts) as arm:
+            plan = await make_plan(recipe, s.opts, offline=False, arm=arm)
+            states = await read_states(plan, arm, s.opts.settings)
+        return plan, states
+
+    async def _run(self, s: WizardSession, w: Walk, ask_each: bool) -> RunFeed:
+        from fipswizard.session import run_apply
+
+        recipe, plan, journal = w.recipe, w.need_plan(), w.journal
+        assert recipe is not None
+        self.phase("run", "Running.")
+        approved = set() if ask_each else {
+            (u.key, st.confirmation()) for u in plan.units for st in u.steps
+            if st.risk.needs_confirmation}
+        planned = [(u.key, st.id) for u in plan.units for st in u.steps]
+        feed = RunFeed(RunScreen(f"Running {len(recipe.targets)} VM(s); journal {journal}",
+                                 planned, self.app.cancel_engine))
+        prompter = TuiPrompter(self.app, feed.record, lambda t, q: (t, q) in approved)
+        return await drive(self.app, feed,
+                           lambda on_event: run_apply(recipe, s.opts, prompter, journal, on_event),
+                           journal, self.error)
+
+    async def _rollback(self, s: WizardSession, journal: Path) -> bool:
+        """Preview, confirm and run a rollback; True when the operator chose to quit."""
+        from fipswizard.rollback import pending_undos
+        from fipswizard.session import run_rollback
+
+        undos = await self._guard(lambda: pending_undos(Journal(journal)))
+        if undos is None:
+            return False
+        if not undos:
+            self.app.post_message(Notice(f"Nothing to roll back in {journal}."))
+            return False
+        if await self.app.push_screen_wait(RollbackScreen(undos, journal)) is not Nav.NEXT:
+            return False
+        self.phase("run", "Rolling back.")
+        planned = [(u.begun.target, u.step.id) for u in undos]
+        feed = RunFeed(RunScreen(f"Rolling back {len(undos)} change(s) from {journal}", planned,
+                                 self.app.cancel_engine))
+        # The preview above was the confirmation run_rollback asks for.
+        prompter = TuiPrompter(self.app, feed.record, lambda t, _q: t == "rollback")
+        await drive(self.app, feed,
+                    lambda on_event: run_rollback(journal, s.opts, prompter, on_event),
+                    journal, self.error)
+        result = await self.app.push_screen_wait(SummaryScreen(
+            feed.summary, journal=journal, save_default=s.save_default, rollback=True))
+        if result is SummaryAction.QUIT:
+            self.app.exit(return_code=0 if feed.summary.ok else 1)
+        return result is SummaryAction.QUIT
+
+    async def _guard(self, fn: Any, *args: Any) -> Any:
+        """Call fn; a FipsWizardError (or any error) becomes a dialog and None."""
+        try:
+            return fn(*args)
+        except Exception as err:
+            await self.error(err)
+            return None
+
+    async def _guard_async(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except Exception as err:
+            await self.error(err)
+            return None
+
+
+def _journal_recipe(path: Path) -> Recipe:
+    from fipswizard.session import journal_recipe
+
+    if not path.is_file():
+        raise FipsWizardError(f"{path}: no such journal file")
+    return journal_recipe(Journal(path))
+
+
+def _save(path: Path, recipe: Recipe) -> bool:
+    try:
+        path.write_text(dump_recipe(recipe), encoding="utf-8")
+    except OSError as err:
+        raise FipsWizardError(f"cannot write {path}: {err.strerror}\n  what to do: choose a "
+                              "directory you can write to") from None
+    return True

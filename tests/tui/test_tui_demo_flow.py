@@ -1,0 +1,162 @@
+"""The whole demo through the TUI, as an operator would drive it, then replayed headless.
+
+Asserts on the message sequence (run_test(message_hook=...)), on what the screens hold,
+and that the recipe saved from the summary replays headless (`run_apply`, what `fipswizard
+apply` runs) against the same simulated Azure and against a fresh one, to the same outcomes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input
+from tui_helpers import MessageLog, answer_questions, run_cli, wait_for, wait_screen
+
+from fipswizard.demo import demo_environment
+from fipswizard.events import StepFinished, StepOutput, StepStarted, TargetFinished
+from fipswizard.prompter import HeadlessPrompter
+from fipswizard.recipe import load_recipe
+from fipswizard.session import run_apply
+from screens.app import create_app
+from screens.confirm import ConfirmScreen
+from screens.dialogs import PathDialog
+from screens.messages import (
+    PhaseEntered,
+    RecipeSaved,
+    RunEnded,
+    RunFinishedMsg,
+    RunStartedMsg,
+    StepFinishedMsg,
+    StepStartedMsg,
+    TargetFinishedMsg,
+    VmsListed,
+)
+from screens.plan_preview import PlanScreen
+from screens.preflight import PreflightScreen
+from screens.run import RunScreen
+from screens.summary import SummaryScreen
+from screens.target import TargetScreen
+from screens.validation import ValidationScreen
+
+
+def check_engine_sequence(log: MessageLog) -> None:
+    """Well-formed: run start first, run end last, every step starts before it finishes,
+    one target outcome per target after all its steps."""
+    engine = log.engine()
+    assert isinstance(engine[0], RunStartedMsg)
+    assert isinstance(engine[-1], RunFinishedMsg)
+    started: set[tuple[str, str]] = set()
+    finished_targets: set[str] = set()
+    for msg in engine[1:-1]:
+        ev = msg.event
+        assert ev.target not in finished_targets, f"event after {ev.target} finished: {ev}"
+        if isinstance(ev, StepStarted):
+            assert isinstance(msg, StepStartedMsg)
+            started.add((ev.target, ev.step_id))
+        elif isinstance(ev, StepFinished):
+            assert isinstance(msg, StepFinishedMsg)
+            assert (ev.target, ev.step_id) in started, f"{ev.step_id} finished, never started"
+        elif isinstance(ev, TargetFinished):
+            assert isinstance(msg, TargetFinishedMsg)
+            finished_targets.add(ev.target)
+    run_started = engine[0].event
+    assert finished_targets == set(run_started.targets)
+    assert engine[-1].event.outcomes.keys() == finished_targets
+
+
+async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> None:
+    app = create_app(demo=True, workdir=tmp_path / "demo")
+    log = MessageLog()
+    saved = tmp_path / "from-tui.toml"
+    async with app.run_test(size=(120, 40), message_hook=log) as pilot:
+        # 1 target: the demo recipe's VMs are listed from ARM and already chosen
+        target = await wait_screen(pilot, TargetScreen, ready=lambda s: s.rows)
+        env_recipe = app.wizard.session.base
+        assert len(target.choice.chosen) == len(env_recipe.targets) == 10
+        assert {r["name"] for r in target.rows} <= {t.target.vm for t in env_recipe.targets}
+        await pilot.press("ctrl+n")
+
+        # 2 preflight: facts and findings per VM, read with GETs only
+        pre = await wait_screen(pilot, PreflightScreen)
+        rows = {r.vm: r for r in pre.rows}
+        assert rows["rhel94-app"].flag == "on" and rows["ubuntu2204-web"].flag == "off"
+        assert rows["rhel96-notready"].verdict == "refused"
+        assert any("Not Ready" in f.text for f in rows["rhel96-notready"].findings)
+        assert any("mexicocentral" in f.text and f.level == "warning"
+                   for f in rows["ubuntu2204-mexico"].findings)
+        assert rows["ubuntu2204-batch"].feature == "not needed"  # FeatureNotFound subscription
+        await pilot.press("ctrl+n")
+
+        # 3 plan: the very text `fipswizard plan` prints for the same recipe and sandbox
+        plan_screen = await wait_screen(pilot, PlanScreen)
+        session = app.wizard.session
+        code, out, err = await run_cli("--arm-endpoint", session.opts.arm_endpoint or "",
+                                       "plan", str(env_recipe.path))
+        assert code == 0, err
+        assert plan_screen.text == out
+        await pilot.press("ctrl+n")
+
+        # 4 confirm: the disruptive fix is named again
+        confirm = await wait_screen(pilot, ConfirmScreen)
+        assert "Fix: deallocate and start" in str(confirm.query_one("#confirm-text").render())
+        await pilot.press("ctrl+n")
+
+        # 5 run, 6 validation: the engine asks through the TuiPrompter's modal
+        questions = await answer_questions(pilot, "y")
+        assert any(q.target.endswith("/ubuntu2204-fipsimage") for q in questions), \
+            "the VM with the old certificate package should have been offered the fix"
+        for question in questions:
+            assert question.question.startswith("Deallocate and start")
+            assert question.diagnosis is not None
+            assert "certificate package" in question.diagnosis.text
+            assert "downtime" in question.diagnosis.cost
+        run = await wait_screen(pilot, RunScreen, ready=lambda s: s.ended)
+        assert run.ended == "finished"
+        await pilot.press("ctrl+n")
+        validation = await wait_screen(pilot, ValidationScreen)
+        asked = validation.record.asked()
+        assert [(a.target, a.question, a.accepted) for a in asked] == [
+            (q.target, q.question, True) for q in questions]
+        for question in questions:
+            fixed = validation.record.targets[question.target]
+            assert fixed.steps["fix-reallocate"].status == "applied"
+            assert fixed.diagnoses and fixed.outcome == "compliant"
+        await pilot.press("ctrl+n")
+
+        # 7 summary: outcomes as the engine reported them; save the recipe
+        summary_screen = await wait_screen(pilot, SummaryScreen)
+        tui_outcomes = summary_screen.summary.outcomes()
+        assert tui_outcomes == {k: str(v) for k, v in
+                                log.of(RunFinishedMsg)[0].event.outcomes.items()}
+        await pilot.press("ctrl+s")
+        dialog = await wait_screen(pilot, PathDialog)
+        dialog.query_one(Input).value = str(saved)
+        await pilot.press("enter")
+        await wait_screen(pilot, SummaryScreen, ready=lambda s: s.note)
+        assert saved.is_file()
+
+        # replay headless against the same simulated Azure (the demo's settings): same outcomes
+        replay = await run_apply(load_recipe(saved), session.opts, HeadlessPrompter(True),
+                                 tmp_path / "replay.journal.jsonl", lambda _e: None)
+        assert replay.outcomes() == tui_outcomes
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+
+    assert app.return_code == (0 if all(v == "compliant" for v in tui_outcomes.values()) else 1)
+    check_engine_sequence(log)
+    phases = [m.phase for m in log.of(PhaseEntered)]
+    order = ["target", "preflight", "run", "validation", "summary"]
+    assert [p for p in dict.fromkeys(phases) if p in order] == order
+    assert [m.how for m in log.of(RunEnded)] == ["finished"]
+    assert log.of(VmsListed) and [m.path for m in log.of(RecipeSaved)] == [str(saved)]
+    outputs = [m.event for m in log.engine() if isinstance(m.event, StepOutput)]
+    diagnosed = {o.target for o in outputs if o.text.startswith("diagnosis:")}
+    assert diagnosed == {q.target for q in questions}
+
+    # the saved recipe replays in-process against a fresh simulated Azure to the same result
+    recipe = load_recipe(saved)
+    assert [t.target.key for t in recipe.targets] == [t.target.key for t in env_recipe.targets]
+    async with demo_environment(tmp_path / "fresh") as fresh:
+        result = await run_apply(recipe, fresh.opts, HeadlessPrompter(True),
+                                 tmp_path / "fresh.journal.jsonl", lambda _e: None)
+    assert result.outcomes() == tui_outcomes

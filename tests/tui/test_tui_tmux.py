@@ -1,0 +1,85 @@
+"""`fipswizard demo` inside tmux, driven with keys as a person would, to the summary."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.tmux, pytest.mark.skipif(
+    shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")]
+
+ROOT = Path(__file__).parents[2]
+
+
+class Pane:
+    def __init__(self, session: str) -> None:
+        self.session = session
+
+    def text(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session],
+                              capture_output=True, text=True, check=True).stdout
+
+    def send(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
+
+    def wait(self, needle: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.text()
+            if needle in text:
+                return text
+            time.sleep(0.2)
+        raise AssertionError(f"{needle!r} never appeared; the pane shows:\n{self.text()}")
+
+
+def test_demo_in_tmux_reaches_the_summary(tmp_path: Path) -> None:
+    session = f"fw-{uuid.uuid4().hex[:8]}"
+    done = tmp_path / "exit-code"
+    env = f"TMPDIR={shlex.quote(str(tmp_path))} XDG_STATE_HOME={shlex.quote(str(tmp_path))}"
+    command = (f"cd {shlex.quote(str(ROOT))} && env {env} {shlex.quote(sys.executable)} "
+               f"-m fipswizard demo; echo $? > {shlex.quote(str(done))}; sleep 30")
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "110", "-y", "34",
+                    command], check=True)
+    pane = Pane(session)
+    try:
+        pane.wait("10 VM(s) chosen")
+        pane.send("C-n")
+        pane.wait("Verdict")
+        pane.send("C-n")
+        pane.wait("Whole plan")
+        pane.send("C-n")
+        pane.wait("Disruptive or irreversible steps")
+        pane.send("C-n")
+        deadline = time.monotonic() + 120
+        answered = 0
+        while "Finished:" not in (text := pane.text()):
+            assert time.monotonic() < deadline, text
+            if "The run needs your answer" in text:
+                pane.send("a")  # accept the fix here and for every other VM that needs it
+                answered += 1
+                time.sleep(0.5)
+            time.sleep(0.2)
+        assert answered == 1
+        pane.send("C-n")
+        validation = pane.wait("fix(es) proposed")
+        assert "by accept for all VMs" in validation
+        pane.send("C-n")
+        summary = pane.wait("VM(s) compliant.")
+        for vm in ("ubuntu2204-web", "rhel94-app", "ubuntu2204-mexico", "ubuntu2204-batch"):
+            assert vm in summary
+        assert "region not supported" in summary and "Traceback" not in summary
+        pane.send("C-q")
+        deadline = time.monotonic() + 20
+        while not done.exists():
+            assert time.monotonic() < deadline, pane.text()
+            time.sleep(0.2)
+        assert done.read_text().strip() == "1"  # as `apply`: a VM (mexico) is not compliant
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

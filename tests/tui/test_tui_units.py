@@ -1,0 +1,282 @@
+"""The pieces under the screens: one command declaration, findings, diagnosis parsing,
+error descriptions, the inventory listing, the TuiPrompter seam, theme and palette."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from textual.command import CommandList, CommandPalette
+from tui_helpers import wait_for, wait_screen
+
+from fipswizard.azure.arm_errors import ArmError
+from fipswizard.azure.clouds import resolve_cloud
+from fipswizard.azure.inventory import list_vms, vm_row
+from fipswizard.context import Settings, Target
+from fipswizard.errors import StepError
+from fipswizard.plan import build_plan
+from fipswizard.recipe import Recipe, RecipeTarget
+from fipswizard.session import Options, make_arm
+from screens import base, commands
+from screens.app import create_app
+from screens.commands import SCREENS, WizardCommands, bindings_for, help_markup
+from screens.confirm import ConfirmScreen
+from screens.dialogs import HelpScreen, QuestionScreen
+from screens.error_info import describe_error
+from screens.findings import vm_rows
+from screens.plan_preview import PlanScreen
+from screens.preflight import PreflightScreen
+from screens.rollback import RollbackScreen
+from screens.run import RunScreen
+from screens.run_record import RunRecord, parse_diagnosis
+from screens.summary import SummaryScreen
+from screens.target import TargetScreen
+from screens.tui_prompter import TuiPrompter
+from screens.validation import ValidationScreen
+
+SUB = "11111111-2222-3333-4444-555555555555"
+PHASE_SCREENS = [TargetScreen, PreflightScreen, PlanScreen, ConfirmScreen, RunScreen,
+                 ValidationScreen, SummaryScreen, RollbackScreen]
+
+
+@pytest.mark.parametrize("screen", PHASE_SCREENS, ids=lambda s: s.__name__)
+def test_bindings_help_and_palette_come_from_one_declaration(screen: Any) -> None:
+    declared = SCREENS[screen.COMMANDS_ID]
+    assert [(b.key, b.action, b.description) for b in screen.BINDINGS] == [
+        (c.key, c.action, c.description) for c in declared]
+    text = help_markup(screen.COMMANDS_ID)
+    for c in commands.commands_for(screen.COMMANDS_ID):
+        assert c.description in text and c.help.split("`")[0] in text
+        # every screen action the table names exists on the screen class
+        if not c.action.startswith("app."):
+            assert hasattr(screen, "action_" + c.action.split("(")[0]), c.action
+
+
+async def test_palette_offers_the_current_screens_commands() -> None:
+    provider = WizardCommands(TargetScreen(Options()))
+    found = [hit.text async for hit in provider.discover()]
+    assert found == [c.description for c in commands.commands_for("target")]
+    hits = [hit.help async for hit in provider.search("resume")]
+    assert hits == [c.help for c in SCREENS["target"] if c.description == "Resume"]
+
+
+async def test_palette_f1_and_theme_in_the_running_app(tmp_path: Path, sandbox_opts: Any) -> None:
+    app = create_app(demo=False, opts=sandbox_opts, workdir=tmp_path)
+    async with app.run_test(size=(100, 32)) as pilot:
+        target = await wait_screen(pilot, TargetScreen, ready=lambda s: s.rows)
+        assert target.themed("x", "text-muted").style.dim  # "auto 60%" is no Rich colour
+        assert target.themed("x", "error").style.color is not None
+        assert app.theme == "textual-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"
+        await pilot.press("ctrl+p")
+        palette = await wait_screen(pilot, CommandPalette)
+        await pilot.press(*"dark/light")
+        options = palette.query_one(CommandList)
+        await wait_for(pilot, lambda: options.option_count == 1, what="one palette hit")
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: app.theme == "textual-dark", what="theme via palette")
+        await pilot.press("f1")
+        help_screen = await wait_screen(pilot, HelpScreen)
+        assert "Choose the VMs" in help_screen.markup and "Open recipe" in help_screen.markup
+        assert "Focused:" in help_screen.markup  # help for the focused field
+        await pilot.press("escape")
+        await wait_screen(pilot, TargetScreen)
+
+
+def _plan(facts: dict[str, dict[str, Any]]) -> Any:
+    targets = tuple(RecipeTarget(Target(SUB, "rg", name), "none") for name in facts)
+    recipe = Recipe(targets=targets)
+    keyed = {f"{SUB}/rg/{name}": value for name, value in facts.items()}
+    return build_plan(recipe, keyed, endpoint="https://management.azure.com",
+                      settings=Settings())
+
+
+def test_findings_name_refusals_and_warnings_with_reasons() -> None:
+    ready = {"location": "uksouth", "flag": True, "agent_ready": True, "agent_status": "Ready",
+             "agent_version": "2.15.0.1", "power_state": "running", "os_name": "ubuntu 22.04"}
+    plan = _plan({
+        "good": ready,
+        "old-agent": {**ready, "agent_version": "2.12.0.4", "location": "nowhere"},
+        "broken": {**ready, "agent_ready": False, "agent_status": "Not Ready"},
+        "gone": {"error": "ARM 404 ResourceNotFound: no such VM"},
+    })
+    key = f"subscription:{SUB}"
+    states = {(key, "feature"): "will run: feature state NotRegistered"}
+    rows = {r.vm: r for r in vm_rows(plan, states)}
+    assert rows["good"].verdict == "ready" and rows["good"].flag == "on"
+    assert rows["good"].feature == "NotRegistered"
+    assert rows["old-agent"].verdict == "warnings"
+    assert any("older than 2.14.0.1" in f.text for f in rows["old-agent"].findings)
+    assert any("nowhere" in f.text and f.level == "warning" for f in rows["old-agent"].findings)
+    assert rows["broken"].verdict == "refused"
+    assert rows["gone"].verdict == "refused" and "ResourceNotFound" in rows["gone"].findings[0].text
+
+
+def test_target_choice_keeps_the_recipes_other_choices() -> None:
+    from fipswizard.recipe import parse_recipe
+    from screens.target_model import TargetChoice, filter_rows
+
+    base = parse_recipe(f"""version = 1
+fix = "keyvault"
+concurrency = 3
+validate = false
+[keyvault]
+vault_id = "/subscriptions/{SUB}/resourceGroups/kv/providers/Microsoft.KeyVault/vaults/v"
+certificate_url = "https://v.vault.azure.net/secrets/c/1"
+[[target]]
+subscription = "{SUB}"
+resource_group = "rg"
+vm = "vm1"
+[[target]]
+subscription = "{SUB}"
+resource_group = "rg"
+vm = "vm2"
+guest = "none"
+""", "base.toml")
+    choice = TargetChoice(base)
+    assert choice.is_chosen(SUB, "RG", "VM1")  # Azure names are case-insensitive
+    choice.set(SUB, "rg", "vm1", False, "AzureCloud")
+    choice.set(SUB, "other", "vm9", True, "AzureCloud")
+    recipe = choice.recipe("AzureCloud", "keyvault")
+    assert [(t.target.resource_group, t.target.vm, t.guest) for t in recipe.targets] == [
+        ("rg", "vm2", "none"), ("other", "vm9", "auto")]
+    assert (recipe.keyvault, recipe.concurrency, recipe.validate, recipe.path) == (
+        base.keyvault, 3, False, "base.toml")
+    assert "2 VM(s) chosen in 2 resource group(s)" in choice.describe()
+    rows = [{"name": "web1", "location": "uksouth", "image": "ubuntu 22.04"},
+            {"name": "db1", "location": "westus2", "image": "RHEL 9_4"}]
+    assert [r["name"] for r in filter_rows(rows, "rhel WEST")] == ["db1"]
+    assert filter_rows(rows, "") == rows
+
+
+def test_diagnosis_line_splits_into_reason_cost_and_proposal() -> None:
+    line = ("fipswizard-validate failed: old package\n  what to do: deallocate + start: downtime"
+            "; proposing: Fix: deallocate and start")
+    found = parse_diagnosis(line)
+    assert (found.text, found.cost, found.proposal) == (
+        "fipswizard-validate failed: old package", "deallocate + start: downtime",
+        "Fix: deallocate and start")
+    record = RunRecord()
+    from fipswizard.events import StepOutput
+
+    record.add(StepOutput("t", "validate-customscript", "diagnosis: " + line))
+    assert record.diagnosis("t") == found and record.diagnosis("other") is None
+
+
+def test_long_waits_give_a_progress_fraction() -> None:
+    from fipswizard.events import StepOutput
+
+    record = RunRecord()
+    line = record.add(StepOutput("t", "agent-status", "waiting for the agent: Not Ready, power "
+                                 "running (15s of 60s)"))
+    assert line is not None and line.wait_fraction == 0.25
+    record.add(StepOutput("t", "feature", "feature Registering (30s; times out at 120s)"))
+    assert record.target("t").wait_fraction == 0.25
+    record.add(StepOutput("t", "feature", "re-registering the provider", fraction=0.9))
+    assert record.target("t").wait_fraction == 0.9
+    record.add(StepOutput("t", "feature", "done waiting"))
+    assert record.target("t").wait_fraction is None
+
+
+def test_errors_become_code_message_and_advice_never_a_traceback() -> None:
+    arm = ArmError(403, "AuthorizationFailed", "The client has no authorization.")
+    info = describe_error(arm)
+    assert info.code == "AuthorizationFailed"
+    assert "no authorization" in info.message and "Virtual Machine Contributor" in info.advice
+    step = describe_error(StepError("the VM kept changing", "find what else modifies it"))
+    assert (step.message, step.advice) == ("the VM kept changing", "find what else modifies it")
+    bug = describe_error(ZeroDivisionError("division by zero"), "/tmp/x.log")
+    assert bug.title == "Internal error" and "Traceback" not in bug.message
+    assert "/tmp/x.log" in bug.advice
+
+
+def _vm(name: str) -> dict[str, Any]:
+    return {"name": name, "location": "westus2", "properties": {
+        "storageProfile": {"imageReference": {"offer": "RHEL", "sku": "9_4"}},
+        "additionalCapabilities": {"enableFips1403Encryption": name == "b"}}}
+
+
+async def test_list_vms_follows_next_link_and_refuses_other_hosts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "unit-token")
+    seen: list[str] = []
+    foreign = {"value": False}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if "page2" in str(request.url):
+            return httpx.Response(200, json={"value": [_vm("c")]})
+        host = "https://evil.example" if foreign["value"] else "https://management.azure.com"
+        link = f"{host}{request.url.path}?api-version=2025-04-01&%24skiptoken=page2"
+        return httpx.Response(200, json={"value": [_vm("a"), _vm("b")], "nextLink": link})
+
+    opts = Options(transport=httpx.MockTransport(answer))
+    async with make_arm(resolve_cloud("AzureCloud"), "corr", opts) as arm:
+        vms = await list_vms(arm, SUB, "rg", "2025-04-01")
+        assert [v["name"] for v in vms] == ["a", "b", "c"]
+        assert [vm_row(v)["flag"] for v in vms] == ["off", "on", "off"]
+        assert "%24skiptoken=page2" in seen[1] or "$skiptoken=page2" in seen[1]
+        foreign["value"] = True
+        with pytest.raises(ArmError, match="not the ARM endpoint"):
+            await list_vms(arm, SUB, "rg", "2025-04-01")
+
+
+async def test_prompter_asks_one_question_at_a_time_and_skips_approved_ones(
+        tmp_path: Path) -> None:
+    app = create_app(demo=False, opts=Options(), workdir=tmp_path, autostart=False)
+    record = RunRecord()
+    prompter = TuiPrompter(app, record, lambda _t, q: q == "approved already")
+    answers: list[bool] = []
+
+    async def engine_side() -> None:
+        assert await prompter.confirm("s/rg/vm0", "approved already")
+        answers.extend(await asyncio.gather(
+            *(prompter.confirm(f"s/rg/{vm}", f"Deallocate and start s/rg/{vm}: downtime")
+              for vm in ("vm1", "vm2", "vm3")),
+            prompter.confirm("s/rg/vm1", "Reboot VM 'vm1' now?")))
+
+    async with app.run_test() as pilot:
+        worker = app.run_worker(engine_side(), exit_on_error=False)
+        first = await wait_screen(pilot, QuestionScreen)
+        assert sum(isinstance(s, QuestionScreen) for s in app.screen_stack) == 1
+        await pilot.press("n")  # decline this one only
+        second = await wait_screen(pilot, QuestionScreen, ready=lambda s: s is not first)
+        assert sum(isinstance(s, QuestionScreen) for s in app.screen_stack) == 1
+        await pilot.press("a")  # accept, and the same step on the other VMs
+        third = await wait_screen(pilot, QuestionScreen,
+                                  ready=lambda s: s not in (first, second))
+        await pilot.press("y")
+        await worker.wait()
+    # questions queue in order; "accept for all" on vm2 covers vm3, not vm1's reboot
+    assert [(q.target, q.question[:6]) for q in (first, second, third)] == [
+        ("s/rg/vm1", "Deallo"), ("s/rg/vm2", "Deallo"), ("s/rg/vm1", "Reboot")]
+    assert answers == [False, True, True, True]
+    assert [(a.target, a.accepted, a.how) for a in record.answers] == [
+        ("s/rg/vm0", True, "plan"), ("s/rg/vm1", False, "asked"), ("s/rg/vm2", True, "asked"),
+        ("s/rg/vm3", True, "all"), ("s/rg/vm1", True, "asked")]
+    assert len(record.asked()) == 4
+
+
+def test_the_cli_import_never_pulls_in_textual_or_screens() -> None:
+    code = ("import sys, fipswizard.cli, fipswizard.commands; "
+            "print(json.dumps([m for m in sys.modules if m.startswith(('textual', 'screens'))]))")
+    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True,
+                         text=True, check=True, cwd=Path(__file__).parents[2]).stdout
+    assert json.loads(out) == []
+
+
+def test_phase_bar_marks_the_current_phase_with_theme_variables_only() -> None:
+    text = base.phase_markup("plan")
+    assert "[b $accent]3 Plan[/]" in text and "#" not in text
+    styles = (Path(base.__file__).parent / "app.tcss").read_text()
+    import re
+
+    assert not re.search(r"#[0-9a-fA-F]{3,6}\b|\brgb\(|\b(red|green|blue|white|black)\b", styles)
+    assert bindings_for("target")[0].priority  # works while the filter field has the focus
