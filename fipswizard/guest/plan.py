@@ -16,6 +16,7 @@ from fipswizard.guest.detect import PROBE_SCRIPT, GuestFacts, NoRecipe, parse_pr
 from fipswizard.guest.preflight import preflight
 from fipswizard.guest.recipes import GuestRecipe, load_guest_recipe
 from fipswizard.guest.steps import guest_steps
+from fipswizard.guest.validate import GuestValidateStep
 from fipswizard.recipe import RecipeTarget
 from fipswizard.steps import Action, Outcome, Risk, ScriptAction, Step
 
@@ -128,4 +129,6 @@ def guest_steps_for(
                 '"<recipe id>" in the recipe to preview its scripts'
             )
         return [probe], notes
-    return [probe, *guest_steps(recipe, rt.target, base=base)], notes
+    validate = GuestValidateStep(rt.target.key, "Validate the guest: fips_enabled=1, MD5 "
+                                 "refused, OpenSSL FIPS provider active", Risk.READ_ONLY, {})
+    return [probe, *guest_steps(recipe, rt.target, base=base), validate], notes

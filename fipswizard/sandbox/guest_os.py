@@ -171,6 +171,16 @@ def probe(guest: SimGuest, script: str, params: Mapping[str, str]) -> ScriptResu
     return 0, "".join(f"{k}={v}\n" for k, v in facts.items()), ""
 
 
+@script_handler("engine/validate/check")
+def validate(guest: SimGuest, script: str, params: Mapping[str, str]) -> ScriptResult:
+    """guest/validate.py's answer: FIPS kernel, MD5 refused, FIPS provider active."""
+    on = guest.fips_enabled
+    md5 = "refused" if on and guest.distro_id not in ("azurelinux", "mariner") else "allowed"
+    out = (f"fips_enabled={1 if on else 0}\nopenssl_md5={md5}\n"
+           f"fips_provider={'active' if on else 'inactive'}\n")
+    return (0 if on else 10), out, ""
+
+
 # ----------------------------------------------------------------- the reboot step's scripts
 
 
