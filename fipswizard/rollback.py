@@ -49,7 +49,23 @@ def pending_undos(journal: Journal, *, unregister_feature: bool = False) -> list
         if params["kind"] == "feature":
             params["unregister"] = unregister_feature
         out.append(Undo(b, Step.from_record(rec["target"], rec["title"], rec["risk"], params)))
-    return out
+    return _guest_order(out)
+
+
+def _guest_order(undos: list[Undo]) -> list[Undo]:
+    """Reverse order per target, except inside the guest: its reboot comes once the changes
+    made before it are undone (so they take effect), and steps marked rollback_after_reboot
+    (the 2.7.0.6 daemon patch, which must outlive FIPS mode) come after that reboot."""
+    ordered: list[Undo] = []
+    for target in dict.fromkeys(u.begun.target for u in undos):
+        mine = [u for u in undos if u.begun.target == target]
+        reboots = [u for u in mine if u.step.kind == "guest-reboot"]
+        late = [u for u in mine if u.step.params.get("rollback_after_reboot")]
+        rest = [u for u in mine if u not in reboots and u not in late]
+        last_guest = max((i for i, u in enumerate(rest) if u.step.kind == "guest-script"),
+                         default=len(rest) - 1)
+        ordered += rest[: last_guest + 1] + reboots + late + rest[last_guest + 1 :]
+    return ordered
 
 
 def _target_of(key: str, cloud: str) -> Target | None:

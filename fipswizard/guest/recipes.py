@@ -35,7 +35,7 @@ TOP_KEYS = ("id", "title", "service", "supported", "notes", "include", "match", 
 MATCH_KEYS = ("id", "version")
 STEP_KEYS = (
     "id", "kind", "title", "risk", "secrets", "when", "check", "apply", "verify",
-    "rollback", "rollback_refused", "after_reboot",
+    "rollback", "rollback_refused", "after_reboot", "rollback_after_reboot",
 )
 MARKER = "# fipswizard-script: "
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -73,6 +73,7 @@ class GuestStepSpec:
     rollback: str = ""
     rollback_refused: str = ""
     after_reboot: bool = False
+    rollback_after_reboot: bool = False  # undo only once the rollback's reboot left FIPS mode
 
     @property
     def is_reboot(self) -> bool:
@@ -278,10 +279,10 @@ class _Parser:
             if not _SECRET.match(name):
                 raise self.fail("secrets", "secret names are lower_snake_case", after=after,
                                 found=name)
-        after_reboot = table.get("after_reboot", False)
-        if not isinstance(after_reboot, bool):
-            raise self.fail("after_reboot", "must be true or false", after=after,
-                            found=after_reboot)
+        flags = {key: table.get(key, False) for key in ("after_reboot", "rollback_after_reboot")}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                raise self.fail(key, "must be true or false", after=after, found=value)
         scripts = {k: self.string(table, k, after) for k in (*PHASES, "when", "rollback_refused")}
         if kind == "reboot":
             present = [k for k in (*PHASES, "when") if scripts[k]]
@@ -295,7 +296,7 @@ class _Parser:
         return GuestStepSpec(
             id=step_id, title=self.string(table, "title", after, required=True),
             risk=Risk(risk_text), recipe=recipe_id, kind=kind, secrets=secrets,
-            after_reboot=after_reboot, **scripts,
+            **flags, **scripts,
         )
 
     def known(self, table: dict[str, Any], allowed: tuple[str, ...], after: int) -> None:

@@ -281,6 +281,20 @@ class RebootStep(_GuestStep):
         raise StepError("`systemctl reboot` returned but the machine did not go down",
                         "reboot it by hand, then run the same command again")
 
+    async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
+        """Rollback runs this after undoing the recipe's changes: reboot if they need it."""
+        result = await self._execute(ctx, self._script("check", REBOOT_CHECK))
+        if result.rc != NEEDED:
+            return "no reboot needed"
+        if not await ctx.prompter.confirm(self.target, self.confirmation()):
+            raise StepError("reboot declined: the rolled-back changes take effect at the next "
+                            "reboot", "reboot the VM, then run the same rollback again")
+        await self.apply(ctx, Outcome(False, "rollback"))
+        cleared = await self._execute(ctx, self._script("verify", REBOOT_CLEAR))
+        if cleared.rc != DONE:
+            raise self._failure("verify", cleared)
+        return "rebooted so that the rolled-back changes take effect"
+
     async def verify(self, ctx: Context) -> Outcome:
         ok, detail = await self._post_reboot_checks(ctx)
         if not ok:
@@ -323,6 +337,7 @@ def guest_steps(recipe: GuestRecipe, target: Target | str, *, base: dict[str, An
             steps.append(RebootStep(key, spec.title, Risk(spec.risk), params))
         else:
             params = {**common, "secrets": list(spec.secrets), "after_reboot": spec.after_reboot,
+                      "rollback_after_reboot": spec.rollback_after_reboot,
                       "reboot_follows": any(r > index for r in reboots)}
             steps.append(GuestScriptStep(key, spec.title, Risk(spec.risk), params))
     return steps

@@ -109,8 +109,12 @@ def agent_workaround(guest: SimGuest, phase: str, params: Mapping[str, str],
                      script: str) -> ScriptResult:
     say = Say()
     if phase == "rollback":
-        if not restore(guest, RHEL9_DAEMON_MAIN):
+        if not has_backup(guest, RHEL9_DAEMON_MAIN):
             return say.done(f"nothing to undo: {RHEL9_DAEMON_MAIN} was not changed")
+        if guest.fips_enabled:
+            return say.refused("the guest still runs in FIPS mode: restoring the unpatched "
+                               "2.7.0.6 daemon now would make the agent loop")
+        restore(guest, RHEL9_DAEMON_MAIN)
         return say.fact("restored", RHEL9_DAEMON_MAIN).ok()
     say.fact("daemon_agent", guest.daemon_version)
     main = guest.files.get(RHEL9_DAEMON_MAIN)

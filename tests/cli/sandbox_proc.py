@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,8 @@ def cli_env(url: str, **extra: str) -> dict[str, str]:
         FIPSWIZARD_ACCESS_TOKEN=TOKEN,
         FIPSWIZARD_ARM_ENDPOINT=url,
         FIPSWIZARD_POLL_INTERVAL="0.2",
-        XDG_STATE_HOME=extra.pop("state", "/tmp"),
+        FIPSWIZARD_AGENT_WAIT="2",
+        XDG_STATE_HOME=extra.pop("state", None) or tempfile.mkdtemp(prefix="fw-state-"),
         **extra,
     )
     return env
