@@ -296,7 +296,8 @@ class _Parser:
         return GuestStepSpec(
             id=step_id, title=self.string(table, "title", after, required=True),
             risk=Risk(risk_text), recipe=recipe_id, kind=kind, secrets=secrets,
-            **flags, **scripts,
+            after_reboot=flags["after_reboot"],
+            rollback_after_reboot=flags["rollback_after_reboot"], **scripts,
         )
 
     def known(self, table: dict[str, Any], allowed: tuple[str, ...], after: int) -> None:
