@@ -199,16 +199,24 @@ class Engine:
 
     async def _fix(self, ctx: Context, unit: Unit, fix: Step) -> None:
         self.emit(StepStarted(unit.key, fix.id, fix.title, str(fix.risk)))
-        before = await fix.check(ctx)
-        if not before.done:
-            await self._write(
-                ctx.bind(progress=lambda t: self.emit(StepOutput(unit.key, fix.id, t))),
-                unit,
-                fix,
-                before,
+        fix_ctx = ctx.bind(progress=lambda t: self.emit(StepOutput(unit.key, fix.id, redact(t))))
+        try:
+            before = await fix.check(fix_ctx)
+            if before.done:
+                self.emit(StepFinished(unit.key, fix.id, StepStatus.SKIPPED, before.detail))
+                return
+            await self._write(fix_ctx, unit, fix, before)
+        except FipsWizardError as err:  # the step that needed the fix fails with it
+            self.emit(
+                StepFinished(
+                    unit.key,
+                    fix.id,
+                    StepStatus.FAILED,
+                    redact(str(err)),
+                    getattr(err, "advice", ""),
+                )
             )
-        else:
-            self.emit(StepFinished(unit.key, fix.id, StepStatus.SKIPPED, before.detail))
+            raise
 
     async def _confirm(self, unit: Unit, step: Step) -> None:
         if not await self.ctx.prompter.confirm(unit.key, step.confirmation()):

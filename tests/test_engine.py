@@ -161,3 +161,22 @@ async def test_cancelled_write_stays_unfinished_for_resume(tmp_path: Path) -> No
         await task
     assert Journal(tmp_path / "j").unfinished() == {(target.target.key, "slow")}
     assert "step-interrupted" in (tmp_path / "j").read_text()
+
+
+async def test_failed_fix_is_reported_and_fails_the_target(tmp_path: Path) -> None:
+    WORLD["needs_fix"] = "a"
+    WORLD["fail_fix"] = True
+
+    class BadFix(Fix):
+        kind = "test-badfix"
+
+        async def apply(self, ctx: Context, before: Outcome) -> None:
+            raise StepError("deallocate failed", "try later")
+
+    plan = make_plan(["a"])
+    unit = plan.units[0]
+    unit.fixes["flip"] = BadFix(unit.key, "fix", Risk.REVERSIBLE, {"key": "fix", "id": "fix"})
+    events = await run(plan, Journal(tmp_path / "j", "r"))
+    finished = {e.step_id: e.status for e in events if isinstance(e, StepFinished)}
+    assert finished == {"fix": StepStatus.FAILED, "flip": StepStatus.FAILED}
+    assert list(events[-1].outcomes.values()) == [TargetOutcome.FAILED]
