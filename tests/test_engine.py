@@ -165,7 +165,6 @@ async def test_cancelled_write_stays_unfinished_for_resume(tmp_path: Path) -> No
 
 async def test_failed_fix_is_reported_and_fails_the_target(tmp_path: Path) -> None:
     WORLD["needs_fix"] = "a"
-    WORLD["fail_fix"] = True
 
     class BadFix(Fix):
         kind = "test-badfix"
