@@ -29,6 +29,10 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()-]{0,89}$")
 _VM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _GUEST = re.compile(r"^(auto|none|[a-z0-9][a-z0-9-]*)$")
+_API = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+# The first Compute api-version whose schema has enableFips1403Encryption; Microsoft's doc
+# uses 2024-11-01 (accepted by the service, not in its schema). Air-gapped clouds may lag.
+COMPUTE_API = "2025-04-01"
 
 TOP_KEYS = {
     "version",
@@ -42,6 +46,7 @@ TOP_KEYS = {
     "keyvault",
     "secrets",
     "target",
+    "compute_api",
 }
 TARGET_KEYS = {"subscription", "resource_group", "vm", "guest"}
 CUSTOM_KEYS = {"arm_endpoint", "authority", "ca_bundle", "scope"}
@@ -66,6 +71,7 @@ class Recipe:
     custom_cloud: dict[str, str] = field(default_factory=dict)
     keyvault: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SECRET_SOURCES))
+    compute_api: str = COMPUTE_API
     path: str = "<recipe>"
 
     @property
@@ -173,6 +179,14 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
             if not keyvault.get(key):
                 raise c.fail(f"keyvault.{key}", 'required when fix = "keyvault"', leaf=key)
     secrets = {**DEFAULT_SECRET_SOURCES, **_secret_sources(c, doc)}
+    compute_api = doc.get("compute_api", COMPUTE_API)
+    if not isinstance(compute_api, str) or not _API.match(compute_api):
+        raise c.fail(
+            "compute_api",
+            "not an api-version",
+            found=compute_api,
+            allowed="YYYY-MM-DD, e.g. 2025-04-01 or 2024-11-01",
+        )
     targets = _targets(c, doc, cloud, guest)
     return Recipe(
         targets=targets,
@@ -185,6 +199,7 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
         custom_cloud=custom,
         keyvault=keyvault,
         secrets=secrets,
+        compute_api=compute_api,
         path=path,
     )
 
@@ -283,6 +298,7 @@ def dump_recipe(recipe: Recipe) -> str:
         f"feature = {_q(recipe.feature)}  # register | skip",
         f"concurrency = {recipe.concurrency}",
         f"validate = {'true' if recipe.validate else 'false'}",
+        f"compute_api = {_q(recipe.compute_api)}  # Compute api-version of the VM requests",
     ]
     for name, table in (
         ("custom_cloud", recipe.custom_cloud),

@@ -58,6 +58,11 @@ def settings_from_env(base: Settings | None = None) -> Settings:
     return settings
 
 
+def for_recipe(opts: Options, recipe: Recipe) -> Options:
+    """The options with the recipe's own choices applied (its Compute api-version)."""
+    return replace(opts, settings=replace(opts.settings, compute_api=recipe.compute_api))
+
+
 def new_ids() -> tuple[str, str]:
     """(run id, correlation id): the correlation id goes on every ARM request of the run."""
     return uuid.uuid4().hex[:12], str(uuid.uuid4())
@@ -120,6 +125,7 @@ async def make_plan(
     arm: ArmClient | None = None,
     unregister_feature: bool = False,
 ) -> Plan:
+    opts = for_recipe(opts, recipe)
     cloud = make_cloud(recipe, opts)
     facts = {} if offline or arm is None else await discover(recipe, arm, opts.settings)
     return build_plan(
@@ -142,6 +148,7 @@ async def run_apply(
     """Discover, plan and run the recipe; every event goes to `on_event` and the summary."""
     from fipswizard.engine import Engine
 
+    opts = for_recipe(opts, recipe)
     run_id, correlation_id = new_ids()
     cloud = make_cloud(recipe, opts)
     summary = Summary()
@@ -188,6 +195,7 @@ async def run_rollback(
 
     journal = Journal(journal_path)
     recipe = journal_recipe(journal)
+    opts = for_recipe(opts, recipe)
     undos = pending_undos(journal, unregister_feature=unregister_feature)
     summary = Summary()
     if not undos:

@@ -100,3 +100,11 @@ def test_secret_values_refused_and_never_echoed() -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RecipeError, match="cannot read"):
         load_recipe(tmp_path / "absent.toml")
+
+
+def test_compute_api_version_is_a_choice() -> None:
+    recipe = parse_recipe('compute_api = "2024-11-01"\n' + GOOD, "r.toml")
+    assert recipe.compute_api == "2024-11-01"
+    assert parse_recipe(dump_recipe(recipe)).compute_api == "2024-11-01"
+    with pytest.raises(RecipeError, match="YYYY-MM-DD"):
+        parse_recipe('compute_api = "latest"\n' + GOOD, "r.toml")
