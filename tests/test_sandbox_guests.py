@@ -146,7 +146,13 @@ async def test_rhel95_whole_recipe_then_reboot_comes_back_ready(cloud: Cloud) ->
     assert (await cloud.reboot_script(vm, "rhel9", "verify", REBOOT_CLEAR)).rc == DONE
     assert (await cloud.reboot_script(vm, "rhel9", "check", REBOOT_CHECK)).stdout.endswith(
         "done=no reboot pending\n")
-    # rollback of the workaround restores the daemon's file
+    # restoring the unpatched daemon while still in FIPS mode is refused (it would loop) ...
+    res = await cloud.phase(vm, "rhel9", "agent-workaround", "rollback")
+    assert res.rc == REFUSED and "FIPS mode" in res.stdout
+    # ... and done once FIPS mode is rolled back and the VM rebooted
+    assert (await cloud.phase(vm, "rhel9", "fips-mode", "rollback")).rc == DONE
+    ready, display = await cloud.restart(vm)
+    assert ready, display
     assert (await cloud.phase(vm, "rhel9", "agent-workaround", "rollback")).rc == DONE
     assert cloud.guest(vm).files[RHEL9_DAEMON_MAIN] != main
 

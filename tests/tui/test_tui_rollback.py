@@ -52,6 +52,8 @@ async def test_rollback_from_the_summary_restores_the_vms(tmp_path: Path) -> Non
         assert [u.describe() for u in preview.undos] == expected and expected
         assert any("enableFips1403Encryption" in line for line in expected)
         await pilot.press("ctrl+n")
+        asked = await answer_questions(pilot, "y")  # the reboot that makes the undo take effect
+        assert asked, "the rollback's reboot is disruptive: it must ask"
         run = await wait_screen(pilot, RunScreen, ready=lambda s: s.ended)
         assert run.ended == "finished"
         await pilot.press("ctrl+n")
