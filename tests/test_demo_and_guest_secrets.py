@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fipswizard.context import Settings, Target
+from fipswizard.context import Target
 from fipswizard.events import Event
 from fipswizard.journal import Journal
 from fipswizard.preview import plan_json, plan_text
@@ -17,8 +17,7 @@ from fipswizard.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.session import Options, make_arm, make_cloud, make_plan, run_apply
-
-FAST = replace(Settings(), feature_poll=0.05, agent_poll=0.05, agent_wait=1.0, reboot_timeout=30.0)
+from tests.inproc import FAST, Recorder
 
 
 async def test_demo_every_guest_ends_as_its_scenario_says(tmp_path: Path) -> None:
@@ -47,15 +46,6 @@ async def test_demo_every_guest_ends_as_its_scenario_says(tmp_path: Path) -> Non
     assert applied.index("rhel9.agent-workaround") < applied.index("rhel9.reboot")
     # the FIPS image needed the certificate-package fix: deallocate + start
     assert "fix-reallocate" in rows["ubuntu2204-fipsimage"].applied
-
-
-class Recorder(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner, self.bodies = inner, []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.bodies.append((await request.aread()).decode())
-        return await self.inner.handle_async_request(request)
 
 
 async def test_pro_token_and_tuxcare_key_never_written(
@@ -108,18 +98,23 @@ async def test_pro_token_and_tuxcare_key_never_written(
     assert "FW_SECRET_PRO_TOKEN" in previews  # the preview names the variable, not the value
 
 
-async def test_second_demo_run_changes_nothing(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_second_demo_run_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Second apply: every step skipped; the only POSTs are Run Command of check scripts."""
     monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "second-run-token")
     monkeypatch.setenv("FIPSWIZARD_TUXCARE_KEY", "second-run-tuxcare-key")
     sandbox = SandboxAzure(demo_estate(), op_seconds=0.05, registration_seconds=0.1)
-    opts = Options(arm_endpoint="https://management.azure.com", settings=FAST,
-                   transport=sandbox.transport())
+    opts = Options(
+        arm_endpoint="https://management.azure.com", settings=FAST, transport=sandbox.transport()
+    )
     names = ("ubuntu2204-web", "rhel95-db", "alma92-ledger", "ubuntu2204-fipsimage")
     vms = [sandbox.estate.vms[n] for n in names]
-    recipe = Recipe(targets=tuple(RecipeTarget(Target(v.subscription, v.resource_group, v.name),
-                                               "auto") for v in vms))
+    recipe = Recipe(
+        targets=tuple(
+            RecipeTarget(Target(v.subscription, v.resource_group, v.name), "auto") for v in vms
+        )
+    )
     first = await run_apply(recipe, opts, HeadlessPrompter(True), tmp_path / "j", lambda e: None)
     assert first.ok, first.to_text()
     sandbox.log.clear()

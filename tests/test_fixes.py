@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from fipswizard.context import Settings, Target
+from fipswizard.context import Target
 from fipswizard.events import Event, StepOutput
 from fipswizard.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.session import Options, run_apply, run_rollback
+from tests.inproc import FAST
 
-FAST = replace(Settings(), feature_poll=0.05, agent_poll=0.05, agent_wait=1.0, reboot_timeout=30.0)
 VAULT = (
     "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/kv/providers"
     "/Microsoft.KeyVault/vaults/fips-kv"

@@ -6,21 +6,19 @@ import ast
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
 
-from fipswizard.context import Settings, Target
+from fipswizard.context import Target
 from fipswizard.events import Event
 from fipswizard.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe
 from fipswizard.sandbox import BucketSpec, Faults, SandboxAzure, bench_estate, demo_estate
 from fipswizard.session import Options, run_apply
+from tests.inproc import FAST, Recorder
 
 ROOT = Path(__file__).parent.parent
-FAST = replace(Settings(), feature_poll=0.05, agent_poll=0.05, agent_wait=2.0)
 
 
 def recipe_for(sandbox: SandboxAzure, names: list[str] | None = None) -> Recipe:
@@ -52,18 +50,6 @@ async def test_fifty_vms_with_429_and_503_all_compliant(
     assert 429 in statuses and 503 in statuses  # the run really met both
     assert summary.ok, summary.to_text()
     assert all(vm.fips_flag for vm in sandbox.estate.vms.values())
-
-
-class Recorder(httpx.AsyncBaseTransport):
-    """Keeps every request body in test memory (to learn the generated VMAccess password)."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner, self.bodies = inner, []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
-        self.bodies.append(body.decode())
-        return await self.inner.handle_async_request(request)
 
 
 async def test_token_and_vmaccess_password_never_written(
