@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fipswizard.context import Target
-from fipswizard.events import Event, TargetOutcome
+from fipswizard.events import TargetOutcome
 from fipswizard.journal import Journal
 from fipswizard.prompter import Prompter
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe
@@ -130,11 +130,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         for name, text in env.scenarios.items():
             print(f"  {name}: {text}", file=sys.stderr)
         prompter: Prompter = _DemoPrompter()
-
-        def show(event: Event) -> None:
-            print_progress(event)
-
-        summary = await run_apply(env.recipe, env.opts, prompter, env.journal_path, show)
+        summary = await run_apply(env.recipe, env.opts, prompter, env.journal_path, print_progress)
     print(summary.to_text())
     problems = compare(summary, env.expected)
     if problems:

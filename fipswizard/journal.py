@@ -70,11 +70,8 @@ class Journal:
 
     def begun(self) -> list[Begun]:
         """Every write begun, in order, across all runs, with whether it finished."""
-        ends = {
-            (r["run"], r["target"], r["step_id"])
-            for r in self.records()
-            if r["event"] == "step-end"
-        }
+        records = self.records()
+        ends = {(r["run"], r["target"], r["step_id"]) for r in records if r["event"] == "step-end"}
         return [
             Begun(
                 r["run"],
@@ -84,7 +81,7 @@ class Journal:
                 r.get("undo", {}),
                 (r["run"], r["target"], r["step_id"]) in ends,
             )
-            for r in self.records()
+            for r in records
             if r["event"] == "step-begin"
         ]
 

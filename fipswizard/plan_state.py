@@ -6,7 +6,6 @@ import asyncio
 
 from fipswizard.azure.arm import ArmClient
 from fipswizard.azure.arm_step import ArmStep
-from fipswizard.azure.steps_feature import FeatureStep
 from fipswizard.context import Context, Settings
 from fipswizard.errors import FipsWizardError
 from fipswizard.plan import Plan
@@ -28,9 +27,7 @@ async def read_states(plan: Plan, arm: ArmClient, settings: Settings) -> dict[tu
                 return
         states[(key, step.id)] = ("done, will skip: " if out.done else "will run: ") + out.detail
 
-    jobs = [
-        one(u.key, s) for u in plan.units for s in u.steps if isinstance(s, (ArmStep, FeatureStep))
-    ]
+    jobs = [one(u.key, s) for u in plan.units for s in u.steps if isinstance(s, ArmStep)]
     await asyncio.gather(*jobs)
     for u in plan.units:
         for s in u.steps:
