@@ -2,19 +2,24 @@
 
 Secrets are never in a recipe: `[secrets]` says where each comes from (`env:NAME` or
 `file:PATH`). Every error names the file, the line (found by searching the text, since
-tomllib does not report positions), the key, what was found and what is allowed.
+tomllib does not report positions), the key, what was found (abbreviated: a 100 KB value
+is not echoed) and what is allowed. A recipe is untrusted data: every value is type-checked
+strictly (`true` is not 1), names are matched whole (a trailing newline is not a name) and no
+problem ends in a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fipswizard.azure.clouds import resolve_cloud
 from fipswizard.context import Target
-from fipswizard.errors import RecipeError
+from fipswizard.errors import BadInput, RecipeError
 
 VERSION = 1
 CLOUDS = ("AzureCloud", "AzureUSGovernment", "custom")
@@ -28,8 +33,15 @@ DEFAULT_SECRET_SOURCES = {
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()-]{0,89}$")
 _VM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_GUEST = re.compile(r"^(auto|none|[a-z0-9][a-z0-9-]*)$")
+# Patterns are applied with fullmatch: `$` alone would accept a trailing newline.
+# A guest recipe id names a file (recipes/guest/<id>.toml): bounded well under NAME_MAX.
+_GUEST = re.compile(r"^(auto|none|[a-z0-9][a-z0-9-]{0,63})$")
 _API = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
+_DECLINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # a step id or a step kind
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_BYTES = 1024 * 1024  # a recipe names VMs and choices: anything larger is not one
+MAX_VALUE = 2048  # longest string value accepted (URLs, paths, reasons)
+SHOWN = 80  # how much of a bad value an error message echoes
 # The first Compute api-version whose schema has enableFips1403Encryption; Microsoft's doc
 # uses 2024-11-01 (accepted by the service, not in its schema). Air-gapped clouds may lag.
 COMPUTE_API = "2025-04-01"
@@ -48,15 +60,37 @@ TOP_KEYS = {
     "target",
     "compute_api",
 }
-TARGET_KEYS = {"subscription", "resource_group", "vm", "guest"}
+TARGET_KEYS = {"subscription", "resource_group", "vm", "guest", "skip", "decline"}
 CUSTOM_KEYS = {"arm_endpoint", "authority", "ca_bundle", "scope"}
 KEYVAULT_KEYS = {"vault_id", "certificate_url"}
+
+
+def brief(value: object, limit: int = SHOWN) -> str:
+    """`repr(value)` cut to `limit` characters: error messages never echo a huge value."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}\u2026 ({len(text)} characters)"
+
+
+class _Shown:
+    """A value as error messages show it (RecipeError prints `found` with repr)."""
+
+    def __init__(self, value: object) -> None:
+        self.text = brief(value)
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True)
 class RecipeTarget:
     target: Target
     guest: str  # auto | none | a guest recipe id
+    # The operator (or the TUI) left this VM out, e.g. refused at preflight: the reason.
+    skip: str | None = None
+    # Step ids or step kinds the operator declined for this VM (e.g. "guest-reboot").
+    decline: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,13 +135,14 @@ class _Checker:
         occurrence: int = 0,
     ) -> RecipeError:
         line = self.line_of(leaf or key.split(".")[-1].split("[")[0], occurrence)
-        return RecipeError(self.path, key, problem, line=line, found=found, allowed=allowed)
+        shown = None if found is None else _Shown(found)
+        return RecipeError(self.path, key, problem, line=line, found=shown, allowed=allowed)
 
     def unknown(self, table: dict[str, Any], allowed: set[str], prefix: str, occ: int = 0) -> None:
         for key in table:
             if key not in allowed:
                 raise self.fail(
-                    f"{prefix}{key}",
+                    f"{prefix}{brief(key, SHOWN)[1:-1]}",
                     "unknown key",
                     allowed=", ".join(sorted(allowed)),
                     leaf=key,
@@ -116,7 +151,7 @@ class _Checker:
 
     def choice(self, doc: dict[str, Any], key: str, options: tuple[str, ...], default: str) -> str:
         value = doc.get(key, default)
-        if value not in options:
+        if not isinstance(value, str) or value not in options:
             raise self.fail(key, "not an allowed value", found=value, allowed=" | ".join(options))
         return str(value)
 
@@ -132,7 +167,7 @@ class _Checker:
         value = table.get(key)
         if value is None:
             raise self.fail(f"{prefix}{key}", "missing", allowed=what, leaf=key, occurrence=occ)
-        if not isinstance(value, str) or not pattern.match(value):
+        if not isinstance(value, str) or not pattern.fullmatch(value):
             raise self.fail(
                 f"{prefix}{key}", "invalid", found=value, allowed=what, leaf=key, occurrence=occ
             )
@@ -147,14 +182,16 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
         found = re.search(r"at line (\d+)", str(err))
         line = int(found.group(1)) if found else None
         raise RecipeError(path, "(syntax)", f"not valid TOML: {err}", line=line) from None
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise RecipeError(path, "(syntax)", "nested too deeply to be a recipe") from None
     c = _Checker(path, text)
     c.unknown(doc, TOP_KEYS, "")
     version = doc.get("version")
-    if version != VERSION:
+    if type(version) is not int or version != VERSION:  # `true == 1` in Python: not here
         raise c.fail("version", "unsupported recipe version", found=version, allowed=str(VERSION))
     cloud = c.choice(doc, "cloud", CLOUDS, "AzureCloud")
     guest = doc.get("guest", "auto")
-    if not isinstance(guest, str) or not _GUEST.match(guest):
+    if not isinstance(guest, str) or not _GUEST.fullmatch(guest):
         raise c.fail("guest", "invalid", found=guest, allowed="auto | none | a guest recipe id")
     fix = c.choice(doc, "fix", FIXES, "reallocate")
     feature = c.choice(doc, "feature", FEATURE_MODES, "register")
@@ -169,6 +206,7 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
     if not isinstance(validate, bool):
         raise c.fail("validate", "not a boolean", found=validate, allowed="true | false")
     custom = _table(c, doc, "custom_cloud", CUSTOM_KEYS)
+    _check_custom(c, custom)
     if cloud == "custom":
         for key in ("arm_endpoint", "authority"):
             if not custom.get(key):
@@ -180,7 +218,7 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
                 raise c.fail(f"keyvault.{key}", 'required when fix = "keyvault"', leaf=key)
     secrets = {**DEFAULT_SECRET_SOURCES, **_secret_sources(c, doc)}
     compute_api = doc.get("compute_api", COMPUTE_API)
-    if not isinstance(compute_api, str) or not _API.match(compute_api):
+    if not isinstance(compute_api, str) or not _API.fullmatch(compute_api):
         raise c.fail(
             "compute_api",
             "not an api-version",
@@ -210,9 +248,36 @@ def _table(c: _Checker, doc: dict[str, Any], name: str, keys: set[str]) -> dict[
         raise c.fail(name, "must be a table", found=table, allowed=f"[{name}]")
     c.unknown(table, keys, f"{name}.")
     for key, value in table.items():
-        if not isinstance(value, str):
-            raise c.fail(f"{name}.{key}", "must be a string", found=value, leaf=key)
+        _plain(c, f"{name}.{key}", value, key)
     return dict(table)
+
+
+def _plain(c: _Checker, key: str, value: object, leaf: str, occ: int = 0) -> str:
+    """A one-line string of sensible length (no control characters: no hidden newline)."""
+    allowed = f"a one-line string of at most {MAX_VALUE} characters"
+    if not isinstance(value, str):
+        raise c.fail(
+            key, "must be a string", found=value, allowed=allowed, leaf=leaf, occurrence=occ
+        )
+    if len(value) > MAX_VALUE or _CONTROL.search(value):
+        raise c.fail(key, "not accepted", found=value, allowed=allowed, leaf=leaf, occurrence=occ)
+    return value
+
+
+def _check_custom(c: _Checker, custom: dict[str, str]) -> None:
+    """Each [custom_cloud] value checked as the cloud code will use it, so the error names
+    the recipe file and key instead of surfacing later without either."""
+    for key, value in custom.items():
+        if not value.strip():
+            continue
+        try:
+            if key == "arm_endpoint":
+                resolve_cloud("custom", arm_endpoint=value, authority="login.microsoftonline.com")
+            else:
+                resolve_cloud("AzureCloud", **{key: value})
+        except BadInput as err:
+            problem = str(err).replace(repr(value), brief(value))
+            raise c.fail(f"custom_cloud.{key}", problem, leaf=key) from None
 
 
 def _secret_sources(c: _Checker, doc: dict[str, Any]) -> dict[str, str]:
@@ -221,8 +286,11 @@ def _secret_sources(c: _Checker, doc: dict[str, Any]) -> dict[str, str]:
         raise c.fail("secrets", "must be a table", allowed="[secrets]")
     c.unknown(table, set(SECRET_NAMES), "secrets.")
     for key, value in table.items():
-        if not isinstance(value, str) or not re.match(
-            r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$", value
+        if (
+            not isinstance(value, str)
+            or len(value) > MAX_VALUE
+            or _CONTROL.search(value)
+            or not re.fullmatch(r"(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)", value)
         ):
             # Never echo the value: it may be the secret itself pasted by mistake.
             raise c.fail(
@@ -246,6 +314,10 @@ def _targets(c: _Checker, doc: dict[str, Any], cloud: str, guest: str) -> tuple[
     out = []
     for n, table in enumerate(raw):
         prefix = f"target[{n}]."
+        if not isinstance(table, dict):
+            raise c.fail(
+                f"target[{n}]", "must be a table", found=table, allowed="[[target]]", leaf="target"
+            )
         c.unknown(table, TARGET_KEYS, prefix, n)
         target = Target(
             subscription=c.text(table, "subscription", prefix, _GUID, "a subscription GUID", n),
@@ -261,29 +333,83 @@ def _targets(c: _Checker, doc: dict[str, Any], cloud: str, guest: str) -> tuple[
             )
         seen.add(target.key.lower())
         own = table.get("guest", guest)
-        if not isinstance(own, str) or not _GUEST.match(own):
+        if not isinstance(own, str) or not _GUEST.fullmatch(own):
             raise c.fail(
                 f"{prefix}guest",
                 "invalid",
                 found=own,
                 leaf="guest",
                 allowed="auto | none | a guest recipe id",
+                occurrence=n,
             )
-        out.append(RecipeTarget(target, own))
+        out.append(
+            RecipeTarget(target, own, _skip(c, table, prefix, n), _decline(c, table, prefix, n))
+        )
     return tuple(out)
+
+
+def _skip(c: _Checker, table: dict[str, Any], prefix: str, n: int) -> str | None:
+    if "skip" not in table:
+        return None
+    reason = _plain(c, f"{prefix}skip", table["skip"], "skip", n)
+    if not reason.strip():
+        raise c.fail(
+            f"{prefix}skip",
+            "empty",
+            allowed="the reason this VM is left out",
+            leaf="skip",
+            occurrence=n,
+        )
+    return reason
+
+
+def _decline(c: _Checker, table: dict[str, Any], prefix: str, n: int) -> tuple[str, ...]:
+    raw = table.get("decline", [])
+    what = 'a list of step ids or step kinds, e.g. ["guest-reboot"]'
+    if not isinstance(raw, list):
+        raise c.fail(
+            f"{prefix}decline",
+            "must be a list",
+            found=raw,
+            allowed=what,
+            leaf="decline",
+            occurrence=n,
+        )
+    for item in raw:
+        if not isinstance(item, str) or not _DECLINE.fullmatch(item):
+            raise c.fail(
+                f"{prefix}decline",
+                "invalid item",
+                found=item,
+                allowed=what,
+                leaf="decline",
+                occurrence=n,
+            )
+    return tuple(raw)
 
 
 def load_recipe(path: str | Path) -> Recipe:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except IsADirectoryError:
+        raise RecipeError(str(p), "(file)", "is a directory, not a recipe file") from None
     except OSError as err:
         raise RecipeError(str(p), "(file)", f"cannot read: {err.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise RecipeError(str(p), "(file)", f"larger than {MAX_BYTES} bytes: not a recipe")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise RecipeError(str(p), "(file)", "not UTF-8 text (a binary file?)", line=line) from None
     return parse_recipe(text, str(p))
 
 
 def _q(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # JSON string escapes are TOML basic-string escapes; TOML also forbids a raw DEL.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def dump_recipe(recipe: Recipe) -> str:
@@ -318,4 +444,8 @@ def dump_recipe(recipe: Recipe) -> str:
         ]
         if rt.guest != recipe.guest:
             lines.append(f"guest = {_q(rt.guest)}")
+        if rt.skip is not None:
+            lines.append(f"skip = {_q(rt.skip)}")
+        if rt.decline:
+            lines.append(f"decline = [{', '.join(_q(d) for d in rt.decline)}]")
     return "\n".join(lines) + "\n"

@@ -10,10 +10,18 @@ from fipswizard.errors import BadInput
 from fipswizard.journal import Journal
 from fipswizard.secrets import Secret
 
+# The parameters a real vm-flag step record carries (fipswizard.azure.arm_step.vm_params).
+VM_FLAG = {
+    "kind": "vm-flag",
+    "endpoint": "https://management.azure.com",
+    "api": "2025-04-01",
+    "vm_path": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/v",
+}
+
 
 def test_begin_end_and_unfinished(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.jsonl", "run1")
-    rec = {"target": "t", "title": "x", "risk": "reversible", "params": {"kind": "vm-flag"}}
+    rec = {"target": "t", "title": "x", "risk": "reversible", "params": VM_FLAG}
     j.append("step-begin", target="t", step_id="a", step=rec, undo={"previous": False})
     j.append("step-end", target="t", step_id="a", status="applied")
     j.append("step-begin", target="t", step_id="b", step=rec, undo={})
