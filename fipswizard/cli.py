@@ -133,6 +133,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--format", choices=["text", "json"], default="text", help="summary format")
     ap.add_argument(
+        "--journal-of-other-recipe",
+        action="store_true",
+        help="accept a journal recorded for a different recipe",
+    )
+    ap.add_argument(
         "--concurrency", type=int, metavar="N", help="VMs worked on at once (overrides the recipe)"
     )
     ap.add_argument(

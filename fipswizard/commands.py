@@ -73,7 +73,11 @@ def recipe_new(args: argparse.Namespace) -> int:
         hint = f"; pass {flags[err.key]}" if err.key in flags else ""
         raise BadInput(f"recipe new: {str(err).split(': ', 1)[1]}{hint}") from None
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        from fipswizard.files import write_private_text
+
+        # A missing folder is created (0700), as the journal's and the log's are: the
+        # operator named it explicitly. A symlink or a folder in its place is refused.
+        write_private_text(args.output, text, what="recipe")
         print(f"wrote {args.output}; next: fipswizard plan {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -149,6 +153,10 @@ async def apply(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe)
     journal = Path(args.journal) if args.journal else Journal.default_for(args.recipe)
+    # The whole journal is checked (and matched to this recipe) before anything is written.
+    Journal(journal).check_recipe(
+        recipe, allow_other=getattr(args, "journal_of_other_recipe", False)
+    )
     print(f"journal: {journal}", file=sys.stderr)
     summary = await run_apply(
         recipe, options(args), HeadlessPrompter(args.yes), journal, print_progress
@@ -158,9 +166,11 @@ async def apply(args: argparse.Namespace) -> int:
 
 
 async def rollback(args: argparse.Namespace) -> int:
+    from fipswizard.journal import Journal
     from fipswizard.prompter import HeadlessPrompter
     from fipswizard.session import run_rollback
 
+    Journal(args.journal).records()  # the whole journal checked before the first write
     summary = await run_rollback(
         Path(args.journal),
         options(args),
