@@ -11,11 +11,12 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from fipswizard.approvals import ApprovalItem
 from fipswizard.context import Target
 from fipswizard.events import TargetOutcome
 from fipswizard.journal import Journal
@@ -113,7 +114,13 @@ def compare(summary: Summary, expected: dict[str, str]) -> list[str]:
 
 
 class _DemoPrompter:
-    """The demo is simulated: confirm everything, but say so."""
+    """The demo is simulated: approve everything, but say so."""
+
+    async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
+        for item in items:
+            who = item.target.rsplit("/", 1)[-1]
+            print(f"[demo] auto-approving for {who}: {item.line()}", file=sys.stderr)
+        return {item.key for item in items}
 
     async def confirm(self, target: str, question: str) -> bool:
         print(f"[demo] auto-confirming for {target}: {question.splitlines()[0]}", file=sys.stderr)

@@ -1,16 +1,23 @@
 """The engine: runs a plan and yields typed events; both front ends consume the same stream.
 
-Subscription units (the feature opt-in) run first; then VM units run concurrently under a
-bound. One failing VM does not stop the others. Every write is journalled before and after.
+A run has three phases. Read: every unit (concurrently, under the bound) finishes what an
+earlier interrupted run left (`Step.recover`), runs its read-only steps and checks its writing
+steps up to the first one not done; nothing is written. Gate: one `prompter.approve` for every
+disruptive or irreversible step that may still run. Write: subscription units first, then VM
+units concurrently; a step the gate did not approve is declined, never asked mid-run. One
+failing VM does not stop the others. Every write is journalled before and after.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import NoReturn, TypeVar
 
+from fipswizard.approvals import ApprovalItem, declined_by, is_declined, unit_items
 from fipswizard.azure.steps_validate import FixNeeded
 from fipswizard.azure.steps_vm import RegionRejected
 from fipswizard.context import Context, ScriptRunner, Target
@@ -29,16 +36,30 @@ from fipswizard.events import (
 from fipswizard.journal import Journal
 from fipswizard.plan import Plan, Unit
 from fipswizard.secrets import redact
-from fipswizard.steps import Outcome, Step
+from fipswizard.steps import Outcome, Risk, Step
 
 log = logging.getLogger("fipswizard.engine")
 RunnerFactory = Callable[[Target], ScriptRunner | None]
+T = TypeVar("T")
 
 
 @dataclass
 class _Failure(Exception):
     outcome: TargetOutcome
     detail: str
+
+
+@dataclass
+class _Read:
+    """What the read phase learned about one unit."""
+
+    ctx: Context
+    start: int = 0  # index of the first writing step not done (len(steps): all done)
+    outcome: TargetOutcome | None = None  # set when the unit already ended (e.g. preflight)
+    items: list[ApprovalItem] = field(default_factory=list)
+
+    def pending(self, unit: Unit) -> bool:
+        return self.outcome is None and self.start < len(unit.steps)
 
 
 class Engine:
@@ -52,14 +73,21 @@ class Engine:
         correlation_id: str,
         concurrency: int | None = None,
         runner_factory: RunnerFactory | None = None,
+        on_interrupt: Callable[[Event], None] | None = None,
     ) -> None:
         self.plan, self.ctx, self.journal = plan, ctx, journal
         self.run_id, self.correlation_id = run_id, correlation_id
         self.concurrency = concurrency or plan.recipe.concurrency
         self.runner_factory = runner_factory
+        # Events that must be seen even when the consumer has stopped (Ctrl-C).
+        self.on_interrupt = on_interrupt
+        self.gate_refused: str | None = None  # the prompter's message when the gate refused
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._unfinished = journal.unfinished()
         self._targets = {rt.target.key: rt.target for rt in plan.recipe.targets}
+        self._declined = declined_by(plan.recipe)
+        self._approved: set[tuple[str, str]] = set()
+        self._started: set[tuple[str, str]] = set()  # StepStarted already emitted
 
     def emit(self, event: Event) -> None:
         self._queue.put_nowait(event)
@@ -71,7 +99,11 @@ class Engine:
                 yield event
         finally:
             if not task.done():
+                # Wait for the run to unwind: a disruptive step shielded from the cancel
+                # finishes first, so the VM is not left e.g. deallocated.
                 task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         await task
 
     async def _run_all(self) -> None:
@@ -86,64 +118,179 @@ class Engine:
             )
             self.emit(RunStarted("", self.run_id, self.correlation_id, keys))
             results: dict[str, TargetOutcome] = {}
-            subs = self.plan.subscription_units
-            for unit, outcome in zip(
-                subs, await asyncio.gather(*map(self._unit, subs)), strict=True
-            ):
-                results[unit.key] = outcome
-            gate = asyncio.Semaphore(self.concurrency)
-
-            async def bounded(unit: Unit) -> TargetOutcome:
-                blocker = results.get(unit.after or "")
-                if unit.after and blocker is not TargetOutcome.COMPLIANT:
-                    detail = f"blocked: {unit.after} ended {blocker}"
-                    self.emit(TargetFinished(unit.key, TargetOutcome.BLOCKED, detail))
-                    return TargetOutcome.BLOCKED
-                async with gate:
-                    return await self._unit(unit)
-
-            vms = self.plan.vm_units
-            for unit, outcome in zip(vms, await asyncio.gather(*map(bounded, vms)), strict=True):
-                results[unit.key] = outcome
+            for key, reason in getattr(self.plan, "skipped", {}).items():
+                self.journal.append("target-skip", target=key, reason=reason)
+                self.emit(TargetFinished(key, TargetOutcome.DECLINED, f"skipped: {reason}"))
+                results[key] = TargetOutcome.DECLINED
+            reads = await self._read_phase()
+            if await self._gate(reads):
+                results.update(await self._write_phase(reads))
+            else:
+                results.update(self._refused(reads))
             self.journal.append("run-end", outcomes={k: str(v) for k, v in results.items()})
             self.emit(RunFinished("", results))
         finally:
             self._queue.put_nowait(None)
+
+    # -- read phase --------------------------------------------------------------------------
+
+    async def _read_phase(self) -> dict[str, _Read]:
+        bound = asyncio.Semaphore(self.concurrency)
+
+        async def one(unit: Unit) -> tuple[str, _Read]:
+            async with bound:
+                return unit.key, await self._read_unit(unit)
+
+        return dict(await asyncio.gather(*map(one, self.plan.units)))
+
+    async def _read_unit(self, unit: Unit) -> _Read:
+        read = _Read(self._context(unit))
+        try:
+            await self._recover(read.ctx, unit)
+            for n, step in enumerate(unit.steps):
+                if step.risk is Risk.READ_ONLY:
+                    await self._step(read.ctx, unit, step)
+                elif not await self._step(read.ctx, unit, step, write=False):
+                    read.start = n
+                    break
+            else:
+                read.start = len(unit.steps)
+        except _Failure as failure:
+            read.outcome = failure.outcome
+            self.emit(TargetFinished(unit.key, failure.outcome, failure.detail))
+            return read
+        read.items = unit_items(unit, read.start)
+        return read
+
+    async def _recover(self, ctx: Context, unit: Unit) -> None:
+        """Finish or undo what an earlier, approved run left half-done (e.g. a VM it
+        deallocated), before anything else touches this VM."""
+        for step in dict.fromkeys([*unit.steps, *unit.fixes.values()]):
+            if (unit.key, step.id) not in self._unfinished:
+                continue
+            recover = getattr(step, "recover", None)  # Step.recover (steps.py) when present
+            if recover is None:
+                continue
+            undo = self._undo_of(unit.key, step.id)
+            note = await self._guard(unit, step, recover(ctx, undo))
+            if note:
+                self.journal.append("recover", target=unit.key, step_id=step.id, detail=note)
+                self.emit(StepOutput(unit.key, step.id, redact(f"recovered: {note}")))
+
+    def _undo_of(self, target: str, step_id: str) -> dict[str, object]:
+        begun = [b for b in self.journal.begun() if (b.target, b.step_id) == (target, step_id)]
+        return dict(begun[-1].undo) if begun else {}
+
+    # -- gate ---------------------------------------------------------------------------------
+
+    async def _gate(self, reads: dict[str, _Read]) -> bool:
+        items = [i for u in self.plan.units for i in reads[u.key].items if reads[u.key].pending(u)]
+        try:
+            approved = await self.ctx.prompter.approve(items)
+        except ConfirmationNeeded as err:
+            self.gate_refused = redact(str(err))
+            self.journal.append("gate-refused", items=[i.to_dict() for i in items])
+            return False
+        # A decision recorded in the recipe holds whatever the prompter said.
+        self._approved = {i.key for i in items if not is_declined(i, self._declined)} & approved
+        self.journal.append(
+            "gate-approved",
+            approved=sorted(f"{t} {s}" for t, s in self._approved),
+            declined=sorted(f"{i.target} {i.step_id}" for i in items if i.key not in approved),
+        )
+        return True
+
+    def _refused(self, reads: dict[str, _Read]) -> dict[str, TargetOutcome]:
+        results: dict[str, TargetOutcome] = {}
+        for unit in self.plan.units:
+            read = reads[unit.key]
+            if read.outcome is not None:
+                results[unit.key] = read.outcome
+            elif read.pending(unit):
+                titles = "; ".join(i.title for i in read.items) or "its writes wait for the gate"
+                detail = f"not approved, nothing changed: {titles}"
+                self.emit(TargetFinished(unit.key, TargetOutcome.NEEDS_CONFIRMATION, detail))
+                results[unit.key] = TargetOutcome.NEEDS_CONFIRMATION
+            else:
+                self.emit(TargetFinished(unit.key, TargetOutcome.COMPLIANT, "every step holds"))
+                results[unit.key] = TargetOutcome.COMPLIANT
+        return results
+
+    # -- write phase --------------------------------------------------------------------------
+
+    async def _write_phase(self, reads: dict[str, _Read]) -> dict[str, TargetOutcome]:
+        results: dict[str, TargetOutcome] = {}
+        subs = self.plan.subscription_units
+        outcomes = await asyncio.gather(*(self._write_unit(u, reads[u.key]) for u in subs))
+        results.update(zip((u.key for u in subs), outcomes, strict=True))
+        bound = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(unit: Unit) -> TargetOutcome:
+            read = reads[unit.key]
+            if read.outcome is not None:
+                return read.outcome
+            blocker = results.get(unit.after or "")
+            if unit.after and blocker is not TargetOutcome.COMPLIANT:
+                detail = f"blocked: {unit.after} ended {blocker}"
+                self.emit(TargetFinished(unit.key, TargetOutcome.BLOCKED, detail))
+                return TargetOutcome.BLOCKED
+            async with bound:
+                return await self._write_unit(unit, read)
+
+        vms = self.plan.vm_units
+        outcomes = await asyncio.gather(*map(bounded, vms))
+        results.update(zip((u.key for u in vms), outcomes, strict=True))
+        return results
 
     def _context(self, unit: Unit) -> Context:
         target = self._targets.get(unit.key)
         runner = self.runner_factory(target) if (self.runner_factory and target) else None
         return self.ctx.bind(target=target, runner=runner)
 
-    async def _unit(self, unit: Unit) -> TargetOutcome:
-        ctx = self._context(unit)
+    async def _write_unit(self, unit: Unit, read: _Read) -> TargetOutcome:
+        if read.outcome is not None:
+            return read.outcome
         try:
-            for step in unit.steps:
-                await self._step(ctx, unit, step)
+            # Steps before `start` were proven done (or ran, read-only) in the read phase.
+            for step in unit.steps[read.start :]:
+                await self._step(read.ctx, unit, step)
         except _Failure as failure:
             self.emit(TargetFinished(unit.key, failure.outcome, failure.detail))
             return failure.outcome
         self.emit(TargetFinished(unit.key, TargetOutcome.COMPLIANT, "every step holds"))
         return TargetOutcome.COMPLIANT
 
-    async def _step(self, ctx: Context, unit: Unit, step: Step) -> None:
+    # -- one step -----------------------------------------------------------------------------
+
+    async def _step(self, ctx: Context, unit: Unit, step: Step, *, write: bool = True) -> bool:
+        """Check `step`; skip it when it holds, otherwise apply it (only when `write`).
+
+        Returns whether it held. Failures end the unit (`_Failure`)."""
+
         def progress(text: str) -> None:
             self.emit(StepOutput(unit.key, step.id, redact(text)))
 
         ctx = ctx.bind(progress=progress)
-        self.emit(StepStarted(unit.key, step.id, step.title, str(step.risk)))
+        if (unit.key, step.id) not in self._started:
+            self._started.add((unit.key, step.id))
+            self.emit(StepStarted(unit.key, step.id, step.title, str(step.risk)))
+        before = await self._guard(unit, step, step.check(ctx))
+        forced = (
+            getattr(step, "resume_incomplete", False) and (unit.key, step.id) in self._unfinished
+        )
+        if before.done and not forced:
+            if (unit.key, step.id) in self._unfinished:
+                self.journal.append("step-skip", target=unit.key, step_id=step.id)
+            self.emit(StepFinished(unit.key, step.id, StepStatus.SKIPPED, before.detail))
+            return True
+        if write:
+            await self._guard(unit, step, self._write(ctx, unit, step, before))
+        return False
+
+    async def _guard(self, unit: Unit, step: Step, work: Awaitable[T]) -> T:
+        """Await `work`; map an error to the step's failure and the unit's outcome."""
         try:
-            before = await step.check(ctx)
-            forced = (
-                getattr(step, "resume_incomplete", False)
-                and (unit.key, step.id) in self._unfinished
-            )
-            if before.done and not forced:
-                if (unit.key, step.id) in self._unfinished:
-                    self.journal.append("step-skip", target=unit.key, step_id=step.id)
-                self.emit(StepFinished(unit.key, step.id, StepStatus.SKIPPED, before.detail))
-                return
-            await self._write(ctx, unit, step, before)
+            return await work
         except _Failure:
             raise
         except ConfirmationNeeded as err:
@@ -166,13 +313,13 @@ class Engine:
 
     async def _write(self, ctx: Context, unit: Unit, step: Step, before: Outcome) -> None:
         if step.risk.needs_confirmation:
-            await self._confirm(unit, step)
+            await self._allowed(unit, step)
         self.journal.append(
             "step-begin", target=unit.key, step_id=step.id, step=step.record(), undo=before.facts
         )
         try:
             try:
-                await step.apply(ctx, before)
+                await self._apply(ctx, unit, step, before)
             except FixNeeded as need:
                 fix = unit.fixes.get(step.id)
                 if fix is None:
@@ -197,7 +344,32 @@ class Engine:
         )
         self.emit(StepFinished(unit.key, step.id, StepStatus.APPLIED, after.detail))
 
+    async def _apply(self, ctx: Context, unit: Unit, step: Step, before: Outcome) -> None:
+        """Apply `step`; a disruptive one (reboot, deallocate + start) is shielded from Ctrl-C
+        so it finishes and the VM is left running before the run stops."""
+        if step.risk is not Risk.DISRUPTIVE:
+            await step.apply(ctx, before)
+            return
+        job = asyncio.ensure_future(step.apply(ctx, before))
+        try:
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            if job.done():
+                raise
+            event = StepOutput(
+                unit.key,
+                step.id,
+                f"interrupted: letting '{step.title}' finish so the VM is left running",
+            )
+            self.emit(event)
+            if self.on_interrupt:
+                self.on_interrupt(event)
+            with suppress(Exception):
+                await job  # its own failure is the next run's business (journal: unfinished)
+            raise
+
     async def _fix(self, ctx: Context, unit: Unit, fix: Step) -> None:
+        self._started.add((unit.key, fix.id))
         self.emit(StepStarted(unit.key, fix.id, fix.title, str(fix.risk)))
         fix_ctx = ctx.bind(progress=lambda t: self.emit(StepOutput(unit.key, fix.id, redact(t))))
         try:
@@ -218,16 +390,21 @@ class Engine:
             )
             raise
 
-    async def _confirm(self, unit: Unit, step: Step) -> None:
-        if not await self.ctx.prompter.confirm(unit.key, step.confirmation()):
-            self.emit(
-                StepFinished(unit.key, step.id, StepStatus.DECLINED, "declined by the operator")
-            )
-            raise _Failure(TargetOutcome.DECLINED, f"{step.title}: declined")
+    async def _allowed(self, unit: Unit, step: Step) -> None:
+        """A disruptive step runs only if the gate approved it; never a new question, except
+        the TUI's optional "ask again before each disruptive step" (`prompter.ask_each`)."""
+        approved = (unit.key, step.id) in self._approved
+        if approved and getattr(self.ctx.prompter, "ask_each", False):
+            approved = await self.ctx.prompter.confirm(unit.key, step.confirmation())
+        if approved:
+            return
+        self.journal.append("step-declined", target=unit.key, step_id=step.id)
+        self.emit(StepFinished(unit.key, step.id, StepStatus.DECLINED, "declined by the operator"))
+        raise _Failure(TargetOutcome.DECLINED, f"{step.title}: declined (stopped before it)")
 
     def _fail(
         self, unit: Unit, step: Step, status: StepStatus, err: BaseException, outcome: TargetOutcome
-    ) -> None:
+    ) -> NoReturn:
         text = redact(str(err))
         advice = getattr(err, "advice", "")
         self.emit(StepFinished(unit.key, step.id, status, text, advice))

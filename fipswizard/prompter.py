@@ -1,32 +1,57 @@
-"""The prompter seam: how the engine asks the operator a question.
+"""The prompter seam: how the engine asks the operator.
 
-The TUI answers with modal screens; headless mode answers from `--yes` or stops with
-exit code 4 (`ConfirmationNeeded`) when an answer is missing.
+The engine asks once per run, before the first write (`approve`), for every disruptive or
+irreversible step that may run. The TUI answers with its Confirm screen; headless mode answers
+from `--yes` and the recipe's recorded declines, or stops with exit code 4 (`ConfirmationNeeded`).
+`confirm` remains for one-off questions outside an apply run (rollback) and the TUI's optional
+"ask again before each disruptive step".
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from fipswizard.approvals import ApprovalItem, is_declined, needs_approval_message
 from fipswizard.errors import ConfirmationNeeded
+
+DEFAULT_COMMAND = "fipswizard apply RECIPE --yes"
 
 
 class Prompter(Protocol):
+    async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
+        """The keys (target, step id) of the items approved; the rest are declined."""
+        ...
+
     async def confirm(self, target: str, question: str) -> bool:
-        """Ask before a disruptive or irreversible step; False declines it."""
+        """Ask one question (e.g. before a rollback); False declines it."""
         ...
 
 
 class HeadlessPrompter:
-    """Answers yes when `--yes` was given, otherwise refuses with a clear message."""
+    """Approves with `--yes` (except what the recipe declines); otherwise refuses clearly."""
 
-    def __init__(self, assume_yes: bool) -> None:
+    def __init__(
+        self,
+        assume_yes: bool,
+        declined: Mapping[str, Sequence[str]] | None = None,
+        command: str | None = None,
+    ) -> None:
         self.assume_yes = assume_yes
+        self.declined = dict(declined or {})
+        self.command = command  # the exact command that approves: printed when refusing
+
+    async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
+        pending = [i for i in items if not is_declined(i, self.declined)]
+        if pending and not self.assume_yes:
+            command = self.command or DEFAULT_COMMAND
+            raise ConfirmationNeeded(needs_approval_message(pending, command))
+        return {i.key for i in pending}
 
     async def confirm(self, target: str, question: str) -> bool:
         if self.assume_yes:
             return True
         raise ConfirmationNeeded(
             f"{target}: needs confirmation: {question}\n"
-            "  what to do: review `fipswizard plan RECIPE`, then re-run with --yes"
+            f"  what to do: review it, then run: {self.command or 'the same command with --yes'}"
         )
