@@ -56,31 +56,56 @@ def _state(root: Path, **values: str) -> None:
     _write(root, {f"{STATE}/{k.replace('_', '-')}": f"{v}\n" for k, v in values.items()})
 
 
-def _base(root: Path, distro: str, kernel: str, *, service: str, agent_py: str, daemon: str,
-          autoupdate: str, machine_id: str) -> None:
+def _base(
+    root: Path,
+    distro: str,
+    kernel: str,
+    *,
+    service: str,
+    agent_py: str,
+    daemon: str,
+    autoupdate: str,
+    machine_id: str,
+) -> None:
     for folder in ("run", "tmp", "root", "var/log", "var/lib/waagent"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     (root / "root").chmod(0o700)
-    _write(root, {
-        "etc/machine-id": f"{machine_id}\n",
-        "etc/waagent.conf": df.waagent_conf(autoupdate),
-        f"etc/systemd/system/{service}.service": df.agent_unit(service),
-        f"{agent_py}/azurelinuxagent/common/version.py": df.agent_version_py(daemon),
-        "home/azureuser/.ssh/authorized_keys": df.authorized_keys(),
-    })
+    _write(
+        root,
+        {
+            "etc/machine-id": f"{machine_id}\n",
+            "etc/waagent.conf": df.waagent_conf(autoupdate),
+            f"etc/systemd/system/{service}.service": df.agent_unit(service),
+            f"{agent_py}/azurelinuxagent/common/version.py": df.agent_version_py(daemon),
+            "home/azureuser/.ssh/authorized_keys": df.authorized_keys(),
+        },
+    )
     (root / "home/azureuser/.ssh/authorized_keys").chmod(0o600)
     _state(root, kernel=kernel, fips_enabled="0", wireserver_agent=LATEST_AGENT)
     install_standins(root, distro)
 
 
-def rhel_root(root: Path, version: str = "9.5", daemon: str = "2.7.0.6", *,
-              autoupdate: str = "n", distro: str = "rhel") -> FakeRoot:
+def rhel_root(
+    root: Path,
+    version: str = "9.5",
+    daemon: str = "2.7.0.6",
+    *,
+    autoupdate: str = "n",
+    distro: str = "rhel",
+) -> FakeRoot:
     """RHEL 9.x on Azure: BLS boot entries, crypto policies, WALinuxAgent under python3.9."""
     kernel = df.EL_KERNELS[version]
     mid = "4f1c1a5ee0b04c6c9bd4f4f4a1d2c3b4"
-    _base(root, distro, kernel, service="waagent",
-          agent_py="usr/lib/python3.9/site-packages", daemon=daemon, autoupdate=autoupdate,
-          machine_id=mid)
+    _base(
+        root,
+        distro,
+        kernel,
+        service="waagent",
+        agent_py="usr/lib/python3.9/site-packages",
+        daemon=daemon,
+        autoupdate=autoupdate,
+        machine_id=mid,
+    )
     files = {
         "etc/os-release": df.os_release(distro, version),
         f"boot/loader/entries/{mid}-{kernel}.conf": df.bls_entry(distro, version, kernel),
@@ -89,8 +114,9 @@ def rhel_root(root: Path, version: str = "9.5", daemon: str = "2.7.0.6", *,
         df.DAEMON_MAIN: df.daemon_main_py(daemon),
         "var/lib/rpm/fw-standin-packages": df.rpm_db(distro, version, kernel, daemon),
     }
-    for rel, text in df.crypto_policy_files("DEFAULT").items():
-        files[rel] = text
+    # As the packages install them: the policy config with its comment header, a grub default.
+    files.update(df.crypto_policy_files("DEFAULT", packaged=True))
+    files["etc/default/grub"] = df.DEFAULT_GRUB
     key = "RPM-GPG-KEY-AlmaLinux-9" if distro == "almalinux" else "RPM-GPG-KEY-redhat-release"
     files[f"etc/pki/rpm-gpg/{key}"] = "-----BEGIN PGP PUBLIC KEY BLOCK-----\nfixture\n"
     if distro == "almalinux":
@@ -98,37 +124,56 @@ def rhel_root(root: Path, version: str = "9.5", daemon: str = "2.7.0.6", *,
     _write(root, files)
     for folder in ("etc/dnf/vars", "etc/dracut.conf.d"):
         (root / folder).mkdir(parents=True, exist_ok=True)
-    _state(root, boot_uuid="9d1f43a0-5c3b-4c8e-a0e4-6f2b7d9c1e55")
+    # fips-mode-setup's Ctrl-C countdown lasts 15 s; 1 s here keeps a forgetful test short.
+    _state(root, boot_uuid="9d1f43a0-5c3b-4c8e-a0e4-6f2b7d9c1e55", countdown="1")
     return FakeRoot(root, distro)
 
 
 def alma92_root(root: Path, daemon: str = "2.9.1.1", *, autoupdate: str = "y") -> FakeRoot:
     fake = rhel_root(root, "9.2", daemon, autoupdate=autoupdate, distro="almalinux")
     (root / STATE / "tuxcare-key.sha256").write_text(
-        hashlib.sha256(TUXCARE_KEY.encode()).hexdigest() + "\n", encoding="utf-8")
+        hashlib.sha256(TUXCARE_KEY.encode()).hexdigest() + "\n", encoding="utf-8"
+    )
     return fake
 
 
-def ubuntu_root(root: Path, version: str = "22.04", daemon: str = "2.9.1.1", *,
-                autoupdate: str = "y", attached: bool = False, pro_image: bool = False
-                ) -> FakeRoot:
+def ubuntu_root(
+    root: Path,
+    version: str = "22.04",
+    daemon: str = "2.9.1.1",
+    *,
+    autoupdate: str = "y",
+    attached: bool = False,
+    pro_image: bool = False,
+) -> FakeRoot:
     """Ubuntu (Pro) on Azure: dpkg status, apt sources, walinuxagent, the pro client state."""
     kernel, fips_kernel = df.UBUNTU_KERNELS[version]
-    _base(root, "ubuntu", kernel, service="walinuxagent",
-          agent_py="usr/lib/python3/dist-packages", daemon=daemon, autoupdate=autoupdate,
-          machine_id="0b8a7c6d5e4f40318a2b1c0d9e8f7a6b")
-    _write(root, {
-        "etc/os-release": df.os_release("ubuntu", version),
-        "etc/default/grub.d/50-cloudimg-settings.cfg": df.UBUNTU_GRUB_CLOUDIMG,
-        "etc/apt/sources.list.d/ubuntu.sources": df.ubuntu_sources(version),
-        f"boot/vmlinuz-{kernel}": f"kernel image {kernel}\n",
-        "var/lib/dpkg/status": df.dpkg_status(kernel),
-    })
+    _base(
+        root,
+        "ubuntu",
+        kernel,
+        service="walinuxagent",
+        agent_py="usr/lib/python3/dist-packages",
+        daemon=daemon,
+        autoupdate=autoupdate,
+        machine_id="0b8a7c6d5e4f40318a2b1c0d9e8f7a6b",
+    )
+    _write(
+        root,
+        {
+            "etc/os-release": df.os_release("ubuntu", version),
+            "etc/default/grub.d/50-cloudimg-settings.cfg": df.UBUNTU_GRUB_CLOUDIMG,
+            "etc/apt/sources.list.d/ubuntu.sources": df.ubuntu_sources(version),
+            f"boot/vmlinuz-{kernel}": f"kernel image {kernel}\n",
+            "var/lib/dpkg/status": df.dpkg_status(kernel),
+        },
+    )
     for folder in ("etc/apt/preferences.d", "var/lib/ubuntu-advantage"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     _state(root, fips_kernel=fips_kernel)
     (root / STATE / "pro-token.sha256").write_text(
-        hashlib.sha256(PRO_TOKEN.encode()).hexdigest() + "\n", encoding="utf-8")
+        hashlib.sha256(PRO_TOKEN.encode()).hexdigest() + "\n", encoding="utf-8"
+    )
     if pro_image:
         _state(root, pro_auto_attach="yes")
     if attached:
@@ -138,12 +183,20 @@ def ubuntu_root(root: Path, version: str = "22.04", daemon: str = "2.9.1.1", *,
     return FakeRoot(root, "ubuntu")
 
 
-def flatcar_root(root: Path, daemon: str = "2.12.0.4", *, autoupdate: str = "n",
-                 fipsmodule: bool = True) -> FakeRoot:
+def flatcar_root(
+    root: Path, daemon: str = "2.12.0.4", *, autoupdate: str = "n", fipsmodule: bool = True
+) -> FakeRoot:
     """Flatcar on Azure: /oem/grub.cfg, /etc/os-release -> ../usr/lib/os-release, OpenSSL 3."""
-    _base(root, "flatcar", "6.6.95-flatcar", service="waagent",
-          agent_py="usr/lib/python3.12/site-packages", daemon=daemon,
-          autoupdate=autoupdate, machine_id="6e0f1f6f3a7a4fd0b1c2d3e4f5a6b7c8")
+    _base(
+        root,
+        "flatcar",
+        "6.6.95-flatcar",
+        service="waagent",
+        agent_py="usr/lib/python3.12/site-packages",
+        daemon=daemon,
+        autoupdate=autoupdate,
+        machine_id="6e0f1f6f3a7a4fd0b1c2d3e4f5a6b7c8",
+    )
     files = {
         "usr/lib/os-release": df.os_release("flatcar", "4230.2.0"),
         "oem/grub.cfg": df.FLATCAR_OEM_GRUB,
@@ -167,8 +220,11 @@ def simulate_reboot(fake: FakeRoot) -> str:
     if fake.distro == "ubuntu":
         nxt = state / "kernel-next"
         kernel = nxt.read_text(encoding="utf-8").strip() if nxt.exists() else kernel
-        fips = "fips=1" in (root / "etc/default/grub.d/99-fips.cfg").read_text(
-            encoding="utf-8") if (root / "etc/default/grub.d/99-fips.cfg").exists() else False
+        fips = (
+            "fips=1" in (root / "etc/default/grub.d/99-fips.cfg").read_text(encoding="utf-8")
+            if (root / "etc/default/grub.d/99-fips.cfg").exists()
+            else False
+        )
         notices = root / "var/lib/ubuntu-advantage/notices"
         shutil.rmtree(notices, ignore_errors=True)  # pro's reboot commands clear them
         args = "ro console=tty1 console=ttyS0" + (" fips=1" if fips else "")

@@ -1,6 +1,13 @@
 # ruff: noqa: E501  (the module embeds shell scripts whose lines are kept whole)
 """Stand-ins for RHEL 9 / AlmaLinux 9 tools: fips-mode-setup, update-crypto-policies, grubby,
-dnf, rpm and tuxctl (see standins.py for the conventions)."""
+dnf, rpm and tuxctl (see standins.py for the conventions).
+
+Modelled on the real tools (facts, not code): fedora-crypto-policies `fips-mode-setup`,
+`python/update-crypto-policies.py` and the packaged `/etc/crypto-policies/config` (17 comment
+lines, DEFAULT on line 18; the same text is insights-core's CryptoPoliciesConfig fixture);
+rhboot/grubby `grubby-bls` (BLS entries under /boot/loader/entries; with --update-kernel=ALL
+it also rewrites GRUB_CMDLINE_LINUX in /etc/default/grub so grub2-mkconfig keeps the change).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +17,58 @@ TUXCARE_KERNEL = "5.14.0-284.11.1.el9_2.tuxcare.6.x86_64"
 TUXCARE_OPENSSL = "3.0.7-20.el9_2.tuxcare.1.x86_64"
 
 
-def crypto_policy_files(policy: str) -> dict[str, str]:
-    """What `update-crypto-policies --set POLICY` leaves behind (same bytes as the stand-in)."""
-    files = {"etc/crypto-policies/config": f"{policy}\n",
-             "etc/crypto-policies/state/current": f"{policy}\n"}
+# /etc/crypto-policies/config as the crypto-policies package installs it: the policy is on the
+# first line that is not a comment (line 18), so `head -n 1` reads a comment.
+PACKAGED_CONFIG = """# This file should contain a single keyword, the crypto policy to
+# be applied by default to applications. The available policies are
+# restricted to the following profiles.
+#
+# * LEGACY: Ensures maximum compatibility with legacy systems (64-bit
+#   security)
+#
+# * DEFAULT: A reasonable default for today's standards (112-bit security).
+#
+# * FUTURE: A level that will provide security on a conservative level that is
+#   believed to withstand any near-term future attacks (128-bit security).
+#
+# * FIPS: Policy that enables only FIPS 140-2 approved or allowed algorithms.
+#
+# After modifying this file, you need to run update-crypto-policies
+# for the changes to propagate.
+#
+DEFAULT
+"""
+
+# /etc/default/grub of a RHEL 9 Azure image (the fields grub2-mkconfig reads).
+DEFAULT_GRUB = (
+    "GRUB_TIMEOUT=10\nGRUB_DISTRIBUTOR=\"$(sed 's, release .*$,,g' /etc/system-release)\"\n"
+    'GRUB_DEFAULT=saved\nGRUB_DISABLE_SUBMENU=true\nGRUB_TERMINAL_OUTPUT="console"\n'
+    'GRUB_CMDLINE_LINUX="crashkernel=1G-4G:192M console=tty1 console=ttyS0,115200n8 '
+    'earlyprintk=ttyS0,115200 rootdelay=300"\nGRUB_DISABLE_RECOVERY="true"\n'
+    "GRUB_ENABLE_BLSCFG=true\n"
+)
+
+
+def crypto_policy_files(policy: str, *, packaged: bool = False) -> dict[str, str]:
+    """The crypto-policies files for POLICY: as the package installs them (`packaged`, DEFAULT
+    only), or as `update-crypto-policies --set POLICY` leaves them (same bytes as the stand-in,
+    which rewrites the config as the bare policy line)."""
+    config = PACKAGED_CONFIG if packaged else f"{policy}\n"
+    files = {
+        "etc/crypto-policies/config": config,
+        "etc/crypto-policies/state/current": f"{policy}\n",
+    }
     for backend in ("gnutls", "openssl", "opensshserver"):
         files[f"etc/crypto-policies/back-ends/{backend}.config"] = (
-            f"# {backend} back-end generated for policy {policy}\n")
+            f"# {backend} back-end generated for policy {policy}\n"
+        )
     return files
 
 
 UPDATE_CRYPTO_POLICIES = r"""
 fw_log "$@"
-current() { grep -v '^#' /etc/crypto-policies/config 2>/dev/null | head -n 1; }
+# The config's first word outside comments and blank lines (update-crypto-policies.py).
+current() { sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' /etc/crypto-policies/config 2>/dev/null | grep -m 1 -v '^$'; }
 set_policy() {
   local be
   mkdir -p /etc/crypto-policies/state /etc/crypto-policies/back-ends
@@ -119,18 +165,39 @@ if [ -n "$info" ]; then
   exit 0
 fi
 [ "$which" = ALL ] || { echo "grubby stand-in: only --update-kernel=ALL" >&2; exit 2; }
+# Fault knob for tests of a rollback that stops part-way.
+if [ -n "$del" ] && [ -e "$S/fail-grubby-remove" ]; then echo "grubby: error writing entry" >&2; exit 1; fi
 for f in $(entries); do
   o=$(sed -n 's/^options //p' "$f")
   [ -n "$add" ] && o=$(add_args "$o" "$add")
   [ -n "$del" ] && o=$(remove_args "$o" "$del")
   set_options "$f" "$o"
 done
+# grubby-bls: --update-kernel=ALL also changes GRUB_CMDLINE_LINUX in /etc/default/grub, so a
+# later grub2-mkconfig (or a kernel update that copies it) keeps the arguments.
+G=/etc/default/grub
+if [ -f "$G" ] && grep -q '^GRUB_CMDLINE_LINUX=' "$G"; then
+  o=$(sed -n 's/^GRUB_CMDLINE_LINUX="\(.*\)"$/\1/p' "$G" | tail -n 1)
+  [ -n "$add" ] && o=$(add_args "$o" "$add")
+  [ -n "$del" ] && o=$(remove_args "$o" "$del")
+  new=$(awk -v o="$o" '/^GRUB_CMDLINE_LINUX=/{print "GRUB_CMDLINE_LINUX=\"" o "\""; next} {print}' "$G")
+  printf '%s\n' "$new" >"$G"
+fi
 """
 
 FIPS_MODE_SETUP = r"""
 fw_log "$@"
 [ -n "${FIPS_MODE_SETUP_SKIP_WARNING:-}" ] && fw_note "FIPS_MODE_SETUP_SKIP_WARNING=$FIPS_MODE_SETUP_SKIP_WARNING"
-policy() { grep -v '^#' /etc/crypto-policies/config 2>/dev/null | head -n 1; }
+policy() { update-crypto-policies --show; }
+# --enable and --disable warn and wait 15 seconds for Ctrl-C unless FIPS_MODE_SETUP_SKIP_WARNING
+# is set (upstream since 2024). The wait is $S/countdown seconds here so a test that forgets the
+# variable stays short but is still logged as having waited.
+countdown() {
+  [ -n "${FIPS_MODE_SETUP_SKIP_WARNING:-}" ] && return 0
+  fw_note "countdown 15s (FIPS_MODE_SETUP_SKIP_WARNING not set)"
+  echo "*** PRESS CONTROL-C WITHIN 15 SECONDS TO ABORT... ***"
+  sleep "$(cat "$S/countdown" 2>/dev/null || echo 15)"
+}
 boot=""; [ -s "$S/boot-uuid" ] && boot=" boot=UUID=$(cat "$S/boot-uuid")"
 say() { [ "$mode" = --check ] && echo "$@"; return 0; }
 mode=${1:-}
@@ -154,7 +221,7 @@ case $mode in
       echo "The system has an encrypted block device with an Argon2 PBKDF; FIPS mode cannot open it." >&2
       exit 76
     fi
-    [ -z "${FIPS_MODE_SETUP_SKIP_WARNING:-}" ] && echo "*** PRESS CONTROL-C WITHIN 15 SECONDS TO ABORT... ***"
+    countdown
     echo "Kernel initramdisks are being regenerated. This might take some time."
     mkdir -p /etc/dracut.conf.d && printf 'add_dracutmodules+=" fips "\n' >/etc/dracut.conf.d/40-fips.conf
     case $(policy) in FIPS | FIPS:*) ;; *) update-crypto-policies --no-reload --set FIPS >/dev/null ;; esac
@@ -163,6 +230,7 @@ case $mode in
     echo "FIPS mode will be enabled."
     echo "Please reboot the system for the setting to take effect." ;;
   --disable)
+    countdown
     rm -f /etc/dracut.conf.d/40-fips.conf
     echo "Kernel initramdisks are being regenerated. This might take some time."
     update-crypto-policies --no-reload --set DEFAULT >/dev/null
@@ -174,9 +242,12 @@ case $mode in
 esac
 """
 
-RPM = r"""
+RPM = (
+    r"""
 fw_log "$@"
-DB=""" + PKG_DB + r"""
+DB="""
+    + PKG_DB
+    + r"""
 [ "${1:-}" = -q ] || { echo "rpm stand-in: unsupported: $*" >&2; exit 2; }
 shift
 rc=0
@@ -189,12 +260,20 @@ for p in "$@"; do
 done
 exit $rc
 """
+)
 
-DNF = r"""
+DNF = (
+    r"""
 fw_log "$@"
-DB=""" + PKG_DB + r"""
-K=""" + TUXCARE_KERNEL + r"""
-O=""" + TUXCARE_OPENSSL + r"""
+DB="""
+    + PKG_DB
+    + r"""
+K="""
+    + TUXCARE_KERNEL
+    + r"""
+O="""
+    + TUXCARE_OPENSSL
+    + r"""
 URL=https://repo.tuxcare.com/tuxcare/tuxcare-release-latest-9.2.noarch.rpm
 args=()
 for a in "$@"; do case $a in -y | --assumeyes | -q | --quiet) ;; *) args+=("$a") ;; esac; done
@@ -240,10 +319,14 @@ case ${args[0]:-} in
   *) echo "dnf stand-in: unsupported: $*" >&2; exit 2 ;;
 esac
 """
+)
 
-TUXCTL = r"""
+TUXCTL = (
+    r"""
 fw_log "$@"
-grep -q '^tuxcare-release ' """ + PKG_DB + r""" 2>/dev/null || { echo "bash: tuxctl: command not found" >&2; exit 127; }
+grep -q '^tuxcare-release ' """
+    + PKG_DB
+    + r""" 2>/dev/null || { echo "bash: tuxctl: command not found" >&2; exit 127; }
 registered() { [ -s /etc/dnf/vars/tuxcare_token ]; }
 key="" force=0
 while [ $# -gt 0 ]; do
@@ -273,7 +356,12 @@ sed -i -e 's|^mirrorlist|# mirrorlist|' \
   /etc/yum.repos.d/almalinux*.repo
 echo "TuxCare installed successfully"
 """
+)
 
-TOOLS_RHEL = {"fips-mode-setup": FIPS_MODE_SETUP, "update-crypto-policies": UPDATE_CRYPTO_POLICIES,
-              "grubby": GRUBBY, "rpm": RPM}
+TOOLS_RHEL = {
+    "fips-mode-setup": FIPS_MODE_SETUP,
+    "update-crypto-policies": UPDATE_CRYPTO_POLICIES,
+    "grubby": GRUBBY,
+    "rpm": RPM,
+}
 TOOLS_ALMA = {**TOOLS_RHEL, "dnf": DNF, "tuxctl": TUXCTL}
