@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+from fipswizard.approvals import declined_by
 from fipswizard.context import Target
 from fipswizard.errors import BadInput, ExitCode, RecipeError
 from fipswizard.events import (
@@ -115,6 +117,8 @@ def exit_code(summary: Summary) -> int:
         return int(ExitCode.OK)
     if TargetOutcome.AUTH_FAILED in outcomes:
         return int(ExitCode.AUTH)
+    if summary.gate_refused:  # nothing was written: approval is what is missing
+        return int(ExitCode.NEEDS_CONFIRMATION)
     bad = outcomes - {
         TargetOutcome.COMPLIANT,
         TargetOutcome.NEEDS_CONFIRMATION,
@@ -158,28 +162,85 @@ async def apply(args: argparse.Namespace) -> int:
         recipe, allow_other=getattr(args, "journal_of_other_recipe", False)
     )
     print(f"journal: {journal}", file=sys.stderr)
-    summary = await run_apply(
-        recipe, options(args), HeadlessPrompter(args.yes), journal, print_progress
-    )
+    prompter = HeadlessPrompter(args.yes, declined_by(recipe), approve_command(args))
+    summary = await run_apply(recipe, options(args), prompter, journal, print_progress)
+    if summary.gate_refused:
+        print(f"fipswizard: {summary.gate_refused}", file=sys.stderr)
     sys.stdout.write((summary.to_json() if args.format == "json" else summary.to_text()) + "\n")
     return exit_code(summary)
 
 
+def approve_command(args: argparse.Namespace) -> str:
+    """The exact `apply` command that approves what this run asked, runnable as printed."""
+    argv = ["fipswizard"]
+    for flag, value in (("--arm-endpoint", args.arm_endpoint), ("--ca-bundle", args.ca_bundle)):
+        if value:
+            argv += [flag, value]
+    argv += ["apply", args.recipe]
+    if args.journal:
+        argv += ["--journal", args.journal]
+    if getattr(args, "journal_of_other_recipe", False):
+        argv.append("--journal-of-other-recipe")
+    if args.concurrency is not None:
+        argv += ["--concurrency", str(args.concurrency)]
+    return shlex.join([*argv, "--yes"])
+
+
 async def rollback(args: argparse.Namespace) -> int:
+    """`--plan` prints every undo per VM and sends nothing; otherwise ask y/N on a terminal,
+    `--yes` for pipelines, and exit 4 listing the undos when neither can answer."""
     from fipswizard.journal import Journal
     from fipswizard.prompter import HeadlessPrompter
     from fipswizard.session import run_rollback
 
     Journal(args.journal).records()  # the whole journal checked before the first write
+    command = f"fipswizard rollback {args.journal} --yes"
+
+    def show(lines: list[str]) -> None:
+        sys.stdout.write("\n".join(lines or ["nothing to roll back"]) + "\n")
+
+    prompter = (
+        _TerminalPrompter()
+        if not args.yes and not args.plan and sys.stdin.isatty()
+        else HeadlessPrompter(args.yes, command=command)
+    )
     summary = await run_rollback(
         Path(args.journal),
         options(args),
-        HeadlessPrompter(args.yes),
+        prompter,
         print_progress,
         unregister_feature=args.unregister_feature,
+        preview=show if args.plan else None,
     )
+    if args.plan:
+        return 0
+    if isinstance(prompter, _TerminalPrompter) and not prompter.approved:
+        return int(ExitCode.NEEDS_CONFIRMATION) if prompter.asked else 0
     if not summary.targets:
         print("nothing to roll back", file=sys.stderr)
         return 0
     sys.stdout.write(summary.to_text("rolled back") + "\n")
-    return 0 if summary.ok else int(ExitCode.STEP_FAILED)
+    done = all(t.outcome is TargetOutcome.ROLLED_BACK for t in summary.targets.values())
+    return 0 if done else int(ExitCode.STEP_FAILED)
+
+
+class _TerminalPrompter:
+    """Rollback on a terminal: one y/N question for the whole list; what it covers (the
+    reboots included) is then approved."""
+
+    def __init__(self) -> None:
+        self.approved = self.asked = False
+
+    async def approve(self, items: object) -> set[tuple[str, str]]:  # not used by rollback
+        return set()
+
+    async def confirm(self, target: str, question: str) -> bool:
+        if self.approved:
+            return True
+        print(question, file=sys.stderr)
+        self.asked = True
+        answer = input("Proceed? [y/N] ").strip().lower()
+        self.approved = answer in ("y", "yes")
+        if not self.approved:
+            print("rollback declined: nothing changed", file=sys.stderr)
+        return self.approved

@@ -25,6 +25,8 @@ class Summary:
 
     def __init__(self) -> None:
         self.targets: dict[str, TargetSummary] = {}
+        # The gate's message when approval was missing (exit 4): what to approve, per VM.
+        self.gate_refused: str | None = None
 
     def add(self, event: Event) -> None:
         if not event.target:
@@ -60,7 +62,10 @@ class Summary:
             }
             for t in self.targets.values()
         ]
-        return json.dumps({"ok": self.ok, "targets": rows}, indent=2)
+        doc: dict[str, Any] = {"ok": self.ok, "targets": rows}
+        if self.gate_refused:
+            doc["needs_approval"] = self.gate_refused
+        return json.dumps(doc, indent=2)
 
     def to_text(self, ok_word: str = "compliant") -> str:
         """A table a person reads; `ok_word` names success ("rolled back" for rollback)."""

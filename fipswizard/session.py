@@ -69,14 +69,18 @@ def new_ids() -> tuple[str, str]:
 
 
 def make_cloud(recipe: Recipe, opts: Options) -> Cloud:
-    from fipswizard.azure.clouds import resolve_cloud
+    from fipswizard.azure.clouds import ENDPOINT_ENV, endpoint_override, resolve_cloud
 
     custom = recipe.custom_cloud
     return resolve_cloud(
         recipe.cloud,
-        arm_endpoint=opts.arm_endpoint
-        or os.environ.get("FIPSWIZARD_ARM_ENDPOINT")
-        or custom.get("arm_endpoint"),
+        # a blank flag or variable is an error naming it, never a fall-back to the public cloud
+        arm_endpoint=endpoint_override(
+            opts.arm_endpoint,
+            os.environ.get(ENDPOINT_ENV),
+            custom.get("arm_endpoint"),
+            recipe.path or "the recipe",
+        ),
         authority=custom.get("authority"),
         scope=custom.get("scope"),
         ca_bundle=opts.ca_bundle or custom.get("ca_bundle"),
@@ -167,10 +171,12 @@ async def run_apply(
             correlation_id=correlation_id,
             concurrency=opts.concurrency,
             runner_factory=runner_factory(arm, opts.settings),
+            on_interrupt=on_event,
         )
         async for event in engine.run():
             summary.add(event)
             on_event(event)
+        summary.gate_refused = engine.gate_refused
     return summary
 
 
@@ -189,19 +195,27 @@ async def run_rollback(
     on_event: Callable[[Event], None],
     *,
     unregister_feature: bool = False,
+    preview: Callable[[list[str]], None] | None = None,
 ) -> Summary:
-    from fipswizard.rollback import pending_undos
+    """Recover interrupted operations, then undo; asks `prompter` once with the full list.
+    With `preview`, hand it that list (per VM, in order) and send nothing."""
+    from fipswizard.rollback import pending_recoveries, pending_undos, plan_lines
     from fipswizard.rollback import run_rollback as undo_all
 
     journal = Journal(journal_path)
     recipe = journal_recipe(journal)
     opts = for_recipe(opts, recipe)
     undos = pending_undos(journal, unregister_feature=unregister_feature)
+    recoveries = pending_recoveries(journal)
     summary = Summary()
-    if not undos:
+    lines = plan_lines(undos, recoveries)
+    if preview is not None:
+        preview(lines)
         return summary
-    listing = "\n".join(f"  - {u.describe()}" for u in undos)
-    if not await prompter.confirm("rollback", f"roll back {len(undos)} change(s):\n{listing}"):
+    if not undos and not recoveries:
+        return summary
+    listing = "\n".join(f"  {line}" for line in lines)
+    if not await prompter.confirm("rollback", f"roll back, per VM in this order:\n{listing}"):
         return summary
     run_id, correlation_id = new_ids()
     journal.run_id = run_id
@@ -216,6 +230,8 @@ async def run_rollback(
             ctx,
             cloud=recipe.cloud,
             runner_factory=runner_factory(arm, opts.settings),
+            recoveries=recoveries,
+            concurrency=opts.concurrency or recipe.concurrency,
         ):
             summary.add(event)
             on_event(event)
