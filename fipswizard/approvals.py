@@ -68,9 +68,8 @@ def declined_by(recipe: Recipe) -> dict[str, tuple[str, ...]]:
     """Target key -> step ids or kinds the recipe declines (recorded decisions, e.g. the TUI's)."""
     out: dict[str, tuple[str, ...]] = {}
     for rt in recipe.targets:
-        declined = tuple(getattr(rt, "decline", ()) or ())
-        if declined:
-            out[rt.target.key] = declined
+        if rt.decline:
+            out[rt.target.key] = tuple(rt.decline)
     return out
 
 

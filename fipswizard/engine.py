@@ -118,7 +118,7 @@ class Engine:
             )
             self.emit(RunStarted("", self.run_id, self.correlation_id, keys))
             results: dict[str, TargetOutcome] = {}
-            for key, reason in getattr(self.plan, "skipped", {}).items():
+            for key, reason in self.plan.skipped.items():
                 self.journal.append("target-skip", target=key, reason=reason)
                 self.emit(TargetFinished(key, TargetOutcome.DECLINED, f"skipped: {reason}"))
                 results[key] = TargetOutcome.DECLINED

@@ -46,6 +46,8 @@ class Plan:
     facts: dict[str, dict[str, Any]]
     endpoint: str
     offline: bool
+    # VMs the recipe leaves out (`skip`, e.g. refused at preflight in the TUI): key -> reason.
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def vm_units(self) -> list[Unit]:
@@ -115,9 +117,13 @@ def build_plan(
                 },
             )
             units.append(Unit(key, f"subscription {sub}", [step]))
+    skipped: dict[str, str] = {}
     for rt in recipe.targets:
+        if rt.skip is not None:  # no steps, so no waiting for its agent on replay
+            skipped[rt.target.key] = rt.skip
+            continue
         units.append(_vm_unit(recipe, rt, facts.get(rt.target.key, {}), endpoint, settings))
-    return Plan(recipe, units, facts, endpoint, offline)
+    return Plan(recipe, units, facts, endpoint, offline, skipped)
 
 
 def _vm_unit(
