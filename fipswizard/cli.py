@@ -156,7 +156,17 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
     )
     rb.add_argument("journal", metavar="JOURNAL")
-    rb.add_argument("--yes", "-y", action="store_true", help="do not ask before undoing")
+    rb.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="do not ask (pipelines); without it, asks y/N on a terminal, else exits 4",
+    )
+    rb.add_argument(
+        "--plan",
+        action="store_true",
+        help="print every undo per VM, in order, and send nothing",
+    )
     rb.add_argument(
         "--unregister-feature",
         action="store_true",

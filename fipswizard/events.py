@@ -22,6 +22,13 @@ class TargetOutcome(StrEnum):
     BLOCKED = "blocked"
     NEEDS_CONFIRMATION = "needs confirmation"
     AUTH_FAILED = "authentication failed"
+    # Rollback: every undo ran; or some could not, and the VM was kept consistent (see
+    # fipswizard/rollback.py for the consistent states) with what is left said in the detail.
+    ROLLED_BACK = "rolled back"
+    PARTLY_ROLLED_BACK = "partly rolled back"
+
+
+DONE = (TargetOutcome.COMPLIANT, TargetOutcome.ROLLED_BACK)  # ended as the command intended
 
 
 @dataclass(frozen=True)
@@ -72,4 +79,4 @@ class RunFinished(Event):
 
     @property
     def ok(self) -> bool:
-        return all(o is TargetOutcome.COMPLIANT for o in self.outcomes.values())
+        return all(o in DONE for o in self.outcomes.values())

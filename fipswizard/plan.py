@@ -68,9 +68,12 @@ def subscription_key(subscription: str) -> str:
 async def discover(
     recipe: Recipe, arm: ArmClient, settings: Settings, concurrency: int | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Read-only: one `GET vm?$expand=instanceView` per target (errors kept, not raised)."""
+    """Read-only: one `GET vm?$expand=instanceView` per target. Errors are kept per VM (an
+    unreadable or malformed answer fails that VM alone, never the run); only an auth
+    failure (exit 3) stops everything. These facts serve the preview and read-only checks:
+    writes re-read the VM for themselves (see fipswizard/azure/arm_step.py)."""
     from fipswizard.azure.arm import ArmError
-    from fipswizard.azure.vm_model import vm_facts
+    from fipswizard.azure.vm_model import MalformedResource, vm_facts
 
     gate = asyncio.Semaphore(concurrency or recipe.concurrency)
 
@@ -80,11 +83,13 @@ async def discover(
                 resp = await arm.get(
                     rt.target.vm_path, settings.compute_api, **{"$expand": "instanceView"}
                 )
+                facts = vm_facts(resp.body, resp.etag, f"VM {rt.target.vm}")
             except ArmError as err:
                 if err.exit_code == 3:
                     raise
                 return rt.target.key, {"error": str(err)}
-        facts = vm_facts(resp.body or {}, resp.etag)
+            except MalformedResource as err:
+                return rt.target.key, {"error": str(err).splitlines()[0]}
         return rt.target.key, {**facts.to_dict(), "capabilities": facts.capabilities}
 
     return dict(await asyncio.gather(*(one(rt) for rt in recipe.targets)))

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from fipswizard.events import Event, StepFinished, StepStatus, TargetFinished, TargetOutcome
+from fipswizard.events import DONE, Event, StepFinished, StepStatus, TargetFinished, TargetOutcome
 
 
 @dataclass
@@ -77,6 +77,6 @@ class Summary:
             if t.advice and t.outcome is not TargetOutcome.COMPLIANT:
                 lines.append(f"{'':<{width}}  what to do: {t.advice}")
         vms = [t for t in self.targets.values() if not t.key.startswith("subscription:")]
-        good = sum(t.outcome is TargetOutcome.COMPLIANT for t in vms)
+        good = sum(t.outcome in DONE for t in vms)
         lines.append(f"{good} of {len(vms)} VMs {ok_word}")
         return "\n".join(lines)

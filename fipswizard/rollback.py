@@ -1,13 +1,30 @@
-"""Rollback: undo, in reverse order, every write a journal says was begun.
+"""Rollback: finish what interrupted runs left, then undo, per VM in reverse order, every
+write a journal says was begun; VMs run concurrently under the recipe's bound.
 
-For a step begun in several runs, the facts from the *first* begin are the true "before"
-state. What was already rolled back is skipped, so rollback can itself be resumed.
+Consistent states (the one definition; trust rule "a VM is always consistent"). At every
+stop each VM is in one of:
+  - platform flag on,  guest FIPS on;
+  - platform flag off, guest FIPS off;
+  - platform flag on,  guest FIPS off.
+Never flag off with guest FIPS on: the guest could then not read the certificate package and
+its extensions break. So the flag's undo runs only once every guest undo of that VM has
+succeeded (and `VmFlagStep.rollback` itself refuses while the guest still reports FIPS mode).
+If a guest undo fails or is refused, the flag stays on and the VM ends PARTLY_ROLLED_BACK,
+saying what is left and how to finish; the kept undo is not journalled as done, so the same
+rollback, run again once the cause is fixed, finishes it.
+
+Only real changes are undone: read-only steps and writes ARM refused before anything
+changed (`Step.changed_nothing`, e.g. the flag PUT's region refusal) are never undone nor
+listed. For a step begun in several runs, the facts from the *first* begin are the true
+"before" state. What was already rolled back is skipped, so rollback can itself be resumed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from fipswizard.context import Context, Target
 from fipswizard.engine import RunnerFactory
@@ -16,6 +33,7 @@ from fipswizard.events import (
     Event,
     RunFinished,
     StepFinished,
+    StepOutput,
     StepStarted,
     StepStatus,
     TargetFinished,
@@ -23,7 +41,13 @@ from fipswizard.events import (
 )
 from fipswizard.journal import Begun, Journal
 from fipswizard.secrets import redact
-from fipswizard.steps import Step
+from fipswizard.steps import Risk, Step
+
+GUEST_KINDS = frozenset({"guest-script", "guest-reboot"})  # undos that change guest FIPS
+FLAG_KIND = "vm-flag"
+FLAG_KEPT = (
+    "the platform flag stays on, so that the VM stays consistent (guest FIPS may still be on)"
+)
 
 
 @dataclass(frozen=True)
@@ -34,22 +58,78 @@ class Undo:
     def describe(self) -> str:
         return f"{self.begun.target}: undo '{self.step.title}'"
 
+    def preview(self) -> str:
+        """One line of `rollback --plan`: what this undo does."""
+        if self.step.kind == FLAG_KIND:
+            return f"undo '{self.step.title}' (only if every guest undo above succeeded)"
+        return f"undo '{self.step.title}'"
+
+
+def _step_of(b: Begun, unregister_feature: bool = False) -> Step:
+    rec = b.record
+    params = dict(rec["params"])
+    if params["kind"] == "feature":
+        params["unregister"] = unregister_feature
+    return Step.from_record(rec["target"], rec["title"], rec["risk"], params)
+
+
+def _ends(journal: Journal) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {
+        (r["run"], r["target"], r["step_id"]): r
+        for r in journal.records()
+        if r["event"] == "step-end"
+    }
+
 
 def pending_undos(journal: Journal, *, unregister_feature: bool = False) -> list[Undo]:
     done = journal.rolled_back()
+    ends = _ends(journal)
     first: dict[tuple[str, str], Begun] = {}
+    tries: dict[tuple[str, str], list[Begun]] = {}
     for b in journal.begun():
         first.setdefault((b.target, b.step_id), b)
+        tries.setdefault((b.target, b.step_id), []).append(b)
     out = []
     for (target, step_id), b in reversed(list(first.items())):
         if (b.run_id, target, step_id) in done:
             continue
-        rec = b.record
-        params = dict(rec["params"])
-        if params["kind"] == "feature":
-            params["unregister"] = unregister_feature
-        out.append(Undo(b, Step.from_record(rec["target"], rec["title"], rec["risk"], params)))
+        step = _step_of(b, unregister_feature)
+        if step.risk is Risk.READ_ONLY:
+            continue  # nothing was changed: nothing to undo
+        refused = [ends.get((t.run_id, target, step_id), {}) for t in tries[(target, step_id)]]
+        if all(
+            e.get("status") == "failed" and step.changed_nothing(str(e.get("detail", "")))
+            for e in refused
+        ):
+            continue  # every attempt was refused before anything changed
+        out.append(Undo(b, step))
     return _guest_order(out)
+
+
+def pending_recoveries(journal: Journal) -> list[Undo]:
+    """Every begun write that did not end well (killed, interrupted or failed) of a step
+    that can recover, newest first, unless a later `recover` or its rollback dealt with it."""
+    records = journal.records()
+    begun = {(b.run_id, b.target, b.step_id): b for b in journal.begun()}
+    open_: dict[tuple[str, str, str], Begun] = {}
+    for r in records:
+        event = r["event"]
+        if event == "step-begin":
+            key = (r["run"], r["target"], r["step_id"])
+            open_[key] = begun[key]
+        elif event == "step-end" and r.get("status") != "failed":
+            open_.pop((r["run"], r["target"], r["step_id"]), None)
+        elif event == "recover":
+            for key in [k for k in open_ if k[1:] == (r["target"], r["step_id"])]:
+                del open_[key]
+        elif event == "rollback-end":
+            open_.pop((r["of_run"], r["target"], r["step_id"]), None)
+    out = []
+    for b in reversed(list(open_.values())):
+        step = _step_of(b)
+        if type(step).recover is not Step.recover:
+            out.append(Undo(b, step))
+    return out
 
 
 def _guest_order(undos: list[Undo]) -> list[Undo]:
@@ -62,15 +142,105 @@ def _guest_order(undos: list[Undo]) -> list[Undo]:
         reboots = [u for u in mine if u.step.kind == "guest-reboot"]
         late = [u for u in mine if u.step.params.get("rollback_after_reboot")]
         rest = [u for u in mine if u not in reboots and u not in late]
-        last_guest = max((i for i, u in enumerate(rest) if u.step.kind == "guest-script"),
-                         default=len(rest) - 1)
+        last_guest = max(
+            (i for i, u in enumerate(rest) if u.step.kind == "guest-script"),
+            default=len(rest) - 1,
+        )
         ordered += rest[: last_guest + 1] + reboots + late + rest[last_guest + 1 :]
     return ordered
+
+
+def plan_lines(undos: list[Undo], recoveries: list[Undo]) -> list[str]:
+    """`rollback --plan`: per VM, in the order they will run, what rollback would do."""
+    lines: list[str] = []
+    targets = dict.fromkeys(u.begun.target for u in [*recoveries, *undos])
+    for target in targets:
+        lines.append(target)
+        n = 0
+        for u in recoveries:
+            if u.begun.target == target:
+                n += 1
+                lines.append(f"  {n}. finish or undo the interrupted '{u.step.title}'")
+        for u in undos:
+            if u.begun.target == target:
+                n += 1
+                lines.append(f"  {n}. {u.preview()}")
+    return lines
 
 
 def _target_of(key: str, cloud: str) -> Target | None:
     parts = key.split("/")
     return Target(parts[0], parts[1], parts[2], cloud) if len(parts) == 3 else None
+
+
+@dataclass
+class _TargetRun:
+    """One target's rollback: its recoveries, then its undos in order."""
+
+    key: str
+    ctx: Context
+    journal: Journal
+    emit: Any
+    left: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+    guest_failed: bool = False
+
+    async def recover(self, r: Undo) -> None:
+        b, step = r.begun, r.step
+        try:
+            note = await step.recover(self.ctx, b.undo)
+        except FipsWizardError as err:
+            self._failed(step, err, f"finishing the interrupted '{step.title}'")
+            self.guest_failed = True  # the VM's state is unknown: keep the flag as it is
+            return
+        if note:
+            self.journal.append(
+                "recover", target=b.target, step_id=b.step_id, of_run=b.run_id, detail=note
+            )
+            self.emit(StepOutput(self.key, step.id, redact(f"recovered: {note}")))
+
+    async def undo(self, u: Undo) -> None:
+        b, step = u.begun, u.step
+        self.emit(StepStarted(b.target, step.id, f"Roll back: {step.title}", str(step.risk)))
+        if step.kind == FLAG_KIND and self.guest_failed:
+            self.left.append(FLAG_KEPT)
+            self.emit(StepFinished(b.target, step.id, StepStatus.SKIPPED, FLAG_KEPT))
+            return
+        self.journal.append("rollback-begin", of_run=b.run_id, target=b.target, step_id=b.step_id)
+        try:
+            note = await step.rollback(self.ctx, b.undo)
+        except FipsWizardError as err:
+            text = redact(str(err))
+            self.journal.append(
+                "rollback-failed", of_run=b.run_id, target=b.target, step_id=b.step_id, detail=text
+            )
+            self._failed(step, err, step.title)
+            self.guest_failed = self.guest_failed or step.kind in GUEST_KINDS
+            return
+        self.journal.append(
+            "rollback-end", of_run=b.run_id, target=b.target, step_id=b.step_id, detail=note
+        )
+        self.emit(StepFinished(b.target, step.id, StepStatus.APPLIED, note))
+
+    def _failed(self, step: Step, err: FipsWizardError, what: str) -> None:
+        text = redact(str(err))
+        advice = str(getattr(err, "advice", ""))
+        self.left.append(f"{what}: {text.splitlines()[0]}")
+        if advice:
+            self.advice.append(advice)
+        self.emit(StepFinished(self.key, step.id, StepStatus.FAILED, text, advice))
+
+    def finish(self) -> TargetOutcome:
+        if not self.left:
+            self.emit(TargetFinished(self.key, TargetOutcome.ROLLED_BACK, "every change undone"))
+            return TargetOutcome.ROLLED_BACK
+        detail = (
+            f"left: {'; '.join(self.left)}. To finish: "
+            + " ".join(dict.fromkeys(self.advice))
+            + " Then run the same rollback again: what is undone is skipped."
+        )
+        self.emit(TargetFinished(self.key, TargetOutcome.PARTLY_ROLLED_BACK, redact(detail)))
+        return TargetOutcome.PARTLY_ROLLED_BACK
 
 
 async def run_rollback(
@@ -80,36 +250,45 @@ async def run_rollback(
     *,
     cloud: str,
     runner_factory: RunnerFactory | None = None,
+    recoveries: list[Undo] | None = None,
+    concurrency: int = 8,
 ) -> AsyncIterator[Event]:
-    results: dict[str, TargetOutcome] = {}
-    for undo in undos:
-        b, step = undo.begun, undo.step
-        target = _target_of(b.target, cloud)
+    """Per target: recoveries first, then its undos in order. VMs concurrently under
+    `concurrency`; subscription targets (the feature) once every VM is done."""
+    queue: asyncio.Queue[Event | None] = asyncio.Queue()
+    gate = asyncio.Semaphore(max(1, concurrency))
+    recs = recoveries or []
+    keys = list(dict.fromkeys(u.begun.target for u in [*recs, *undos]))
+
+    async def one(key: str) -> tuple[str, TargetOutcome]:
+        target = _target_of(key, cloud)
         runner = runner_factory(target) if (runner_factory and target) else None
-        sctx = ctx.bind(target=target, runner=runner)
-        yield StepStarted(b.target, step.id, f"Roll back: {step.title}", str(step.risk))
-        journal.append("rollback-begin", of_run=b.run_id, target=b.target, step_id=b.step_id)
+        run = _TargetRun(key, ctx.bind(target=target, runner=runner), journal, queue.put_nowait)
+        async with gate:
+            for r in recs:
+                if r.begun.target == key:
+                    await run.recover(r)
+            for u in undos:
+                if u.begun.target == key:
+                    await run.undo(u)
+        return key, run.finish()
+
+    async def all_targets() -> dict[str, TargetOutcome]:
         try:
-            note = await step.rollback(sctx, b.undo)
-        except FipsWizardError as err:
-            text = redact(str(err))
-            journal.append(
-                "rollback-failed", of_run=b.run_id, target=b.target, step_id=b.step_id, detail=text
-            )
-            results[b.target] = TargetOutcome.FAILED
-            yield StepFinished(
-                b.target, step.id, StepStatus.FAILED, text, getattr(err, "advice", "")
-            )
-            continue
-        journal.append(
-            "rollback-end", of_run=b.run_id, target=b.target, step_id=b.step_id, detail=note
-        )
-        results.setdefault(b.target, TargetOutcome.COMPLIANT)
-        yield StepFinished(b.target, step.id, StepStatus.APPLIED, note)
-    for key, outcome in results.items():
-        yield TargetFinished(
-            key,
-            outcome,
-            "rolled back" if outcome is TargetOutcome.COMPLIANT else "rollback incomplete",
-        )
-    yield RunFinished("", results)
+            vms = [k for k in keys if _target_of(k, cloud) is not None]
+            results = dict(await asyncio.gather(*map(one, vms)))
+            for key in keys:
+                if key not in results:
+                    results[key] = (await one(key))[1]
+            return results
+        finally:
+            queue.put_nowait(None)
+
+    task = asyncio.create_task(all_targets())
+    try:
+        while (event := await queue.get()) is not None:
+            yield event
+    finally:
+        if not task.done():
+            task.cancel()
+    yield RunFinished("", await task)

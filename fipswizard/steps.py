@@ -106,6 +106,20 @@ class Step(ABC):
         """Undo what `apply` changed, given the facts journalled before it; return a note."""
         return "nothing to roll back"
 
+    async def recover(self, ctx: Context, undo: dict[str, Any]) -> str | None:
+        """Finish or undo an operation that was interrupted after `step-begin` (a kill between
+        two requests of a disruptive or multi-request `apply`), from the facts `check`
+        returned (journalled before `apply`). The engine calls it at the start of the next
+        apply, rollback calls it first. Return what was done, or None when nothing was left.
+        Must be idempotent: it may run after an `apply` that in fact completed."""
+        return None
+
+    def changed_nothing(self, failure: str) -> bool:
+        """True when a failed apply's journalled detail shows the write was refused before
+        anything changed (e.g. ARM's region refusal): rollback then neither undoes nor
+        lists the step."""
+        return False
+
     @classmethod
     def from_record(cls, target: str, title: str, risk: str, params: dict[str, Any]) -> Step:
         """Rebuild a step from its journal record (for rollback)."""

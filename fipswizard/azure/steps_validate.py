@@ -8,9 +8,10 @@ import string
 from typing import Any
 
 from fipswizard.azure.arm_step import ArmStep
-from fipswizard.azure.steps_vm import wait_for_agent
+from fipswizard.azure.steps_vm import STOPPED, wait_for_agent
+from fipswizard.azure.vm_model import MalformedResource
 from fipswizard.context import Context
-from fipswizard.errors import StepError
+from fipswizard.errors import FipsWizardError, StepError
 from fipswizard.secrets import MASK, Secret
 from fipswizard.steps import Action, HttpAction, Outcome
 
@@ -26,8 +27,37 @@ class FixNeeded(StepError):
         self.cause, self.fix = cause, fix
 
 
+PROOF = {
+    "validate-customscript": "the VMAccess check (and every Run Command the guest steps sent)",
+    "validate-vmaccess": "the CustomScript check (and every Run Command the guest steps sent)",
+}
+
+
+def _ext_list(body: Any, what: str) -> list[dict[str, Any]]:
+    """The extensions of `GET {vm}/extensions` (VirtualMachineExtensionsListResult)."""
+    value = body.get("value") if isinstance(body, dict) else None
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise MalformedResource(what, "the extension list is not {'value': [objects]}")
+    return value
+
+
+def _handler(ext: dict[str, Any]) -> str:
+    props = ext.get("properties")
+    if not isinstance(props, dict):
+        return ""
+    return f"{props.get('publisher', '')}.{props.get('type', '')}".lower()
+
+
 class ExtensionValidation(ArmStep):
-    """PUT an extension with protected settings; success proves the certificate package works."""
+    """PUT an extension with protected settings; success proves the certificate package works.
+
+    Azure allows one extension per handler type on Linux ("Multiple VMExtensions per handler
+    not supported for OS type 'Linux'", reference arm-conformance.md D6), and fipswizard never
+    modifies or removes an extension the run did not create. So `check` first reads the VM's
+    extensions: when the VM already has one of this handler (under any name, ours untagged
+    included), this check is skipped and says why; `ext_existed` is journalled so rollback
+    removes the extension only when this run created it.
+    """
 
     name = ""
     publisher = ""
@@ -38,10 +68,10 @@ class ExtensionValidation(ArmStep):
         return f"{self.vm_path}/extensions/{self.name}"
 
     def ext_body(
-        self, protected: dict[str, Any], tags: dict[str, str] | None = None
+        self, location: str, protected: dict[str, Any], tags: dict[str, str] | None = None
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "location": self.params.get("location") or "<location from GET>",
+            "location": location,
             "properties": {
                 "publisher": self.publisher,
                 "type": self.type_,
@@ -55,16 +85,31 @@ class ExtensionValidation(ArmStep):
             body["tags"] = tags
         return body
 
+    def preview_location(self) -> str:
+        return str(self.params.get("location") or "<location from GET>")
+
     async def check(self, ctx: Context) -> Outcome:
-        from fipswizard.azure.arm import NotFound
+        listing = await ctx.need_arm().get(self.vm_path + "/extensions", self.params["api"])
+        exts = _ext_list(listing.body, f"{self.vm_name}'s extensions")
+        mine = next((e for e in exts if str(e.get("name", "")).lower() == self.name.lower()), None)
+        full = f"{self.publisher}.{self.type_}".lower()
+        theirs = next(
+            (e for e in exts if _handler(e) == full and e is not mine and not _ours(e)), None
+        )
+        if mine is not None and not _ours(mine):
+            theirs = mine
+        if theirs is not None:
+            return Outcome(True, self.skipped(str(theirs.get("name"))), {"ext_existed": True})
+        facts: dict[str, Any] = {"ext_existed": mine is not None}
+        outcome = self.judge(mine)
+        return Outcome(outcome.done, outcome.detail, facts)
 
-        return self.judge(await self._read(ctx, NotFound))
-
-    async def _read(self, ctx: Context, missing: type[Exception]) -> dict[str, Any] | None:
-        try:
-            return (await ctx.need_arm().get(self.ext_path(), self.params["api"])).body or {}
-        except missing:
-            return None
+    def skipped(self, other: str) -> str:
+        return (
+            f"skipped: the VM has its own {self.publisher}.{self.type_} extension '{other}', "
+            "which fipswizard never modifies or removes (Azure allows one per handler); "
+            f"protected settings are still proven by {PROOF[self.kind]}"
+        )
 
     async def verify(self, ctx: Context) -> Outcome:
         # The PUT's operation ends with a GET of the extension: judge that, not a new GET.
@@ -75,31 +120,37 @@ class ExtensionValidation(ArmStep):
         if body is None:
             return Outcome(False, f"{self.name} has not validated this VM yet")
         state = (body.get("properties") or {}).get("provisioningState")
-        ok = (
-            state == "Succeeded" and (body.get("tags") or {}).get("fipswizard") == TAG["fipswizard"]
-        )
-        return Outcome(ok, f"{self.name} {state}", {"location": body.get("location")})
+        return Outcome(state == "Succeeded" and _ours(body), f"{self.name} {state}")
 
     async def put_ext(
-        self, ctx: Context, protected: dict[str, Any], tags: dict[str, str] | None
+        self,
+        ctx: Context,
+        location: str,
+        protected: dict[str, Any],
+        tags: dict[str, str] | None,
     ) -> None:
         from fipswizard.azure.arm import ArmError
 
-        body = self.ext_body(protected, tags)
-        if body["location"].startswith("<"):
-            body["location"] = (await self.read_vm(ctx, expand=False)).location
+        body = self.ext_body(location, protected, tags)
         try:
             done = await ctx.need_arm().put(
                 self.ext_path(), self.params["api"], body, progress=ctx.progress
             )
         except ArmError as err:
-            raise self.classify(err.message, err) from None
+            raise await self.classify(ctx, err.message, err) from None
         self._final = done.body or {}
 
-    def classify(self, text: str, err: Exception) -> StepError:
+    async def classify(self, ctx: Context, text: str, err: Exception) -> StepError:
+        """Diagnose from facts read now (one GET), after every write that could have changed
+        them (the agent's auto-update, the flag): never the plan's agent version."""
         from fipswizard.guest.diagnose import diagnose
 
-        found = diagnose(text, flag_on=True, agent_version=self.params.get("agent_version"))
+        try:
+            vm = await self.read_vm(ctx)
+            flag, version = vm.flag, vm.agent_version
+        except FipsWizardError:
+            flag, version = True, None  # the failure text alone decides
+        found = diagnose(text, flag_on=flag, agent_version=version)
         if found is not None and found.fix in ("reallocate", "keyvault"):
             return FixNeeded(
                 f"{self.name} failed: {found.explanation}", found.cost, found.cause, found.fix
@@ -108,8 +159,26 @@ class ExtensionValidation(ArmStep):
         return StepError(f"{self.name} failed: {err}", advice)
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
+        existed = undo.get("ext_existed")
+        if existed is True or (existed is None and not await self._tagged(ctx)):
+            return f"the {self.name} extension was not created by this run: left as it is"
         await ctx.need_arm().delete(self.ext_path(), self.params["api"], progress=ctx.progress)
-        return f"removed the {self.name} extension"
+        return f"removed the {self.name} extension this run created"
+
+    async def _tagged(self, ctx: Context) -> bool:
+        """Journals without `ext_existed` (older runs): ours only if it carries our tag."""
+        from fipswizard.azure.arm import NotFound
+
+        try:
+            body = (await ctx.need_arm().get(self.ext_path(), self.params["api"])).body
+        except NotFound:
+            return False
+        return isinstance(body, dict) and _ours(body)
+
+
+def _ours(ext: dict[str, Any]) -> bool:
+    tags = ext.get("tags")
+    return isinstance(tags, dict) and tags.get("fipswizard") == TAG["fipswizard"]
 
 
 class CustomScriptValidation(ExtensionValidation):
@@ -122,18 +191,24 @@ class CustomScriptValidation(ExtensionValidation):
     )
 
     def actions(self) -> list[Action]:
-        body = self.ext_body({"commandToExecute": "cat /etc/os-release"}, TAG)
+        body = self.ext_body(self.preview_location(), {"commandToExecute": COMMAND}, TAG)
         return [
+            HttpAction("GET", self.url(self.vm_path + "/extensions"), note="the VM's extensions"),
             HttpAction(
                 "PUT",
                 self.url(self.ext_path()),
                 body,
-                note="a protected-settings round trip; wait for the operation",
-            )
+                note="a protected-settings round trip (skipped if the VM has its own "
+                "CustomScript); wait for the operation",
+            ),
         ]
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
-        await self.put_ext(ctx, {"commandToExecute": "cat /etc/os-release"}, TAG)
+        location = (await self.read_vm(ctx, expand=False)).location
+        await self.put_ext(ctx, location, {"commandToExecute": COMMAND}, TAG)
+
+
+COMMAND = "cat /etc/os-release"
 
 
 def _password() -> Secret:
@@ -143,7 +218,10 @@ def _password() -> Secret:
 
 
 class VmAccessValidation(ExtensionValidation):
-    """A temporary user (random name and password, never shown) created then removed."""
+    """A temporary user created then removed. Its random name is not a secret: it is
+    journalled (in the step's params and facts, before the first PUT) so that a run killed
+    between "create" and "remove" can remove it later. The password is a Secret, never
+    journalled."""
 
     kind = "validate-vmaccess"
     name, publisher, type_, version = (
@@ -154,36 +232,58 @@ class VmAccessValidation(ExtensionValidation):
     )
 
     def actions(self) -> list[Action]:
-        add = {"username": MASK, "password": MASK, "expiration": "<tomorrow>"}
+        add = {"username": "fwchk<random>", "password": MASK, "expiration": "<tomorrow>"}
+        where = self.preview_location()
         return [
+            HttpAction("GET", self.url(self.vm_path + "/extensions"), note="the VM's extensions"),
             HttpAction(
                 "PUT",
                 self.url(self.ext_path()),
-                self.ext_body(add),
-                note="create a temporary user: random name and password, never shown",
+                self.ext_body(where, add),
+                note="create a temporary user (skipped if the VM has its own VMAccess)",
             ),
             HttpAction(
                 "PUT",
                 self.url(self.ext_path()),
-                self.ext_body({"remove_user": MASK}, TAG),
+                self.ext_body(where, {"remove_user": "fwchk<random>"}, TAG),
                 note="remove the temporary user again",
             ),
         ]
 
+    @property
+    def temp_user(self) -> str:
+        # Kept in params so a re-check after a fix reuses the name the journal holds.
+        return str(self.params.setdefault("temp_user", "fwchk" + pyrandom.token_hex(4)))
+
+    async def check(self, ctx: Context) -> Outcome:
+        outcome = await super().check(ctx)
+        if not outcome.done:
+            outcome.facts["temp_user"] = self.temp_user
+        return outcome
+
     async def apply(self, ctx: Context, before: Outcome) -> None:
-        user = Secret("fwchk" + pyrandom.token_hex(4), "vmaccess_user")
+        user = str(before.facts.get("temp_user") or self.temp_user)
         password = _password()
         tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+        location = (await self.read_vm(ctx, expand=False)).location
         await self.put_ext(
             ctx,
-            {"username": user.reveal(), "password": password.reveal(), "expiration": tomorrow},
+            location,
+            {"username": user, "password": password.reveal(), "expiration": tomorrow},
             None,
         )
-        ctx.progress("temporary user created; removing it")
-        await self.put_ext(ctx, {"remove_user": user.reveal()}, TAG)
+        ctx.progress(f"temporary user {user} created; removing it")
+        await self.put_ext(ctx, location, {"remove_user": user}, TAG)
 
-    async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
-        return "nothing to undo: the temporary user was removed when validation ran"
+    async def recover(self, ctx: Context, undo: dict[str, Any]) -> str | None:
+        """Killed between "create user" and "remove user": remove it (removing a user that
+        is not there succeeds, so this is safe after a complete apply too)."""
+        user = undo.get("temp_user")
+        if not user or undo.get("ext_existed", True):
+            return None
+        location = (await self.read_vm(ctx, expand=False)).location
+        await self.put_ext(ctx, location, {"remove_user": str(user)}, TAG)
+        return f"removed the temporary user {user} an interrupted run may have left"
 
 
 class ReallocateFix(ArmStep):
@@ -204,7 +304,28 @@ class ReallocateFix(ArmStep):
         ]
 
     async def check(self, ctx: Context) -> Outcome:
-        return Outcome(False, "runs only when validation shows the old certificate package")
+        # Read now (not the plan): recovery needs the power state from before the deallocate.
+        vm = await self.read_vm(ctx, expand=True)
+        return Outcome(
+            False,
+            "runs only when validation shows the old certificate package",
+            {"power_before": vm.power_state},
+        )
+
+    async def recover(self, ctx: Context, undo: dict[str, Any]) -> str | None:
+        """Killed between deallocate and start: the VM was running, so start it again."""
+        if undo.get("power_before") != "running":
+            return None
+        vm = await self.read_vm(ctx)
+        if vm.power_state == "running" and vm.agent_ready:
+            return None
+        if vm.power_state in (*STOPPED, "deallocating", "stopping"):
+            ctx.progress(f"{self.vm_name} was deallocated by an interrupted run: starting it")
+            await ctx.need_arm().post(
+                self.vm_path + "/start", self.params["api"], retry_safe=True, progress=ctx.progress
+            )
+        await wait_for_agent(self, ctx, ctx.settings.reboot_timeout)
+        return f"started {self.vm_name}, which an interrupted run had deallocated"
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
         arm = ctx.need_arm()
@@ -260,7 +381,9 @@ class KeyVaultFix(ArmStep):
         return Outcome(self.params["certificate_url"] in urls, "osProfile.secrets", facts)
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
-        f = before.facts
+        f = before.facts  # check's read, made for this write: never the plan's
+        if not f.get("etag"):
+            raise MalformedResource(self.vm_name, "the read gave no ETag: no PUT without If-Match")
         await ctx.need_arm().put(
             self.vm_path,
             self.params["api"],
@@ -272,6 +395,8 @@ class KeyVaultFix(ArmStep):
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
         vm = await self.read_vm(ctx, expand=False)
+        if not vm.etag:
+            raise MalformedResource(self.vm_name, "the read gave no ETag: no PUT without If-Match")
         body = {"location": vm.location, "properties": {"osProfile": {"secrets": undo["secrets"]}}}
         await ctx.need_arm().put(
             self.vm_path, self.params["api"], body, if_match=vm.etag, progress=ctx.progress

@@ -8,10 +8,12 @@ from typing import Any
 
 from fipswizard.azure.arm_step import ArmStep
 from fipswizard.azure.regions import RegionStatus, region_advice
-from fipswizard.azure.vm_model import vm_facts
+from fipswizard.azure.vm_model import MalformedResource, VmFacts, vm_facts
 from fipswizard.context import Context
 from fipswizard.errors import StepError
 from fipswizard.steps import Action, HttpAction, Outcome
+
+REGION_REFUSED = "region not supported"  # RegionRejected's first words (rollback reads them)
 
 
 class RegionRejected(StepError):
@@ -19,7 +21,7 @@ class RegionRejected(StepError):
 
     def __init__(self, region: str, arm_message: str) -> None:
         super().__init__(
-            f"region not supported: {region} (ARM said: {arm_message})",
+            f"{REGION_REFUSED}: {region} (ARM said: {arm_message})",
             "the FIPS 140-3 platform change is not deployed there yet: move the VM to a "
             "supported region or try again later",
         )
@@ -71,24 +73,20 @@ class VmFlagStep(ArmStep):
         ]
 
     async def check(self, ctx: Context) -> Outcome:
-        seen = self.observed()
-        if seen is None:
-            vm = await self.read_vm(ctx, expand=False)
-            seen = {
-                "flag": vm.flag,
-                "location": vm.location,
-                "etag": vm.etag,
-                "capabilities": vm.capabilities,
-            }
+        # A write follows: read the VM for it (never discovery's read), etag included.
+        vm = await self.read_vm(ctx, expand=False)
         facts = {
-            "previous": seen["flag"],
-            "location": seen["location"],
-            "etag": seen["etag"],
-            "capabilities": seen["capabilities"],
+            "previous": vm.flag,
+            "location": vm.location,
+            "etag": vm.etag,
+            "capabilities": vm.capabilities,
         }
-        if seen["flag"]:
+        if vm.flag:
             return Outcome(True, "enableFips1403Encryption is already true", facts)
         return Outcome(False, "enableFips1403Encryption is not set", facts)
+
+    def changed_nothing(self, failure: str) -> bool:
+        return failure.startswith(REGION_REFUSED)
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
         await self._put(ctx, before, True)
@@ -99,16 +97,18 @@ class VmFlagStep(ArmStep):
         arm = ctx.need_arm()
         facts = before.facts
         for attempt in range(3):
-            body = self.body(facts["location"], facts.get("capabilities") or {}, value)
+            if not facts.get("etag") or not facts.get("location"):
+                raise MalformedResource(self.vm_name, "the read gave no ETag or no location")
+            body = self.body(facts["location"], facts["capabilities"], value)
             try:
                 done = await arm.put(
                     self.vm_path,
                     self.params["api"],
                     body,
-                    if_match=facts.get("etag"),
+                    if_match=facts["etag"],
                     progress=ctx.progress,
                 )
-                self._final = vm_facts(done.body or {}, done.etag)
+                self._final = vm_facts(done.body, done.etag, self.vm_name)
                 return
             except RegionNotSupported as err:
                 raise RegionRejected(facts["location"], err.message) from None
@@ -118,7 +118,12 @@ class VmFlagStep(ArmStep):
                 fresh = await self.read_vm(ctx, expand=False)
                 if fresh.flag == value:
                     return
-                facts = {**facts, "etag": fresh.etag, "capabilities": fresh.capabilities}
+                facts = {
+                    **facts,
+                    "etag": fresh.etag,
+                    "location": fresh.location,
+                    "capabilities": fresh.capabilities,
+                }
         raise StepError(
             "the VM kept changing while fipswizard tried to update it",
             "find what else is modifying the VM, then re-run",
@@ -136,8 +141,33 @@ class VmFlagStep(ArmStep):
         now = await self.check(ctx)
         if not now.done:
             return "the flag is already false"
+        await self._refuse_if_guest_fips(ctx)
         await self._put(ctx, now, False)
         return "enableFips1403Encryption set back to false"
+
+    async def _refuse_if_guest_fips(self, ctx: Context) -> None:
+        """Flag off with the guest in FIPS mode is the one inconsistent state (see
+        fipswizard/rollback.py): ask the guest itself, whoever put it in FIPS mode."""
+        if ctx.runner is None:
+            return  # no guest channel (offline tests): the journal-based rule alone applies
+        from fipswizard.guest.validate import VALIDATE_SCRIPT  # read-only
+
+        result = await ctx.runner.run(VALIDATE_SCRIPT, timeout=300)
+        lines = [ln.partition("=") for ln in result.stdout.splitlines()]
+        value = {k.strip(): v.strip() for k, _, v in lines}.get("fips_enabled")
+        if result.rc in (0, 10) and value == "0":
+            return
+        why = (
+            "the guest is in FIPS mode"
+            if value == "1"
+            else f"the guest's FIPS state could not be read (exit code {result.rc})"
+        )
+        raise StepError(
+            f"enableFips1403Encryption kept true: {why}; turning it off would leave a FIPS "
+            "guest unable to read its extensions' certificate package",
+            "take the guest out of FIPS mode first (or keep the flag on: that state is "
+            "consistent), then run the same rollback again",
+        )
 
 
 class AgentStep(ArmStep):
@@ -177,22 +207,49 @@ class AgentStep(ArmStep):
         await wait_for_agent(self, ctx, ctx.settings.agent_wait)
 
 
+STOPPED = ("deallocated", "stopped")  # nothing will bring the agent up: say "start it"
+
+
+def start_command(vm_path: str) -> str:
+    """The runnable `az` command that starts the VM at `vm_path`."""
+    parts = vm_path.strip("/").split("/")
+    sub, group, name = parts[1], parts[3], parts[-1]
+    return f"az vm start --subscription {sub} --resource-group {group} --name {name}"
+
+
+def agent_failure(step: ArmStep, vm: VmFacts, waited: float) -> StepError:
+    """The message and the advice that fits the cause (issue 13): a VM that is not running
+    needs starting, only a running VM with its agent Not Ready needs the boot diagnostics."""
+    state = f"guest agent is {vm.agent_status} (version {vm.agent_version}, power {vm.power_state})"
+    if vm.power_state in STOPPED:
+        return StepError(
+            f"{step.vm_name} is {vm.power_state}, so its guest agent cannot be Ready",
+            f"start it ({start_command(step.vm_path)}), then re-run",
+        )
+    return StepError(
+        f"{state} after {waited:.0f}s",
+        "check the VM's boot diagnostics / serial console and /var/log/waagent.log; "
+        "an agent older than 2.14.0.1 or the RHEL 9.5/9.6 2.7.0.6 loop keeps it Not Ready",
+    )
+
+
 async def wait_for_agent(step: ArmStep, ctx: Context, timeout: float) -> None:
     """Poll the instance view until the agent is Ready and the VM running, or explain."""
     start = time.monotonic()
     said, said_at = "", -1e9
     while True:
-        vm = await step.read_vm(ctx)
+        try:
+            vm = await step.read_vm(ctx)
+        except MalformedResource as err:
+            raise StepError(
+                f"could not read {step.vm_name}'s agent status: {err.problem}",
+                "read it with `az vm get-instance-view` to see what ARM returns, then re-run",
+            ) from None
         waited = time.monotonic() - start
         if vm.agent_ready and vm.power_state == "running":
             return
-        if waited >= timeout:
-            raise StepError(
-                f"guest agent is {vm.agent_status} (version {vm.agent_version}, power "
-                f"{vm.power_state}) after {waited:.0f}s",
-                "check the VM's boot diagnostics / serial console and /var/log/waagent.log; "
-                "an agent older than 2.14.0.1 or the RHEL 9.5/9.6 2.7.0.6 loop keeps it Not Ready",
-            )
+        if waited >= timeout or vm.power_state in STOPPED:
+            raise agent_failure(step, vm, waited)
         state = f"{vm.agent_status}, power {vm.power_state}"
         if state != said or waited - said_at >= 30:  # say what changed, or a heartbeat
             ctx.progress(f"waiting for the agent: {state} ({waited:.0f}s of {timeout:.0f}s)")
