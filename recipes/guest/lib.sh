@@ -188,3 +188,17 @@ fw_fips_mode_rollback() {
   fw_mark_reboot
   echo "reboot_required=yes"
 }
+
+# fw_flatcar_accepted: the operator chose guest FIPS without extension support on Flatcar
+# (run recipe key flatcar_extensions = "accept-unsupported", passed as FW_FLATCAR_EXTENSIONS);
+# the default, "update-agent", turns the agent's auto-update on like on the other distros.
+fw_flatcar_accepted() {
+  [ "$(fw_os_id)" = flatcar ] && [ "${FW_FLATCAR_EXTENSIONS:-update-agent}" = accept-unsupported ]
+}
+
+# fw_agent_service: the unit to restart (FW_SERVICE from the recipe, else detected).
+fw_agent_service() {
+  if [ -n "${FW_SERVICE:-}" ]; then echo "$FW_SERVICE"
+  elif systemctl cat walinuxagent.service >/dev/null 2>&1; then echo walinuxagent
+  else echo waagent; fi
+}

@@ -100,7 +100,7 @@ def waagent_conf(autoupdate: str) -> str:
     whole `AutoUpdate.Enabled...` line (e.g. a quoted value)."""
     if autoupdate == "#":
         line = "# AutoUpdate.Enabled=y"
-    elif autoupdate.startswith("AutoUpdate."):
+    elif "AutoUpdate." in autoupdate:
         line = autoupdate
     else:
         line = f"AutoUpdate.Enabled={autoupdate}"

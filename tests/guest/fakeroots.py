@@ -184,7 +184,12 @@ def ubuntu_root(
 
 
 def flatcar_root(
-    root: Path, daemon: str = "2.12.0.4", *, autoupdate: str = "n", fipsmodule: bool = True
+    root: Path,
+    daemon: str = "2.12.0.4",
+    *,
+    autoupdate: str = "n",
+    fipsmodule: bool = True,
+    shipped_conf: bool = True,
 ) -> FakeRoot:
     """Flatcar on Azure: /oem/grub.cfg, /etc/os-release -> ../usr/lib/os-release, OpenSSL 3."""
     _base(
@@ -207,6 +212,17 @@ def flatcar_root(
         files["etc/ssl/fipsmodule.cnf"] = df.FLATCAR_FIPSMODULE_CNF
     _write(root, files)
     os.symlink("../usr/lib/os-release", root / "etc/os-release")
+    if shipped_conf:
+        # As the oem-azure sysext ships the agent's config: /etc/waagent.conf is a link into
+        # read-only /usr, and /oem/waagent.conf links back to it (flatcar/scripts coreos-overlay
+        # coreos-base/oem-azure; reference guest-os.md 4.6).
+        conf = root / "etc/waagent.conf"
+        shipped = root / "usr/share/waagent/waagent.conf"
+        shipped.parent.mkdir(parents=True, exist_ok=True)
+        shipped.write_text(conf.read_text(encoding="utf-8"), encoding="utf-8")
+        conf.unlink()
+        os.symlink("../usr/share/waagent/waagent.conf", conf)
+        os.symlink("/etc/waagent.conf", root / "oem/waagent.conf")
     return FakeRoot(root, "flatcar")
 
 

@@ -25,12 +25,26 @@ LIB = r"""# shared by the fipswizard test stand-ins
 S=/var/lib/fw-standins
 fw_log() { { printf '%s' "$FW_TOOL"; printf ' %q' "$@"; printf '\n'; } >>/var/log/fw-standins.log; }
 fw_note() { printf '#note %s %s\n' "$FW_TOOL" "$*" >>/var/log/fw-standins.log; }
-fw_conf() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\([^[:space:]#]*\).*/\1/p" "$2" 2>/dev/null | tail -n 1; }
+# The agent's reading of /etc/waagent.conf (WALinuxAgent azurelinuxagent/common/conf.py): only
+# a line whose first character is '#' is a comment; key = text before the first '=', stripped;
+# value cut at '#', stripped of quotes and blanks; the last line wins; a switch is y/Y or n/N,
+# anything else is the default (AutoUpdate.Enabled: y; UpdateToLatestVersion: AutoUpdate.Enabled).
+fw_switch() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import sys
+path, key, default = sys.argv[1:]
+values = {}
+for line in open(path, encoding="utf-8", errors="replace").read().split("\n"):
+    if not line.startswith("#") and "=" in line:
+        k, v = line.split("=", 1)
+        values[k.strip()] = v.split("#")[0].strip('" ').strip()
+v = (values.get(key) or "").lower()
+print(v if v in ("y", "n") else default)
+PY
+}
 fw_autoupdate_on() {
-  case "$(fw_conf 'AutoUpdate\.Enabled' /etc/waagent.conf)/$(fw_conf 'AutoUpdate\.UpdateToLatestVersion' /etc/waagent.conf)" in
-    [nN]/* | */[nN]) return 1 ;;
-  esac
-  return 0
+  local en; en=$(fw_switch /etc/waagent.conf AutoUpdate.Enabled y)
+  [ "$en" = y ] && [ "$(fw_switch /etc/waagent.conf AutoUpdate.UpdateToLatestVersion "$en")" = y ]
 }
 fw_os() { sed -n "s/^$1=//p" /etc/os-release | tail -n 1 | tr -d '"'; }
 fw_fips() { cat /proc/sys/crypto/fips_enabled 2>/dev/null || echo 0; }
@@ -149,8 +163,13 @@ case "${1:-}" in
 esac
 """
 
-COMMON = {"systemctl": SYSTEMCTL, "waagent": WAAGENT, "uname": UNAME, "reboot": REBOOT,
-          "openssl": OPENSSL}
+COMMON = {
+    "systemctl": SYSTEMCTL,
+    "waagent": WAAGENT,
+    "uname": UNAME,
+    "reboot": REBOOT,
+    "openssl": OPENSSL,
+}
 BY_DISTRO = {
     "rhel": standins_el.TOOLS_RHEL,
     "almalinux": standins_el.TOOLS_ALMA,
