@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,127 @@ def test_compute_api_version_is_a_choice() -> None:
     assert parse_recipe(dump_recipe(recipe)).compute_api == "2024-11-01"
     with pytest.raises(RecipeError, match="YYYY-MM-DD"):
         parse_recipe('compute_api = "latest"\n' + GOOD, "r.toml")
+
+
+@pytest.mark.parametrize("key", ["subscription", "resource_group", "vm"])
+@pytest.mark.parametrize("junk", ["\n", " ", "\t", "\r\n", "\u0000"])
+def test_whitespace_and_control_characters_in_names_refused(key: str, junk: str) -> None:
+    # `$` matches before a trailing newline: "vm1\n" used to pass and crash apply in httpx.
+    value = {"subscription": SUB, "resource_group": "rg", "vm": "vm1"}[key]
+    text = GOOD.replace(f'{key} = "{value}"', f"{key} = {json.dumps(value + junk)}", 1)
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(text, "n.toml")
+    assert info.value.key == f"target[0].{key}"
+
+
+@pytest.mark.parametrize("value", ["true", "1.0", '"1"', "[1]", "{ v = 1 }"])
+def test_version_is_strictly_the_integer_1(value: str) -> None:
+    with pytest.raises(RecipeError, match="unsupported recipe version"):
+        parse_recipe(GOOD.replace("version = 1", f"version = {value}"), "v.toml")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('vm = "vm2"', 'vm = "{big}"'),
+        ('fix = "reallocate"', 'fix = "{big}"'),
+        ("version = 1", 'version = "{big}"'),
+        ('cloud = "AzureCloud"', 'cloud = "AzureCloud"\nguest = "{big}"'),
+        ('cloud = "AzureCloud"', 'cloud = "AzureCloud"\n{big} = 1'),
+        ('cloud = "AzureCloud"', 'cloud = "AzureCloud"\ncompute_api = "{big}"'),
+        ('vm = "vm2"', 'vm = "vm2"\nskip = "{big}"'),
+    ],
+)
+def test_huge_values_are_abbreviated(old: str, new: str) -> None:
+    big = "x" * 100_000
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(GOOD.replace(old, new.format(big=big)), "big.toml")
+    assert len(str(info.value)) < 400 and "100002 characters" in str(info.value)
+
+
+def test_guest_id_is_bounded() -> None:
+    # A guest id names a file: 300 characters ended in "OSError: File name too long".
+    text = GOOD.replace('guest = "none"', f'guest = "{"a" * 300}"')
+    with pytest.raises(RecipeError, match="target\\[1\\].guest"):
+        parse_recipe(text, "g.toml")
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "fragment"),
+    [
+        ('arm_endpoint = "ftp://arm.example"', "custom_cloud.arm_endpoint", "https://"),
+        ('arm_endpoint = "http://arm.example"', "custom_cloud.arm_endpoint", "loopback"),
+        ('arm_endpoint = "https://a:b@arm.example"', "custom_cloud.arm_endpoint", "credentials"),
+        ('ca_bundle = "/nonexistent/ca.pem"', "custom_cloud.ca_bundle", "does not exist"),
+        ('authority = "http://login.example"', "custom_cloud.authority", "https://"),
+        ('scope = "a b"', "custom_cloud.scope", "spaces"),
+    ],
+)
+def test_custom_cloud_errors_name_file_line_and_key(table: str, key: str, fragment: str) -> None:
+    text = f'{GOOD}\n[custom_cloud]\nauthority = "login.example"\n{table}\n'.replace(
+        'authority = "login.example"\nauthority', "authority"
+    )
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(text, "c.toml")
+    assert info.value.key == key and fragment in str(info.value)
+    assert str(info.value).startswith(f"c.toml:{info.value.line}:") and info.value.line
+
+
+def test_skip_and_decline_round_trip() -> None:
+    text = GOOD.replace(
+        'guest = "none"',
+        'guest = "none"\nskip = "refused at preflight: \\"agent 2.2\\" too old"\n'
+        'decline = ["fix-reallocate", "guest-reboot", "ubuntu2204-pro.enable-fips"]',
+    )
+    recipe = parse_recipe(text, "s.toml")
+    second = recipe.targets[1]
+    assert second.skip == 'refused at preflight: "agent 2.2" too old'
+    assert second.decline == ("fix-reallocate", "guest-reboot", "ubuntu2204-pro.enable-fips")
+    assert recipe.targets[0].skip is None and recipe.targets[0].decline == ()
+    dumped = dump_recipe(recipe)
+    assert dumped.count("skip =") == 1 and dumped.count("decline =") == 1
+    assert parse_recipe(dumped).targets == recipe.targets
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ('skip = ""', "empty"),
+        ("skip = true", "must be a string"),
+        ('skip = "two\\nlines"', "not accepted"),
+        ('decline = "guest-reboot"', "must be a list"),
+        ('decline = ["guest reboot"]', "invalid item"),
+        ("decline = [1]", "invalid item"),
+    ],
+)
+def test_skip_and_decline_validated(extra: str, fragment: str) -> None:
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(GOOD.replace('guest = "none"', f'guest = "none"\n{extra}'), "s.toml")
+    assert info.value.key.startswith("target[1].") and fragment in str(info.value)
+    assert info.value.line == 15
+
+
+def test_dump_escapes_every_control_character() -> None:
+    # dump_recipe quotes values the TUI hands it; none may break the TOML it writes.
+    r = Recipe(
+        targets=(RecipeTarget(Target(SUB, "rg", "a"), "auto", skip="tab\there"),),
+        keyvault={"vault_id": 'quote " back \\ del \x7f'},
+    )
+    assert tomllib.loads(dump_recipe(r))["keyvault"]["vault_id"] == r.keyvault["vault_id"]
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda p: p.mkdir(), "is a directory"),
+        (lambda p: p.write_bytes(b"version = 1\n\xff\xfe"), "not UTF-8"),
+        (lambda p: p.write_bytes(b"x" * (1024 * 1024 + 1)), "larger than"),
+        (lambda p: p.write_text("x = " + "[" * 3000 + "]" * 3000), "nested too deeply"),
+    ],
+)
+def test_load_recipe_bad_files(tmp_path: Path, make: object, fragment: str) -> None:
+    path = tmp_path / "r.toml"
+    make(path)  # type: ignore[operator]
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    assert str(info.value).startswith(str(path)) and fragment in str(info.value)
