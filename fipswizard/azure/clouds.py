@@ -38,6 +38,9 @@ CLOUDS: dict[str, Cloud] = {
     ),
 }
 CUSTOM = "custom"
+DEFAULT_PORTS = {"https": 443, "http": 80}
+ENDPOINT_FLAG = "--arm-endpoint"
+ENDPOINT_ENV = "FIPSWIZARD_ARM_ENDPOINT"
 
 
 def is_loopback(host: str) -> bool:
@@ -52,13 +55,20 @@ def is_loopback(host: str) -> bool:
 
 
 def same_origin(url: str, base: str) -> bool:
-    """Same scheme, host and port (loopback names count as one host: the sandbox)."""
+    """Same scheme, host and port: the one test for "may the bearer token go there?".
 
-    def origin(text: str) -> tuple[str, str, int]:
-        parts = urlsplit(text)
+    A port equal to the scheme's default is the same as no port (https://h:443 is
+    https://h), and loopback names count as one host (the sandbox).
+    """
+
+    def origin(text: str) -> tuple[str, str, int | None]:
+        parts = urlsplit(text.strip())
+        scheme = parts.scheme.lower()
         host = (parts.hostname or "").lower()
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        return (parts.scheme, "loopback" if is_loopback(host) else host, port)
+        port = parts.port
+        if port == DEFAULT_PORTS.get(scheme):
+            port = None
+        return (scheme, "loopback" if is_loopback(host) else host, port)
 
     try:
         return origin(url) == origin(base)
@@ -90,6 +100,31 @@ def check_endpoint(url: str, what: str = "ARM endpoint") -> str:
             "(127.0.0.1, ::1, localhost; e.g. the local sandbox); use https://"
         )
     return text.rstrip("/")
+
+
+def endpoint_override(
+    flag: str | None, env: str | None, recipe: str | None, recipe_file: str = "the recipe"
+) -> str | None:
+    """The ARM endpoint override: the flag, else the environment, else the recipe.
+
+    A source that is set but blank is an error naming it: silently falling through to the
+    next source (or to the public cloud) would send the run somewhere the operator did not
+    mean, e.g. an air-gapped operator's `FIPSWIZARD_ARM_ENDPOINT="$ARM"` with $ARM unset.
+    """
+    for value, name in (
+        (flag, ENDPOINT_FLAG),
+        (env, f"environment variable {ENDPOINT_ENV}"),
+        (recipe, f"custom_cloud.arm_endpoint in {recipe_file}"),
+    ):
+        if value is None:
+            continue
+        if not value.strip():
+            raise BadInput(
+                f"{name} is set but blank ({value!r}); give an https:// URL such as "
+                "https://management.azure.com, or leave it unset to use the cloud's own endpoint"
+            )
+        return value
+    return None
 
 
 def _check_authority(authority: str) -> str:
@@ -147,7 +182,7 @@ def resolve_cloud(
         cloud = Cloud(CUSTOM, endpoint, _check_authority(authority), f"{endpoint}/.default")
     elif key in known:
         cloud = known[key]
-        if arm_endpoint is not None and arm_endpoint.strip():
+        if arm_endpoint is not None:  # blank is refused by check_endpoint, never ignored
             cloud = replace(cloud, arm_endpoint=check_endpoint(arm_endpoint))
         if authority is not None and authority.strip():
             cloud = replace(cloud, authority=_check_authority(authority))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from fipswizard.azure.arm_errors import ArmError
+from fipswizard.azure.clouds import same_origin
 
 if TYPE_CHECKING:
     from fipswizard.azure.arm import ArmClient
@@ -19,15 +20,9 @@ RESOURCE_GROUPS_API = "2021-04-01"
 MAX_PAGES = 1000  # a loop guard: ARM never pages a listing this deep
 
 
-def _same_origin(url: str, endpoint: str) -> bool:
-    a, b = urlsplit(url), urlsplit(endpoint)
-    return (a.scheme, (a.hostname or "").lower(), a.port) == (
-        b.scheme, (b.hostname or "").lower(), b.port)
-
-
 def _split_next(next_link: str, arm: ArmClient) -> tuple[str, str, dict[str, str]]:
     """(path, api-version, other query) of a nextLink, refusing links off the ARM endpoint."""
-    if not _same_origin(next_link, arm.endpoint):
+    if not same_origin(next_link, arm.endpoint):  # the one definition, in clouds.py
         raise ArmError(0, "UntrustedNextLink",
                        f"ARM paged the listing to {urlsplit(next_link).netloc!r}, which is not "
                        f"the ARM endpoint {arm.endpoint}; the bearer token is not sent there",
