@@ -35,6 +35,7 @@ EXPECTED: dict[str, TargetOutcome] = {
     "flatcar-edge": TargetOutcome.FAILED,
     "ubuntu2204-fipsimage": TargetOutcome.COMPLIANT,
     "rhel96-notready": TargetOutcome.FAILED,
+    "ubuntu2204-bootstrap": TargetOutcome.COMPLIANT,
     "ubuntu2204-mexico": TargetOutcome.REGION_NOT_SUPPORTED,
     "ubuntu2204-batch": TargetOutcome.COMPLIANT,
 }

@@ -11,11 +11,13 @@ from fipswizard.sandbox.model import (
     FIPS_FEATURE,
     NEVER,
     PACKAGE_FIPS,
+    Extension,
     Feature,
     Subscription,
     VirtualMachine,
 )
 from fipswizard.sandbox.os_images import IMAGES, make_guest
+from fipswizard.sandbox.views import status
 
 DEMO_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 DEMO_GROUP = "fips-demo"
@@ -94,6 +96,21 @@ def new_vm(sub: str, group: str, name: str, location: str, image_key: str, guest
                           public_ip=stable_ip(name))
 
 
+def bootstrap_extension() -> Extension:
+    """A CustomScript extension the VM's owner installed (very common: bootstrap scripts).
+    Linux VMs take one extension per handler type ("Multiple VMExtensions per handler not
+    supported for OS type 'Linux'", reference arm-conformance.md D6), so a second
+    CustomScript under another name is refused."""
+    return Extension(
+        name="bootstrap", publisher="Microsoft.Azure.Extensions", type="CustomScript",
+        type_handler_version="2.1",
+        settings={"commandToExecute": "sh bootstrap.sh",
+                  "fileUris": ["https://example.blob.core.windows.net/boot/bootstrap.sh"]},
+        tags={"owner": "platform-team"}, provisioning_state="Succeeded",
+        statuses=[status("ProvisioningState/succeeded", "Provisioning succeeded",
+                         message="Enable succeeded: \n[stdout]\nbootstrapped\n\n[stderr]\n")])
+
+
 def demo_estate() -> Estate:
     estate = Estate(unsupported_regions={"mexicocentral"})
     demo = estate.add_subscription(Subscription(DEMO_SUBSCRIPTION, "fips-demo"))
@@ -130,6 +147,11 @@ def demo_estate() -> Estate:
     vm("rhel96-notready", "eastasia", "rhel-96",
        make_guest("rhel-96", daemon="2.7.0.6", goal_state="2.15.0.1", agent_broken=True),
        "RHEL 9.6 with the agent Not Ready: Run Command and extensions cannot work")
+    boot = vm("ubuntu2204-bootstrap", "uksouth", "ubuntu-pro-2204",
+              make_guest("ubuntu-pro-2204"),
+              "Ubuntu Pro 22.04 with its own CustomScript extension (a bootstrap script): "
+              "Azure allows one per handler, so fipswizard validates with VMAccess only")
+    boot.extensions["bootstrap"] = bootstrap_extension()
     vm("ubuntu2204-mexico", "mexicocentral", "ubuntu-pro-2204", make_guest("ubuntu-pro-2204"),
        "Ubuntu Pro 22.04 in Mexico Central: the platform rejects the FIPS flag in this region")
     estate.add_vm(new_vm(GOV_SUBSCRIPTION, GOV_GROUP, "ubuntu2204-batch", "westus3",
