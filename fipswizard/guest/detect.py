@@ -34,16 +34,26 @@ f=absent; for w in $(cat /proc/cmdline 2>/dev/null); do case $w in fips=*) f=${w
 kv cmdline_fips "$f"
 kv fips_enabled "$(cat /proc/sys/crypto/fips_enabled 2>/dev/null || echo absent)"
 cp=/etc/crypto-policies/config
-[ -r $cp ] && kv crypto_policy "$(grep -v '^#' $cp | head -n 1)"
+# update-crypto-policies' reading: comments and blank lines skipped (the packaged file names
+# the policy on line 18, after its comment header).
+[ -r $cp ] && kv crypto_policy "$(sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' \
+  $cp | grep -m 1 -v '^$')"
 if has waagent; then
   v=$(timeout 60 waagent --version 2>/dev/null)
   ver() { printf '%s\n' "$v" | sed -n "s/^$1 *\([0-9][0-9.]*\).*/\1/p" | head -n 1; }
   kv agent_daemon "$(ver WALinuxAgent-)"; kv agent_goal_state "$(ver 'Goal state agent:')"
 fi
-auto() { sed -n "s/^[[:space:]]*AutoUpdate\.$1[[:space:]]*=[[:space:]]*\([^[:space:]#]*\).*/\1/p" \
-  /etc/waagent.conf 2>/dev/null | tail -n 1; }
+# waagent.conf as the agent reads it (azurelinuxagent/common/conf.py): '#' in column 1 only,
+# key stripped, value cut at '#' and stripped of quotes and blanks, the last line wins.
+auto() { awk -v k="AutoUpdate.$1" 'substr($0, 1, 1) != "#" && (e = index($0, "=")) {
+  key = substr($0, 1, e - 1); gsub(/^[ \t\r]+|[ \t\r]+$/, "", key); if (key != k) next
+  v = substr($0, e + 1); sub(/#.*/, "", v); gsub(/^[" ]+|[" ]+$/, "", v)
+  gsub(/^[ \t\r]+|[ \t\r]+$/, "", v); val = v } END { print val }' /etc/waagent.conf 2>/dev/null; }
 kv autoupdate_enabled "$(auto Enabled)"; kv autoupdate_latest "$(auto UpdateToLatestVersion)"
 has sshd && kv sshd_ciphers "$(timeout 30 sshd -T 2>/dev/null | sed -n 's/^ciphers //p')"
+# A Ciphers line of the admin's own overrides the crypto-policies back-end on RHEL.
+x=no; grep -qiE '^[[:space:]]*ciphers[[:space:]]' /etc/ssh/sshd_config \
+  /etc/ssh/sshd_config.d/*.conf 2>/dev/null && x=yes; kv sshd_ciphers_explicit "$x"
 plain() {  # type and size from the key text (RSA modulus size decoded from the blob)
   awk -v u="$2" -v t='^(ssh-[a-z0-9]+|ecdsa-sha2-nistp[0-9]+|sk-[a-z0-9@.-]+)$' \
     '{for(i=1;i<NF;i++) if($i~t && $(i+1)~/^AAAA/){print u,$i,$(i+1); break}}' "$1" |
@@ -133,6 +143,7 @@ class GuestFacts:
     autoupdate_enabled: str | None = None  # raw waagent.conf value; None: absent (default y)
     autoupdate_latest: str | None = None
     sshd_ciphers: tuple[str, ...] | None = None
+    sshd_ciphers_explicit: bool | None = None  # a Ciphers line in sshd_config(.d), not the policy
     ssh_keys: tuple[SshKey, ...] = ()
     secure_boot: str = "unknown"  # enabled | disabled | unknown
     luks_pbkdf: tuple[str, ...] | None = None  # () = no LUKS device; None = unknown
@@ -151,16 +162,20 @@ class GuestFacts:
 
     @property
     def autoupdate_on(self) -> bool:
-        """UpdateToLatestVersion overrides AutoUpdate.Enabled when set; both default to y."""
-        value = self.autoupdate_latest or self.autoupdate_enabled or "y"
-        return value.lower().startswith("y")
+        """Both switches on, read like the agent's get_switch: y/n only, anything else the
+        default (AutoUpdate.Enabled: y; UpdateToLatestVersion: the value of AutoUpdate.Enabled)."""
+        enabled = _switch(self.autoupdate_enabled, True)
+        return enabled and _switch(self.autoupdate_latest, enabled)
 
     @property
     def fips_state(self) -> str:
         if self.fips_enabled == "1":
             return "enabled"
-        configured = (self.crypto_policy or "").startswith("FIPS") or self.pro_execution == (
-            "reboot-required") or self.fms_is_enabled == 1
+        configured = (
+            (self.crypto_policy or "").startswith("FIPS")
+            or self.pro_execution == ("reboot-required")
+            or self.fms_is_enabled == 1
+        )
         if self.fips_enabled == "0":
             return "pending-reboot" if configured else "disabled"
         return "unknown"
@@ -203,22 +218,40 @@ def parse_probe(stdout: str) -> GuestFacts:
 
     attached = opt("pro_attached", ("", "unknown"))
     ciphers, luks = opt("sshd_ciphers"), raw.get("luks_pbkdf")
+    explicit = opt("sshd_ciphers_explicit")
     return GuestFacts(
-        os_id=raw.get("os_id", "").lower(), os_version=raw.get("os_version", ""),
-        os_pretty=raw.get("os_pretty", ""), os_like=raw.get("os_like", ""),
-        kernel=raw.get("kernel", ""), cmdline_fips=opt("cmdline_fips"),
-        fips_enabled=opt("fips_enabled"), crypto_policy=opt("crypto_policy"),
-        agent_daemon=opt("agent_daemon"), agent_goal_state=opt("agent_goal_state"),
-        autoupdate_enabled=opt("autoupdate_enabled"), autoupdate_latest=opt("autoupdate_latest"),
+        os_id=raw.get("os_id", "").lower(),
+        os_version=raw.get("os_version", ""),
+        os_pretty=raw.get("os_pretty", ""),
+        os_like=raw.get("os_like", ""),
+        kernel=raw.get("kernel", ""),
+        cmdline_fips=opt("cmdline_fips"),
+        fips_enabled=opt("fips_enabled"),
+        crypto_policy=opt("crypto_policy"),
+        agent_daemon=opt("agent_daemon"),
+        agent_goal_state=opt("agent_goal_state"),
+        autoupdate_enabled=opt("autoupdate_enabled"),
+        autoupdate_latest=opt("autoupdate_latest"),
         sshd_ciphers=tuple(ciphers.split(",")) if ciphers else None,
+        sshd_ciphers_explicit=None if explicit is None else explicit == "yes",
         ssh_keys=tuple(_key_item(item) for item in raw.get("ssh_keys", "").split()),
         secure_boot=raw.get("secure_boot", "unknown"),
         luks_pbkdf=None if luks is None else tuple(p for p in luks.split(",") if p),
         pro_attached=None if attached is None else attached == "yes",
-        pro_fips_updates=opt("pro_fips_updates"), pro_fips_entitled=opt("pro_fips_entitled"),
-        pro_execution=opt("pro_execution"), fms_is_enabled=num("fms_is_enabled"),
-        fms_check=num("fms_check"), source="probe", complete="probe" in raw,
+        pro_fips_updates=opt("pro_fips_updates"),
+        pro_fips_entitled=opt("pro_fips_entitled"),
+        pro_execution=opt("pro_execution"),
+        fms_is_enabled=num("fms_is_enabled"),
+        fms_check=num("fms_check"),
+        source="probe",
+        complete="probe" in raw,
     )
+
+
+def _switch(value: str | None, default: bool) -> bool:
+    """WALinuxAgent's get_switch: y/Y on, n/N off, anything else (or unset) the default."""
+    low = (value or "").lower()
+    return True if low == "y" else False if low == "n" else default
 
 
 def _key_item(item: str) -> SshKey:
@@ -251,10 +284,13 @@ def select_recipe(facts: GuestFacts, recipes: list[GuestRecipe] | None = None) -
             f"{what}: no in-guest step is needed or offered. Deploy Microsoft's FIPS image "
             "(azure-linux-3-gen2-fips); Azure Linux's SymCrypt-OpenSSL provider still accepts "
             "the agent's older certificate ciphers, so extensions keep working there "
-            "(WALinuxAgent #3227).", facts)
+            "(WALinuxAgent #3227).",
+            facts,
+        )
     eol = " (end of life)" if facts.os_id == "centos" and facts.os_version.startswith("7") else ""
-    raise NoRecipe(f"{what}{eol} is not supported. Supported: {supported or 'none installed'}.",
-                   facts)
+    raise NoRecipe(
+        f"{what}{eol} is not supported. Supported: {supported or 'none installed'}.", facts
+    )
 
 
 def _policy_refusal(facts: GuestFacts) -> str | None:
@@ -263,9 +299,11 @@ def _policy_refusal(facts: GuestFacts) -> str | None:
     except InvalidVersion:
         return None
     if facts.os_id in RHEL_FAMILY and major >= 10:
-        return (f"{facts.describe}: Red Hat does not support switching RHEL 10 to FIPS mode "
-                "after installation (fips-mode-setup was removed). Install the system with the "
-                "fips=1 kernel option instead; turning FIPS off later needs a reinstall.")
+        return (
+            f"{facts.describe}: Red Hat does not support switching RHEL 10 to FIPS mode "
+            "after installation (fips-mode-setup was removed). Install the system with the "
+            "fips=1 kernel option instead; turning FIPS off later needs a reinstall."
+        )
     return None
 
 
@@ -285,17 +323,25 @@ def local_facts(root: Path | None) -> GuestFacts:
     pro = _pro_status(read.text("var/lib/ubuntu-advantage/status.json"))
     daemon = read.agent_daemon()
     return GuestFacts(
-        os_id=info.id(), os_version=info.os_release_attr("version_id") or info.version(),
-        os_pretty=info.name(pretty=True), os_like=info.like(),
+        os_id=info.id(),
+        os_version=info.os_release_attr("version_id") or info.version(),
+        os_pretty=info.name(pretty=True),
+        os_like=info.like(),
         kernel=_uname() if root is None else "",
-        cmdline_fips=fips_arg, fips_enabled=(read.text("proc/sys/crypto/fips_enabled") or
-                                             "").strip() or None,
+        cmdline_fips=fips_arg,
+        fips_enabled=(read.text("proc/sys/crypto/fips_enabled") or "").strip() or None,
         crypto_policy=_first_line(read.text("etc/crypto-policies/config")),
-        agent_daemon=daemon, agent_goal_state=read.goal_state() or daemon,
+        agent_daemon=daemon,
+        agent_goal_state=read.goal_state() or daemon,
         autoupdate_enabled=_conf_value(conf, "AutoUpdate.Enabled"),
         autoupdate_latest=_conf_value(conf, "AutoUpdate.UpdateToLatestVersion"),
-        sshd_ciphers=read.sshd_ciphers(), ssh_keys=read.ssh_keys(),
-        secure_boot=read.secure_boot(), luks_pbkdf=None, source="local", **pro,
+        sshd_ciphers=read.sshd_ciphers(),
+        ssh_keys=read.ssh_keys(),
+        sshd_ciphers_explicit=read.explicit_ciphers(),
+        secure_boot=read.secure_boot(),
+        luks_pbkdf=None,
+        source="local",
+        **pro,
     )
 
 
@@ -306,13 +352,20 @@ def _uname() -> str:
 
 
 def _first_line(text: str | None) -> str | None:
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip() and ln[0] != "#"]
-    return lines[0] if lines else None
+    """The policy in /etc/crypto-policies/config: the first text outside comments."""
+    lines = [ln.split("#", 1)[0].strip() for ln in (text or "").splitlines()]
+    return next((ln for ln in lines if ln), None)
 
 
 def _conf_value(text: str, key: str) -> str | None:
-    found = re.findall(rf"(?m)^\s*{re.escape(key)}\s*=\s*([^\s#]*)", text)
-    return found[-1] if found else None
+    """The value WALinuxAgent reads for `key` (azurelinuxagent/common/conf.py)."""
+    value = None
+    for line in text.split("\n"):
+        if not line.startswith("#") and "=" in line:
+            name, rest = line.split("=", 1)
+            if name.strip() == key:
+                value = rest.split("#")[0].strip('" ').strip()
+    return None if value in (None, "None") else value
 
 
 def _pro_status(text: str | None) -> dict[str, Any]:
@@ -324,9 +377,12 @@ def _pro_status(text: str | None) -> dict[str, Any]:
         return {}
     services = [s for s in data.get("services") or [] if s.get("name") == "fips-updates"]
     svc = services[0] if services else {}
-    return {"pro_attached": bool(data.get("attached")), "pro_fips_updates": svc.get("status"),
-            "pro_fips_entitled": svc.get("entitled"),
-            "pro_execution": data.get("execution_status")}
+    return {
+        "pro_attached": bool(data.get("attached")),
+        "pro_fips_updates": svc.get("status"),
+        "pro_fips_entitled": svc.get("entitled"),
+        "pro_execution": data.get("execution_status"),
+    }
 
 
 def key_from_line(line: str, user: str) -> SshKey | None:
@@ -358,8 +414,8 @@ def _rsa_bits(blob: str) -> int | None:
         fields_: list[bytes] = []
         at = 0
         while at + 4 <= len(data) and len(fields_) < 3:
-            size = int.from_bytes(data[at:at + 4], "big")
-            fields_.append(data[at + 4:at + 4 + size])
+            size = int.from_bytes(data[at : at + 4], "big")
+            fields_.append(data[at + 4 : at + 4 + size])
             at += 4 + size
         return int.from_bytes(fields_[2], "big").bit_length() if len(fields_) == 3 else None
     except (binascii.Error, ValueError):
@@ -381,19 +437,26 @@ class _Reader:
             return None
 
     def agent_daemon(self) -> str | None:
-        for pattern in ("usr/lib/python3*/site-packages/azurelinuxagent/common/version.py",
-                        "usr/lib/python3*/dist-packages/azurelinuxagent/common/version.py"):
+        for pattern in (
+            "usr/lib/python3*/site-packages/azurelinuxagent/common/version.py",
+            "usr/lib/python3*/dist-packages/azurelinuxagent/common/version.py",
+        ):
             for path in sorted(self.root.glob(pattern)):
-                found = re.search(r"(?m)^AGENT_VERSION\s*=\s*['\"]([\d.]+)['\"]",
-                                  path.read_text(encoding="utf-8", errors="replace"))
+                found = re.search(
+                    r"(?m)^AGENT_VERSION\s*=\s*['\"]([\d.]+)['\"]",
+                    path.read_text(encoding="utf-8", errors="replace"),
+                )
                 if found:
                     return found.group(1)
         return None
 
     def goal_state(self) -> str | None:
         dirs = self.root.glob("var/lib/waagent/WALinuxAgent-*")
-        versions = [p.name.split("-", 1)[1] for p in dirs
-                    if p.is_dir() and re.fullmatch(r"WALinuxAgent-[\d.]+", p.name)]
+        versions = [
+            p.name.split("-", 1)[1]
+            for p in dirs
+            if p.is_dir() and re.fullmatch(r"WALinuxAgent-[\d.]+", p.name)
+        ]
         return max(versions, key=Version) if versions else None
 
     def sshd_ciphers(self) -> tuple[str, ...] | None:
@@ -403,6 +466,17 @@ class _Reader:
             if len(words) == 2 and words[0].lower() == "ciphers":
                 return tuple(words[1].strip().split(","))
         return None
+
+    def explicit_ciphers(self) -> bool:
+        """A Ciphers line in sshd_config or its drop-ins (not the crypto-policies back-end)."""
+        paths = [
+            self.path("etc/ssh/sshd_config"),
+            *sorted(self.root.glob("etc/ssh/sshd_config.d/*.conf")),
+        ]
+        return any(
+            re.search(r"(?im)^\s*ciphers\s", self.text(str(p.relative_to(self.root))) or "")
+            for p in paths
+        )
 
     def _sshd_lines(self, rel: str, depth: int) -> list[str]:
         lines: list[str] = []
@@ -431,6 +505,9 @@ class _Reader:
     def secure_boot(self) -> str:
         for path in self.root.glob("sys/firmware/efi/efivars/SecureBoot-*"):
             data = path.read_bytes()
-            return {1: "enabled", 0: "disabled"}.get(data[4], "unknown") if len(data) > 4 else (
-                "unknown")
+            return (
+                {1: "enabled", 0: "disabled"}.get(data[4], "unknown")
+                if len(data) > 4
+                else ("unknown")
+            )
         return "unknown"

@@ -26,15 +26,21 @@ from .osrelease_samples import KEYS, OS_RELEASE, make_root
 
 # Minimal recipes of our own, so the table does not depend on the packaged recipes' content.
 _RECIPES = {
-    "ubuntu": ('supported = "Ubuntu 22.04 and 24.04 with Ubuntu Pro"',
-               [("ubuntu", "==22.04"), ("ubuntu", "==24.04")]),
+    "ubuntu": (
+        'supported = "Ubuntu 22.04 and 24.04 with Ubuntu Pro"',
+        [("ubuntu", "==22.04"), ("ubuntu", "==24.04")],
+    ),
     "rhel9": ('supported = "RHEL 9.x"', [("rhel", ">=9.0,<10")]),
     "alma92-tuxcare": ('supported = "AlmaLinux 9.2 (TuxCare ESU)"', [("almalinux", "==9.2")]),
     "flatcar": ('supported = "Flatcar >= 3185"', [("flatcar", ">=3185")]),
 }
 EXPECTED = {
-    "ubuntu-22.04": "ubuntu", "ubuntu-24.04": "ubuntu", "rhel-9.4": "rhel9",
-    "rhel-9.5": "rhel9", "rhel-9.6": "rhel9", "alma-9.2": "alma92-tuxcare",
+    "ubuntu-22.04": "ubuntu",
+    "ubuntu-24.04": "ubuntu",
+    "rhel-9.4": "rhel9",
+    "rhel-9.5": "rhel9",
+    "rhel-9.6": "rhel9",
+    "alma-9.2": "alma92-tuxcare",
     "flatcar": "flatcar",
 }
 REASONS = {  # sample -> words the NoRecipe reason must contain
@@ -122,8 +128,11 @@ def test_parse_probe_and_round_trip() -> None:
     assert (facts.agent_daemon, facts.agent_goal_state) == ("2.7.0.6", "2.14.0.1")
     assert facts.autoupdate_latest is None and facts.autoupdate_on
     assert facts.sshd_ciphers == ("aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com")
-    assert facts.ssh_keys == (SshKey("root", "rsa", 3072), SshKey("azureuser", "ed25519", 256),
-                              SshKey("bob", "ssh-foo", None))
+    assert facts.ssh_keys == (
+        SshKey("root", "rsa", 3072),
+        SshKey("azureuser", "ed25519", 256),
+        SshKey("bob", "ssh-foo", None),
+    )
     assert facts.luks_pbkdf == ("argon2id", "pbkdf2") and facts.secure_boot == "enabled"
     assert facts.pro_attached is None and facts.fms_is_enabled == 1
     assert facts.fips_state == "pending-reboot" and facts.rhel_family
@@ -140,35 +149,53 @@ def test_parse_probe_cut_output_and_absent_values() -> None:
     assert parse_probe("").luks_pbkdf is None
 
 
-def test_autoupdate_latest_overrides_enabled() -> None:
+def test_autoupdate_needs_both_switches_like_the_agent_step() -> None:
+    # UpdateToLatestVersion defaults to AutoUpdate.Enabled; the daemon only runs a newer
+    # goal-state agent with AutoUpdate.Enabled on, so either switch off keeps the old agent
+    # (the same rule as recipes/guest/agent.toml).
     assert not GuestFacts(autoupdate_enabled="y", autoupdate_latest="n").autoupdate_on
-    assert GuestFacts(autoupdate_enabled="n", autoupdate_latest="y").autoupdate_on
+    assert not GuestFacts(autoupdate_enabled="n", autoupdate_latest="y").autoupdate_on
     assert not GuestFacts(autoupdate_enabled="n").autoupdate_on
     assert GuestFacts().autoupdate_on
+    assert GuestFacts(autoupdate_enabled="yes").autoupdate_on  # neither y nor n: the default
 
 
-@pytest.mark.parametrize(("name", "kind", "bits"), [
-    ("ed25519", "ed25519", 256), ("rsa1024", "rsa", 1024), ("rsa2048", "rsa", 2048),
-    ("rsa3072", "rsa", 3072), ("ecdsa256", "ecdsa", 256), ("dsa", "dsa", 1024)])
+@pytest.mark.parametrize(
+    ("name", "kind", "bits"),
+    [
+        ("ed25519", "ed25519", 256),
+        ("rsa1024", "rsa", 1024),
+        ("rsa2048", "rsa", 2048),
+        ("rsa3072", "rsa", 3072),
+        ("ecdsa256", "ecdsa", 256),
+        ("dsa", "dsa", 1024),
+    ],
+)
 def test_key_from_line(name: str, kind: str, bits: int) -> None:
     line = f'no-pty,command="echo (x) ssh-rsa" {KEYS[name]} me@host'
     assert key_from_line(line, "u") == SshKey("u", kind, bits)
 
 
-PRO_JSON = json.dumps({
-    "attached": True, "execution_status": "inactive",
-    "services": [{"name": "esm-infra", "status": "enabled", "entitled": "yes"},
-                 {"name": "fips-updates", "status": "disabled", "entitled": "yes"}]})
+PRO_JSON = json.dumps(
+    {
+        "attached": True,
+        "execution_status": "inactive",
+        "services": [
+            {"name": "esm-infra", "status": "enabled", "entitled": "yes"},
+            {"name": "fips-updates", "status": "disabled", "entitled": "yes"},
+        ],
+    }
+)
 
 STANDINS = {
     "waagent": 'echo "WALinuxAgent-2.7.0.6 running on redhat 9.5"; echo "Python: 3.9.21"\n'
-               'echo "Goal state agent: 2.12.0.4"',
+    'echo "Goal state agent: 2.12.0.4"',
     "sshd": '[ "$1" = -T ] && printf "port 22\\nciphers chacha20-poly1305@openssh.com,'
-            'aes128-ctr\\nmacs hmac-sha2-256\\n"',
+    'aes128-ctr\\nmacs hmac-sha2-256\\n"',
     "mokutil": 'echo "SecureBoot enabled"',
-    "blkid": 'echo /dev/sdc',
+    "blkid": "echo /dev/sdc",
     "cryptsetup": 'printf "LUKS header information\\nVersion:       2\\nKeyslots:\\n  0: luks2\\n'
-                  '\\tPBKDF:      argon2id\\n"',
+    '\\tPBKDF:      argon2id\\n"',
     "pro": f"echo '{PRO_JSON}'",
     "fips-mode-setup": 'case "$1" in --is-enabled) exit 2;; --check) exit 0;; esac',
 }
@@ -202,9 +229,15 @@ def test_probe_runs_in_bwrap_fake_root(tmp_path: Path) -> None:
     assert (facts.agent_daemon, facts.agent_goal_state) == ("2.7.0.6", "2.12.0.4")
     assert facts.autoupdate_enabled == "n" and not facts.autoupdate_on
     assert facts.sshd_ciphers == ("chacha20-poly1305@openssh.com", "aes128-ctr")
-    assert sorted(facts.ssh_keys, key=repr) == sorted([
-        SshKey("root", "rsa", 3072), SshKey("root", "ed25519", 256),
-        SshKey("azureuser", "rsa", 1024), SshKey("azureuser", "ecdsa", 256)], key=repr)
+    assert sorted(facts.ssh_keys, key=repr) == sorted(
+        [
+            SshKey("root", "rsa", 3072),
+            SshKey("root", "ed25519", 256),
+            SshKey("azureuser", "rsa", 1024),
+            SshKey("azureuser", "ecdsa", 256),
+        ],
+        key=repr,
+    )
     assert facts.secure_boot == "enabled" and facts.luks_pbkdf == ("argon2id",)
     assert facts.pro_attached is True and facts.pro_fips_updates == "disabled"
     assert facts.pro_fips_entitled == "yes" and facts.pro_execution == "inactive"
@@ -217,8 +250,12 @@ def test_probe_key_sizes_without_ssh_keygen(tmp_path: Path) -> None:
     root = _probe_root(tmp_path, **{"ssh-keygen": "exit 1"})
     result = asyncio.run(BwrapRunner(root).run(PROBE_SCRIPT, timeout=60))
     keys = parse_probe(result.stdout).ssh_keys
-    assert set(keys) == {SshKey("root", "rsa", 3072), SshKey("root", "ed25519", 256),
-                         SshKey("azureuser", "rsa", 1024), SshKey("azureuser", "ecdsa", 256)}
+    assert set(keys) == {
+        SshKey("root", "rsa", 3072),
+        SshKey("root", "ed25519", 256),
+        SshKey("azureuser", "rsa", 1024),
+        SshKey("azureuser", "ecdsa", 256),
+    }
 
 
 @bwrap
@@ -237,18 +274,24 @@ def test_probe_output_stays_under_4k_with_many_keys(tmp_path: Path) -> None:
 def test_local_facts_reads_files(tmp_path: Path) -> None:
     site = "usr/lib/python3.9/site-packages/azurelinuxagent/common/version.py"
     status = json.dumps({"attached": False, "services": [{"name": "fips-updates"}]})
-    root = make_root(tmp_path, "ubuntu-22.04", {
-        site: "AGENT_NAME = 'WALinuxAgent'\nAGENT_VERSION = '2.9.1.1'\n",
-        "var/lib/waagent/WALinuxAgent-2.15.0.1/HandlerManifest.json": "{}",
-        "var/lib/waagent/WALinuxAgent-2.14.0.1/HandlerManifest.json": "{}",
-        "etc/waagent.conf": "AutoUpdate.UpdateToLatestVersion=n # pinned\n",
-        "etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nCiphers aes128-ctr\n",
-        "etc/ssh/sshd_config.d/10-a.conf": "# Ciphers x\nciphers chacha20-poly1305@openssh.com\n",
-        "var/lib/ubuntu-advantage/status.json": status,
-        "proc/sys/crypto/fips_enabled": "0\n",
-        "proc/cmdline": "root=/dev/sda1 fips=1\n",
-        "home/azureuser/.ssh/authorized_keys": f"# old key\n{KEYS['dsa']} x\n",
-    })
+    root = make_root(
+        tmp_path,
+        "ubuntu-22.04",
+        {
+            site: "AGENT_NAME = 'WALinuxAgent'\nAGENT_VERSION = '2.9.1.1'\n",
+            "var/lib/waagent/WALinuxAgent-2.15.0.1/HandlerManifest.json": "{}",
+            "var/lib/waagent/WALinuxAgent-2.14.0.1/HandlerManifest.json": "{}",
+            "etc/waagent.conf": "AutoUpdate.UpdateToLatestVersion=n # pinned\n",
+            "etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nCiphers aes128-ctr\n",
+            "etc/ssh/sshd_config.d/10-a.conf": (
+                "# Ciphers x\nciphers chacha20-poly1305@openssh.com\n"
+            ),
+            "var/lib/ubuntu-advantage/status.json": status,
+            "proc/sys/crypto/fips_enabled": "0\n",
+            "proc/cmdline": "root=/dev/sda1 fips=1\n",
+            "home/azureuser/.ssh/authorized_keys": f"# old key\n{KEYS['dsa']} x\n",
+        },
+    )
     efivar = root / "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e98c0130aab6"
     efivar.parent.mkdir(parents=True)
     efivar.write_bytes(bytes([6, 0, 0, 0, 1]))
@@ -268,8 +311,9 @@ def test_local_facts_reads_files(tmp_path: Path) -> None:
 def test_probe_script_is_valid_bash() -> None:
     import subprocess
 
-    done = subprocess.run(["bash", "-n"], input=PROBE_SCRIPT, text=True, capture_output=True,
-                          check=False)
+    done = subprocess.run(
+        ["bash", "-n"], input=PROBE_SCRIPT, text=True, capture_output=True, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert PROBE_SCRIPT.startswith("# fipswizard-script: engine/probe/check\n")
     assert os.linesep == "\n"
@@ -284,14 +328,19 @@ def test_check_local_on_a_root_text_and_json(tmp_path: Path) -> None:
     from fipswizard.errors import BadInput
     from fipswizard.guest.check_cmd import run_check
 
-    root = make_root(tmp_path, "rhel-9.5", {
-        "etc/waagent.conf": "AutoUpdate.Enabled=n\n",
-        "etc/crypto-policies/config": "DEFAULT\n",
-        "proc/sys/crypto/fips_enabled": "0\n",
-        "usr/lib/python3.9/site-packages/azurelinuxagent/common/version.py":
-            "AGENT_VERSION = '2.7.0.6'\n",
-        "home/azureuser/.ssh/authorized_keys": f"{KEYS['ed25519']} me\n",
-    })
+    root = make_root(
+        tmp_path,
+        "rhel-9.5",
+        {
+            "etc/waagent.conf": "AutoUpdate.Enabled=n\n",
+            "etc/crypto-policies/config": "DEFAULT\n",
+            "proc/sys/crypto/fips_enabled": "0\n",
+            "usr/lib/python3.9/site-packages/azurelinuxagent/common/version.py": (
+                "AGENT_VERSION = '2.7.0.6'\n"
+            ),
+            "home/azureuser/.ssh/authorized_keys": f"{KEYS['ed25519']} me\n",
+        },
+    )
     before = sorted(str(p) for p in root.rglob("*"))
     out = io.StringIO()
     rc = run_check(root, "json", out)
@@ -301,8 +350,11 @@ def test_check_local_on_a_root_text_and_json(tmp_path: Path) -> None:
     assert report["fips"]["state"] == "disabled" and report["fips"]["crypto_policy"] == "DEFAULT"
     assert report["agent"]["daemon"] == "2.7.0.6" and report["agent"]["autoupdate_on"] is False
     codes = {(f["level"], f["code"]) for f in report["findings"]}
-    assert {("refusal", "ssh-keys"), ("warning", "agent-version"),
-            ("warning", "agent-2.7.0.6")} <= codes
+    assert {
+        ("refusal", "ssh-keys"),
+        ("warning", "agent-version"),
+        ("warning", "agent-2.7.0.6"),
+    } <= codes
     if any(recipe_dir().iterdir()):
         assert report["recipe"]["id"] == "rhel9" and report["no_recipe_reason"] is None
     text = io.StringIO()

@@ -11,11 +11,22 @@ from fipswizard.steps import Risk
 
 OK_AGENT = {"agent_daemon": "2.15.0.1", "agent_goal_state": "2.15.0.1"}
 RHEL = GuestFacts(os_id="rhel", os_version="9.4", os_like="fedora", **OK_AGENT)
-UBUNTU = GuestFacts(os_id="ubuntu", os_version="22.04", pro_attached=True,
-                    pro_fips_entitled="yes", pro_fips_updates="disabled", **OK_AGENT)
-FLATCAR = GuestFacts(os_id="flatcar", os_version="4230.2.0", agent_daemon="2.12.0.4",
-                     agent_goal_state="2.12.0.4", autoupdate_enabled="n",
-                     sshd_ciphers=("aes256-gcm@openssh.com",))
+UBUNTU = GuestFacts(
+    os_id="ubuntu",
+    os_version="22.04",
+    pro_attached=True,
+    pro_fips_entitled="yes",
+    pro_fips_updates="disabled",
+    **OK_AGENT,
+)
+FLATCAR = GuestFacts(
+    os_id="flatcar",
+    os_version="4230.2.0",
+    agent_daemon="2.12.0.4",
+    agent_goal_state="2.12.0.4",
+    autoupdate_enabled="n",
+    sshd_ciphers=("aes256-gcm@openssh.com",),
+)
 
 
 def codes(found: list[Finding]) -> list[tuple[str, str]]:
@@ -23,8 +34,9 @@ def codes(found: list[Finding]) -> list[tuple[str, str]]:
 
 
 def recipe_with(*step_ids: str) -> GuestRecipe:
-    steps = tuple(GuestStepSpec(i, i, Risk.REVERSIBLE, "rhel9", check="x", apply="x")
-                  for i in step_ids)
+    steps = tuple(
+        GuestStepSpec(i, i, Risk.REVERSIBLE, "rhel9", check="x", apply="x") for i in step_ids
+    )
     return GuestRecipe("rhel9", "RHEL 9", "/x/rhel9.toml", steps=steps)
 
 
@@ -34,8 +46,9 @@ def test_clean_guests_have_no_findings() -> None:
 
 
 def test_ed25519_only_user_is_refused_on_rhel() -> None:
-    facts = replace(RHEL, ssh_keys=(SshKey("azureuser", "ed25519", 256),
-                                    SshKey("root", "rsa", 4096)))
+    facts = replace(
+        RHEL, ssh_keys=(SshKey("azureuser", "ed25519", 256), SshKey("root", "rsa", 4096))
+    )
     found = preflight(facts, None)
     assert codes(found) == [("refusal", "ssh-keys")]
     text = found[0].message
@@ -44,30 +57,61 @@ def test_ed25519_only_user_is_refused_on_rhel() -> None:
 
 
 def test_unusable_keys_beside_a_usable_one_only_warn() -> None:
-    facts = replace(RHEL, ssh_keys=(SshKey("azureuser", "ed25519", 256),
-                                    SshKey("azureuser", "rsa", 1024),
-                                    SshKey("azureuser", "ecdsa", 256)))
+    facts = replace(
+        RHEL,
+        ssh_keys=(
+            SshKey("azureuser", "ed25519", 256),
+            SshKey("azureuser", "rsa", 1024),
+            SshKey("azureuser", "ecdsa", 256),
+        ),
+    )
     found = preflight(facts, None)
     assert codes(found) == [("warning", "ssh-keys")]
     assert "ed25519 256" in found[0].message and "rsa 1024" in found[0].message
 
 
 def test_dsa_and_short_rsa_are_refused_and_unsized_rsa_warns() -> None:
-    facts = replace(RHEL, ssh_keys=(SshKey("a", "dsa", 1024), SshKey("b", "rsa", 1024),
-                                    SshKey("c", "rsa", None)))
+    facts = replace(
+        RHEL,
+        ssh_keys=(SshKey("a", "dsa", 1024), SshKey("b", "rsa", 1024), SshKey("c", "rsa", None)),
+    )
     found = preflight(facts, None)
     assert ("refusal", "ssh-keys") in codes(found) and ("warning", "ssh-keys") in codes(found)
     assert "a: dsa 1024" in found[0].message and "b: rsa 1024" in found[0].message
 
 
-def test_ssh_keys_are_not_a_refusal_on_ubuntu() -> None:
+def test_ed25519_on_ubuntu_2204_warns_and_never_refuses() -> None:
     facts = replace(UBUNTU, ssh_keys=(SshKey("azureuser", "ed25519", 256),))
-    assert preflight(facts, None) == []
+    found = preflight(facts, None)
+    assert codes(found) == [("warning", "ssh-ed25519")]
+    assert "azureuser" in found[0].message and "22.04" in found[0].message
+    assert preflight(replace(facts, os_version="24.04"), None) == []  # no field report there
+    rsa = replace(UBUNTU, ssh_keys=(SshKey("azureuser", "rsa", 3072),))
+    assert preflight(rsa, None) == []
 
 
-def test_chacha20_warns_on_rhel_and_flatcar_not_ubuntu() -> None:
+def test_security_keys_are_refused_on_rhel() -> None:
+    # The FIPS policy's PubkeyAcceptedAlgorithms has no sk-* type.
+    facts = replace(
+        RHEL, ssh_keys=(SshKey("azureuser", "ecdsa-sk", 256), SshKey("ops", "ed25519-sk", 256))
+    )
+    found = preflight(facts, None)
+    assert codes(found) == [("refusal", "ssh-keys")]
+    assert "azureuser: ecdsa-sk" in found[0].message and "ops: ed25519-sk" in found[0].message
+    assert "security-key" in found[0].message
+
+
+def test_rsa_2048_is_the_floor_on_rhel() -> None:
+    assert preflight(replace(RHEL, ssh_keys=(SshKey("a", "rsa", 2048),)), None) == []
+    found = preflight(replace(RHEL, ssh_keys=(SshKey("a", "rsa", 2047),)), None)
+    assert codes(found) == [("refusal", "ssh-keys")]
+
+
+def test_chacha20_is_noise_on_stock_rhel_but_not_when_set_by_hand() -> None:
     ciphers = ("chacha20-poly1305@openssh.com", "aes128-ctr")
-    rhel = preflight(replace(RHEL, sshd_ciphers=ciphers), None)
+    stock = replace(RHEL, sshd_ciphers=ciphers, sshd_ciphers_explicit=False)
+    assert preflight(stock, None) == []  # the FIPS policy's back-end drops chacha20
+    rhel = preflight(replace(stock, sshd_ciphers_explicit=True), None)
     assert codes(rhel) == [("warning", "sshd-ciphers")]
     assert "crypto policy" in rhel[0].message and "sshd_config.d/40-fips.conf" in rhel[0].message
     flatcar = preflight(replace(FLATCAR, sshd_ciphers=ciphers, autoupdate_enabled="y"), None)
@@ -103,8 +147,7 @@ def test_pro_attachment_and_entitlement() -> None:
     not_entitled = replace(UBUNTU, pro_fips_entitled="no")
     found = preflight(not_entitled, None)
     assert codes(found) == [("refusal", "pro-entitlement")] and "entitled=no" in found[0].message
-    assert codes(preflight(replace(UBUNTU, pro_attached=None), None)) == [
-        ("warning", "pro-status")]
+    assert codes(preflight(replace(UBUNTU, pro_attached=None), None)) == [("warning", "pro-status")]
 
 
 def test_old_agent_warns_with_auto_update_and_refuses_without() -> None:
@@ -114,9 +157,9 @@ def test_old_agent_warns_with_auto_update_and_refuses_without() -> None:
     off = preflight(replace(old, autoupdate_latest="n"), None)
     assert codes(off) == [("refusal", "agent-version")]
     assert "AutoUpdate.Enabled=y" in off[0].message
-    flatcar = preflight(FLATCAR, None)
+    flatcar = preflight(FLATCAR, None)  # no recipe to turn auto-update on
     assert codes(flatcar) == [("refusal", "agent-version")]
-    assert "2.12.0.4" in flatcar[0].message and "Flatcar" in flatcar[0].message
+    assert "2.12.0.4" in flatcar[0].message
     unknown = preflight(replace(RHEL, agent_goal_state=None), None)
     assert codes(unknown) == [("warning", "agent-version")]
 
@@ -136,12 +179,37 @@ def test_old_agent_with_autoupdate_off_is_a_warning_when_the_recipe_fixes_it() -
     from fipswizard.guest.preflight import preflight
     from fipswizard.guest.recipes import load_guest_recipe
 
-    facts = GuestFacts(os_id="rhel", os_version="9.4", agent_daemon="2.9.1.1",
-                       agent_goal_state="2.9.1.1", autoupdate_enabled="n")
+    facts = GuestFacts(
+        os_id="rhel",
+        os_version="9.4",
+        agent_daemon="2.9.1.1",
+        agent_goal_state="2.9.1.1",
+        autoupdate_enabled="n",
+    )
     findings = {f.code: f for f in preflight(facts, load_guest_recipe("rhel9"))}
     assert findings["agent-version"].level == "warning"
     assert "turns it on" in findings["agent-version"].message
-    flatcar = GuestFacts(os_id="flatcar", os_version="4230.2.0", agent_goal_state="2.12.0.4",
-                         autoupdate_enabled="n")
+    flatcar = GuestFacts(
+        os_id="flatcar", os_version="4230.2.0", agent_goal_state="2.12.0.4", autoupdate_enabled="n"
+    )
     findings = {f.code: f for f in preflight(flatcar, load_guest_recipe("flatcar"))}
-    assert findings["agent-version"].level == "refusal"
+    assert findings["agent-version"].level == "warning"  # stock Flatcar is no longer refused
+    assert "read-only /usr" in findings["agent-version"].message
+    assert "Unconfirmed" in findings["agent-version"].message
+
+
+def test_flatcar_accept_unsupported_is_reported_as_such() -> None:
+    from fipswizard.guest.recipes import load_guest_recipe
+
+    found = preflight(
+        FLATCAR, load_guest_recipe("flatcar"), flatcar_extensions="accept-unsupported"
+    )
+    assert codes(found) == [("warning", "extensions-unsupported")]
+    assert "without Azure's extension support" in found[0].message
+
+
+def test_quoted_and_unknown_auto_update_values_read_like_the_agent() -> None:
+    assert not replace(RHEL, autoupdate_enabled="n").autoupdate_on
+    assert replace(RHEL, autoupdate_enabled="no").autoupdate_on  # not y/n: the default
+    assert not replace(RHEL, autoupdate_enabled="y", autoupdate_latest="N").autoupdate_on
+    assert not replace(RHEL, autoupdate_enabled="n", autoupdate_latest=None).autoupdate_on
