@@ -31,11 +31,17 @@ from fipswizard.azure.arm_errors import (
     connection_failed,
     connection_lost,
     error_from_response,
+    redirected,
+    throttled_too_long,
+    tls_failed,
+    unreadable,
 )
 from fipswizard.azure.arm_lro import LroFollower, Progress
 from fipswizard.azure.arm_response import ArmResponse, parse_body
 from fipswizard.azure.arm_retry import (
     NOT_SENT,
+    POLL_DEFAULT,
+    POLL_FLOOR,
     RETRYABLE_STATUS,
     ThrottleGates,
     backoff,
@@ -61,9 +67,12 @@ class ArmClient:
     """Async ARM client; use `async with ArmClient(...) as arm:` or call `aclose()`.
 
     `max_attempts` bounds sends after 5xx and connection failures; a 429 spends no attempt
-    (the request waits its turn at the throttle gate) but gives up once the request has
-    been throttled for `max_throttle_wait` seconds. `stats` counts requests sent per method
-    (retries and polls included) and the "retries" and "throttled" (429) answers.
+    (the request waits its turn at the throttle gate). Retry-After on 429 and 5xx is honoured
+    in full; a request whose next wait would pass `max_throttle_wait` seconds since it began
+    stops at once with the wait ARM asked for. TLS verification failures are never retried.
+    Operations are polled at Retry-After (at least `poll_floor`), else every `poll_interval`.
+    `stats` counts requests sent per method (retries and polls included) and the "retries"
+    and "throttled" (429) answers.
     """
 
     def __init__(
@@ -81,6 +90,8 @@ class ArmClient:
         max_throttle_wait: float = 900.0,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        poll_interval: float = POLL_DEFAULT,
+        poll_floor: float = POLL_FLOOR,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -97,7 +108,15 @@ class ArmClient:
         self._max_throttle_wait = max_throttle_wait
         self._rng = rng or random.Random()
         self._gates = ThrottleGates(clock, sleep, self._rng)
-        self._lro = LroFollower(self._poll_get, sleep, clock, lro_timeout, self._trusted)
+        self._lro = LroFollower(
+            self._poll_get,
+            sleep,
+            clock,
+            lro_timeout,
+            self._trusted,
+            poll_interval=poll_interval,
+            poll_floor=poll_floor,
+        )
         host = urlsplit(self.endpoint).hostname or ""
         self._http = httpx.AsyncClient(
             transport=transport,
@@ -219,6 +238,7 @@ class ArmClient:
         started = self._clock()
         failures = throttled = 0
         while True:
+            self._within_budget(None, self._gates.closed_for(key), started)
             await self._gates.wait(key)
             token = await self._credential.token()
             request_headers = {
@@ -234,6 +254,8 @@ class ArmClient:
                     method, url, content=content, headers=request_headers
                 )
             except httpx.RequestError as exc:
+                if _tls_verification_failed(exc):  # retrying cannot make a certificate valid
+                    raise tls_failed(method, url, exc) from None
                 if not (retry_safe or isinstance(exc, NOT_SENT)):
                     raise connection_lost(method, url, exc) from exc
                 failures += 1
@@ -248,9 +270,8 @@ class ArmClient:
                 wait = retry_after(response.headers)
                 if wait is None:
                     wait = min(self._backoff_cap, 2.0 ** (throttled - 1))
-                self._gates.hold(key, wait)
-                if self._clock() - started + wait > self._max_throttle_wait:
-                    raise error_from_response(response)
+                self._gates.hold(key, wait)  # the others on this subscription wait too
+                self._within_budget(response, wait, started)
                 self.stats["retries"] += 1
                 continue
             if status in RETRYABLE_STATUS and retry_safe:
@@ -259,11 +280,23 @@ class ArmClient:
                     wait = retry_after(response.headers)
                     if wait is None:
                         wait = backoff(failures, self._backoff_cap, self._rng)
+                    self._within_budget(response, wait, started)
                     await self._pause(wait)
                     continue
+            if 300 <= status < 400:  # never followed: the token must not go elsewhere
+                raise redirected(method, url, response)
             if status >= 400:
                 raise error_from_response(response)
-            return ArmResponse(status, response.headers, parse_body(response))
+            body = parse_body(response)
+            if body is None and response.content.strip():
+                raise unreadable(method, url, response)
+            return ArmResponse(status, response.headers, body)
+
+    def _within_budget(self, response: httpx.Response | None, wait: float, started: float) -> None:
+        """Stop now when the wait ARM asked for would run past the throttle budget."""
+        spent = self._clock() - started
+        if wait > 0 and spent + wait > self._max_throttle_wait:
+            raise throttled_too_long(response, wait, spent, self._max_throttle_wait)
 
     async def _poll_get(self, url: str) -> ArmResponse:
         return await self._send("GET", url, retry_safe=True)
@@ -285,6 +318,18 @@ class ArmClient:
                 "(every step checks first)",
             )
         return full
+
+
+def _tls_verification_failed(exc: BaseException) -> bool:
+    """Is an ssl.SSLCertVerificationError anywhere in the chain (httpx wraps httpcore's)?"""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
 
 
 def _verify(ca_bundle: str | None) -> ssl.SSLContext | bool:

@@ -8,6 +8,7 @@ a server echoes it back.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Self
 
@@ -39,6 +40,8 @@ _ADVICE: dict[tuple[int | None, str | None], str] = {
     (None, "Conflict"): _BUSY_ADVICE,
     (None, "OperationNotAllowed"): _BUSY_ADVICE,
     (412, None): "the VM changed since it was read; re-run (the tool reads it again)",
+    (None, "SubscriptionNotFound"): "check the subscription id, that the identity can see it "
+    "(`az account list`) and the cloud (--cloud)",
     (429, None): "ARM kept throttling after retries; lower the concurrency and re-run",
 }
 REGION_ADVICE = (
@@ -121,6 +124,22 @@ class PreconditionFailed(ArmError):
 
 class NotFound(ArmError):
     """404: subscription, resource group, resource or operation not found."""
+
+
+class Unparseable(ArmError):
+    """ARM's answer could not be read (not JSON, or a status without `status`)."""
+
+
+class InvalidOperationStatus(Unparseable):
+    """An operation status answer without a `status` field."""
+
+
+class UnreadableResponse(Unparseable):
+    """A 2xx answer whose body is not JSON (often a proxy's or captive portal's page)."""
+
+
+class Throttled(ArmError):
+    """ARM asked for a wait longer than the throttle budget has left."""
 
 
 class ArmAuthError(ArmError, AuthError):
@@ -242,4 +261,76 @@ def timed_out(url: str, seconds: float, last_status: str) -> ArmError:
         f"gave up waiting after {seconds:.0f}s (last status {last_status}) for {url}",
         advice=TIMED_OUT_ADVICE,
         label="operation",
+    )
+
+
+def throttled_too_long(
+    response: httpx.Response | None, asked: float, throttled_for: float, budget: float
+) -> Throttled:
+    """A Retry-After the budget cannot cover: stop now instead of sleeping it out.
+
+    `response` is None when the wait comes from the throttle gate (another request of this
+    run was told to wait).
+    """
+    parsed = error_from_response(response) if response is not None else None
+    said = f" ARM said: {parsed.message}" if parsed else ""
+    left = max(0.0, budget - throttled_for)
+    return Throttled(
+        parsed.status if parsed else 429,
+        parsed.code if parsed else "TooManyRequests",
+        f"ARM asked to wait {asked:.0f}s (Retry-After) before requests like this one are "
+        f"processed; only {left:.0f}s of the {budget:.0f}s throttle budget are left, so the "
+        f"request was stopped instead of waiting.{said}",
+        request_id=parsed.request_id if parsed else None,
+        advice=f"re-run in about {max(1, math.ceil(asked / 60))} min: the run resumes where it "
+        "stopped (every step checks first); if ARM keeps throttling, lower the concurrency "
+        "or look for other tools busy on this subscription",
+    )
+
+
+CA_BUNDLE_ADVICE = (
+    "the server's certificate is not trusted here: if a TLS-inspecting proxy or a private "
+    "cloud signs it, pass its CA with --ca-bundle PEM (or custom_cloud.ca_bundle in the "
+    "recipe); otherwise check --arm-endpoint points at ARM"
+)
+
+
+def tls_failed(method: str, url: str, exc: Exception) -> ArmError:
+    return ArmError(
+        0,
+        "TlsVerificationFailed",
+        f"{method} {url}: TLS certificate verification failed ({exc}); not retried",
+        advice=CA_BUNDLE_ADVICE,
+    )
+
+
+def redirected(method: str, url: str, response: httpx.Response) -> ArmError:
+    where = response.headers.get("location") or "(no Location header)"
+    return ArmError(
+        response.status_code,
+        "UnexpectedRedirect",
+        f"{method} {url}: answered {response.status_code} redirecting to {where}; fipswizard "
+        "never follows redirects (the bearer token goes to the ARM endpoint only)",
+        request_id=response.headers.get("x-ms-request-id"),
+        advice="ARM itself does not redirect: a proxy or captive portal may be answering, or "
+        "the endpoint is wrong; check --arm-endpoint / the cloud and HTTPS_PROXY / NO_PROXY",
+    )
+
+
+def unreadable(method: str, url: str, response: httpx.Response) -> UnreadableResponse:
+    kind = response.headers.get("content-type") or "no content-type"
+    snippet = " ".join(response.text.split())[:200]
+    then = (
+        "nothing was written from it"
+        if method == "GET"
+        else "the request was sent and may have taken effect; nothing further was written"
+    )
+    return UnreadableResponse(
+        response.status_code,
+        "UnreadableResponse",
+        f"{method} {url}: the {response.status_code} answer could not be parsed as JSON "
+        f"({kind}: {snippet!r}); {then}",
+        request_id=response.headers.get("x-ms-request-id"),
+        advice="a proxy or captive portal may be answering instead of ARM: check the network "
+        "path and --arm-endpoint, then re-run (every step checks first)",
     )

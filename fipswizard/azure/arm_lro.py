@@ -2,22 +2,28 @@
 
 Azure-AsyncOperation is preferred (status InProgress/Succeeded/Failed/Canceled), else
 Location (202 while running, 200 when done), else the resource's own provisioningState.
-Polls wait for Retry-After (1 s when absent, at most 60 s).
+Polls wait for Retry-After between a floor and a cap, and `poll_interval` when ARM gives no
+hint (arm_retry.poll_delay). A status answer without a `status` field is not trusted: the
+resource (PUT/PATCH) or the Location (POST/DELETE) is read instead before giving up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fipswizard.azure.arm_errors import ArmError, operation_error, timed_out
+from fipswizard.azure.arm_errors import (
+    InvalidOperationStatus,
+    Unparseable,
+    operation_error,
+    timed_out,
+)
 from fipswizard.azure.arm_response import ArmResponse, provisioning_state
-from fipswizard.azure.arm_retry import retry_after
+from fipswizard.azure.arm_retry import POLL_DEFAULT, POLL_FLOOR, poll_delay
 
 Progress = Callable[[str], None]
 Get = Callable[[str], Awaitable[ArmResponse]]
 TERMINAL = {"succeeded", "failed", "canceled", "cancelled"}
 FAILED = {"failed", "canceled", "cancelled"}
-DEFAULT_POLL = 1.0  # seconds between polls when ARM sends no Retry-After
 
 
 def is_running(first: ArmResponse) -> bool:
@@ -41,12 +47,20 @@ class LroFollower:
         clock: Callable[[], float],
         timeout: float,
         trusted: Callable[[str], str],
+        *,
+        poll_interval: float = POLL_DEFAULT,
+        poll_floor: float = POLL_FLOOR,
     ) -> None:
         self._get = get
         self._sleep = sleep
         self._clock = clock
         self._timeout = timeout
         self._trusted = trusted
+        self._interval = poll_interval
+        self._floor = poll_floor
+
+    def _delay(self, response: ArmResponse) -> float:
+        return poll_delay(response.headers, default=self._interval, floor=self._floor)
 
     async def follow(
         self, method: str, url: str, first: ArmResponse, progress: Progress | None
@@ -56,9 +70,12 @@ class LroFollower:
             return first
         op_url = first.headers.get("azure-asyncoperation")
         location = first.headers.get("location")
-        wait = retry_after(first.headers)
+        wait = self._delay(first)
         if op_url:
-            status = await self._poll(op_url, wait, progress, operation_done)
+            try:
+                status = await self._poll(op_url, wait, progress, operation_done)
+            except Unparseable as garbage:
+                return await self._reread(method, url, location, progress, garbage)
             if method in ("PUT", "PATCH"):
                 return await self._get(url)
             if method == "POST" and location:
@@ -71,10 +88,36 @@ class LroFollower:
             return await self._poll(url, wait, progress, resource_done)
         return first
 
+    async def _reread(
+        self,
+        method: str,
+        url: str,
+        location: str | None,
+        progress: Progress | None,
+        garbage: Unparseable,
+    ) -> ArmResponse:
+        """The status answer had no `status`: judge the operation by what it acted on."""
+        if progress is not None:
+            progress("operation status unreadable: reading the resource instead")
+        if method in ("PUT", "PATCH"):
+            resource = await self._get(url)
+            if not isinstance(resource.body, dict):
+                raise garbage
+            finished, _ = resource_done(resource)
+            if finished:
+                return resource
+            return await self._poll(url, self._delay(resource), progress, resource_done)
+        if location:
+            answer = await self._get(self._trusted(location))
+            if location_done(answer)[0]:
+                return answer
+            return await self._poll(location, self._delay(answer), progress, location_done)
+        raise garbage
+
     async def _poll(
         self,
         poll_url: str,
-        wait: float | None,
+        wait: float,
         progress: Progress | None,
         done: Callable[[ArmResponse], tuple[bool, str]],
     ) -> ArmResponse:
@@ -85,14 +128,14 @@ class LroFollower:
             remaining = self._timeout - (self._clock() - start)
             if remaining <= 0:
                 raise timed_out(poll_url, self._clock() - start, last)
-            await self._sleep(min(DEFAULT_POLL if wait is None else wait, remaining))
+            await self._sleep(min(wait, remaining))
             response = await self._get(poll_url)
             finished, last = done(response)
             if finished:
                 return response
             if progress is not None:
                 progress(f"operation {last} ({int(self._clock() - start)}s)")
-            wait = retry_after(response.headers)
+            wait = self._delay(response)
 
 
 def operation_done(response: ArmResponse) -> tuple[bool, str]:
@@ -103,11 +146,15 @@ def operation_done(response: ArmResponse) -> tuple[bool, str]:
     if status.lower() in FAILED:
         raise operation_error(status, body, response.status, response.request_id)
     if not status:
-        raise ArmError(
+        keys = sorted(body) if body else []
+        raise InvalidOperationStatus(
             response.status,
             "InvalidOperationStatus",
-            "the operation status response has no 'status' field",
+            f"the operation status answer has no 'status' field (keys: {keys}); "
+            "the resource could not be judged from it either",
             request_id=response.request_id,
+            advice="the operation may still be running; check the resource and re-run "
+            "(every step checks first); nothing was written from this answer",
         )
     return False, status
 
