@@ -32,7 +32,7 @@ EXPECTED: dict[str, TargetOutcome] = {
     "rhel95-db": TargetOutcome.COMPLIANT,
     "rhel94-app": TargetOutcome.COMPLIANT,
     "alma92-ledger": TargetOutcome.COMPLIANT,
-    "flatcar-edge": TargetOutcome.FAILED,
+    "flatcar-edge": TargetOutcome.COMPLIANT,  # stock Flatcar: agent auto-update turned on
     "ubuntu2204-fipsimage": TargetOutcome.COMPLIANT,
     "rhel96-notready": TargetOutcome.FAILED,
     "ubuntu2204-bootstrap": TargetOutcome.COMPLIANT,

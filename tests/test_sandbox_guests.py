@@ -45,9 +45,13 @@ class Cloud:
         async def sleep(seconds: float) -> None:
             self.clock.advance(max(seconds, 1.0))
 
-        self.arm = ArmClient(CLOUDS["AzureCloud"], StaticToken(_secret("sandbox-tok")),
-                             correlation_id="guests", transport=self.sandbox.transport(),
-                             sleep=sleep)
+        self.arm = ArmClient(
+            CLOUDS["AzureCloud"],
+            StaticToken(_secret("sandbox-tok")),
+            correlation_id="guests",
+            transport=self.sandbox.transport(),
+            sleep=sleep,
+        )
 
     def target(self, vm: str) -> Target:
         return Target(DEMO_SUBSCRIPTION, DEMO_GROUP, vm)
@@ -59,13 +63,15 @@ class Cloud:
         env = {k: _secret(v) for k, v in secrets.items()}
         return await RunCommandRunner(self.arm, self.target(vm), Settings()).run(script, env=env)
 
-    async def phase(self, vm: str, recipe: str, step: str, phase: str,
-                    **secrets: str) -> ScriptResult:
+    async def phase(
+        self, vm: str, recipe: str, step: str, phase: str, **secrets: str
+    ) -> ScriptResult:
         return await self.run(vm, script_text(load_guest_recipe(recipe), step, phase), **secrets)
 
     async def reboot_script(self, vm: str, recipe: str, phase: str, snippet: str) -> ScriptResult:
-        return await self.run(vm, wrap_snippet(load_guest_recipe(recipe), "engine", "reboot",
-                                               phase, snippet))
+        return await self.run(
+            vm, wrap_snippet(load_guest_recipe(recipe), "engine", "reboot", phase, snippet)
+        )
 
     async def restart(self, vm: str) -> tuple[bool, str]:
         path = self.target(vm).vm_path
@@ -108,9 +114,15 @@ def test_every_recipe_marker_has_a_handler() -> None:
     assert {"engine/probe/check", "engine/reboot/check", "engine/reboot/verify"} <= names
 
 
-@pytest.mark.parametrize(("vm", "recipe"), [
-    ("ubuntu2204-web", "ubuntu"), ("rhel95-db", "rhel9"), ("alma92-ledger", "alma92-tuxcare"),
-    ("flatcar-edge", "flatcar")])
+@pytest.mark.parametrize(
+    ("vm", "recipe"),
+    [
+        ("ubuntu2204-web", "ubuntu"),
+        ("rhel95-db", "rhel9"),
+        ("alma92-ledger", "alma92-tuxcare"),
+        ("flatcar-edge", "flatcar"),
+    ],
+)
 async def test_probe_selects_the_recipe(cloud: Cloud, vm: str, recipe: str) -> None:
     res = await cloud.run(vm, PROBE_SCRIPT)
     facts = parse_probe(res.stdout)
@@ -120,7 +132,8 @@ async def test_probe_selects_the_recipe(cloud: Cloud, vm: str, recipe: str) -> N
 
 
 async def test_rhel95_agent_loops_after_the_fips_reboot_without_the_workaround(
-        cloud: Cloud) -> None:
+    cloud: Cloud,
+) -> None:
     vm = "rhel95-db"
     res = await cloud.phase(vm, "rhel9", "fips-mode", "apply")
     assert res.rc == DONE, res.stdout
@@ -145,7 +158,8 @@ async def test_rhel95_whole_recipe_then_reboot_comes_back_ready(cloud: Cloud) ->
     assert res.rc == DONE and "fips_enabled=1" in res.stdout, res.stdout
     assert (await cloud.reboot_script(vm, "rhel9", "verify", REBOOT_CLEAR)).rc == DONE
     assert (await cloud.reboot_script(vm, "rhel9", "check", REBOOT_CHECK)).stdout.endswith(
-        "done=no reboot pending\n")
+        "done=no reboot pending\n"
+    )
     # restoring the unpatched daemon while still in FIPS mode is refused (it would loop) ...
     res = await cloud.phase(vm, "rhel9", "agent-workaround", "rollback")
     assert res.rc == REFUSED and "FIPS mode" in res.stdout
@@ -199,17 +213,32 @@ async def test_alma92_tuxcare_to_the_tuxcare_fips_kernel(cloud: Cloud) -> None:
     assert res.rc == DONE and "rollback_risk=irreversible" in res.stdout
 
 
-async def test_flatcar_guest_changes_then_agent_refusal(cloud: Cloud) -> None:
+async def test_stock_flatcar_gets_through_and_rollback_restores_the_link(cloud: Cloud) -> None:
     vm = "flatcar-edge"
-    for step in ("grub-fips", "system-fips", "fipsmodule-cnf", "openssl-cnf"):
+    guest = cloud.guest(vm)
+    link = guest.extra["symlinks"]["/etc/waagent.conf"]
+    assert link == "../usr/share/waagent/waagent.conf" and guest.goal_state_version == "2.12.0.4"
+    for step in (
+        "grub-fips",
+        "system-fips",
+        "fipsmodule-cnf",
+        "openssl-cnf",
+        "auto-update",
+        "goal-state",
+    ):
         res = await cloud.phase(vm, "flatcar", step, "check")
         if res.rc == NEEDED:
             res = await cloud.phase(vm, "flatcar", step, "apply")
         assert res.rc == DONE, f"{step}: {res.stdout}"
-    assert cloud.guest(vm).files["/oem/grub.cfg"].endswith(
-        'set linux_append="$linux_append fips=1"\n')
-    res = await cloud.phase(vm, "flatcar", "auto-update", "check")
-    assert res.rc == REFUSED and "by design" in res.stdout
+    assert (
+        cloud.guest(vm).files["/oem/grub.cfg"].endswith('set linux_append="$linux_append fips=1"\n')
+    )
+    assert "/etc/waagent.conf" not in guest.extra["symlinks"]  # a file copy now
+    assert guest.goal_state_version >= "2.14.0.1"
+    res = await cloud.phase(vm, "flatcar", "auto-update", "rollback")
+    assert res.rc == DONE and guest.extra["symlinks"]["/etc/waagent.conf"] == link
+    res = await cloud.phase(vm, "flatcar", "auto-update", "apply")  # back on for what follows
+    assert res.rc == DONE
     ready, _ = await cloud.restart(vm)
     assert ready and cloud.guest(vm).fips_enabled
     assert (await cloud.phase(vm, "flatcar", "grub-fips", "verify")).rc == DONE

@@ -139,7 +139,8 @@ def demo_estate() -> Estate:
        "AlmaLinux 9.2 (TuxCare FIPS packages), daemon 2.9.1.1, goal-state 2.15.0.1")
     vm("flatcar-edge", "westus2", "flatcar-stable",
        make_guest("flatcar-stable", daemon="2.12.0.4", autoupdate=False),
-       "Flatcar stable, agent 2.12.0.4 with AutoUpdate.Enabled=n: agent too old for FIPS")
+       "Flatcar stable as shipped (agent 2.12.0.4, AutoUpdate.Enabled=n, /etc/waagent.conf a "
+       "link into /usr): the link becomes a file with auto-update on, then FIPS")
     vm("ubuntu2204-fipsimage", "uksouth", "ubuntu-pro-fips-2204",
        make_guest("ubuntu-pro-fips-2204", fips=True),
        "Ubuntu Pro FIPS 22.04 image, already FIPS: protected settings fail until "

@@ -58,15 +58,19 @@ class Say:
         return self._end(1, f"error={why}")
 
 
-def step_handler(recipe: str, step: str, distros: tuple[str, ...] = ("*",)
-                 ) -> Callable[[StepFn], StepFn]:
+def step_handler(
+    recipe: str, step: str, distros: tuple[str, ...] = ("*",)
+) -> Callable[[StepFn], StepFn]:
     """Register `fn(guest, phase, params, script)` for all four phases of one recipe step."""
 
     def register(fn: StepFn) -> StepFn:
         for phase in PHASES:
-            def handler(guest: SimGuest, script: str, params: Mapping[str, str],
-                        _phase: str = phase) -> ScriptResult:
+
+            def handler(
+                guest: SimGuest, script: str, params: Mapping[str, str], _phase: str = phase
+            ) -> ScriptResult:
                 return fn(guest, _phase, params, script)
+
             script_handler(f"{recipe}/{step}/{phase}", distros)(handler)
         return fn
 
@@ -90,9 +94,40 @@ def script_var(script: str, name: str) -> str:
 
 
 def conf_value(text: str, key: str) -> str:
-    """The last uncommented `key=value` (lib.sh's fw_conf_get)."""
-    found = re.findall(rf"(?m)^[ \t]*{re.escape(key)}[ \t]*=[ \t]*([^\s#]*)", text)
-    return found[-1] if found else ""
+    """The value WALinuxAgent reads for `key` ("" when unset), as its conf.py does: a comment
+    only when '#' is the first character, key stripped, value cut at '#' and stripped of
+    quotes and blanks, the last line wins, "None" is unset (azurelinuxagent/common/conf.py)."""
+    value = ""
+    for line in text.split("\n"):
+        if not line.startswith("#") and "=" in line:
+            name, rest = line.split("=", 1)
+            if name.strip() == key:
+                value = rest.split("#")[0].strip('" ').strip()
+    return "" if value == "None" else value
+
+
+def switch(text: str, key: str, default: str) -> str:
+    """conf.py get_switch: "y" or "n"; any other value (or none) gives the default."""
+    value = conf_value(text, key).lower()
+    return value if value in ("y", "n") else default
+
+
+def turn_on(text: str) -> str:
+    """lib.sh fw_waagent_turn_on: the deciding line of each switch read as n now says y."""
+    lines = text.split("\n")
+    last: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        if not line.startswith("#") and "=" in line:
+            last[line.split("=", 1)[0].strip()] = i
+    for key in ("AutoUpdate.Enabled", "AutoUpdate.UpdateToLatestVersion"):
+        i = last.get(key, -1)
+        if i >= 0 and switch(lines[i], key, "") == "n":
+            head, rest = lines[i].split("=", 1)
+            value, hash_, comment = rest.partition("#")
+            lead = value[: len(value) - len(value.lstrip())]
+            trail = value[len(value.rstrip()) :]
+            lines[i] = f"{head}={lead}y{trail}{hash_}{comment}"
+    return "\n".join(lines)
 
 
 def version_ge(a: str, b: str) -> bool:
@@ -139,30 +174,46 @@ def probe(guest: SimGuest, script: str, params: Mapping[str, str]) -> ScriptResu
     """detect.PROBE_SCRIPT's answer: key=value facts from the simulated guest."""
     conf = guest.files.get(WAAGENT_CONF, "")
     facts: dict[str, Any] = {
-        "probe": 1, "os_id": guest.distro_id, "os_version": guest.distro_version,
-        "os_pretty": os_field(guest, "PRETTY_NAME"), "os_like": os_field(guest, "ID_LIKE"),
-        "kernel": guest.kernel, "cmdline_fips": "1" if guest.fips_enabled else "absent",
+        "probe": 1,
+        "os_id": guest.distro_id,
+        "os_version": guest.distro_version,
+        "os_pretty": os_field(guest, "PRETTY_NAME"),
+        "os_like": os_field(guest, "ID_LIKE"),
+        "kernel": guest.kernel,
+        "cmdline_fips": "1" if guest.fips_enabled else "absent",
         "fips_enabled": "1" if guest.fips_enabled else "0",
     }
     el = guest.distro_id in ("rhel", "almalinux")
     if el:
-        facts["crypto_policy"] = guest.files.get("/etc/crypto-policies/config", "DEFAULT").strip()
-    facts.update(agent_daemon=guest.daemon_version, agent_goal_state=guest.goal_state_version,
-                 autoupdate_enabled=conf_value(conf, "AutoUpdate.Enabled"),
-                 autoupdate_latest=conf_value(conf, "AutoUpdate.UpdateToLatestVersion"))
+        config = guest.files.get("/etc/crypto-policies/config", "DEFAULT\n")
+        words = [ln.split("#", 1)[0].strip() for ln in config.splitlines()]
+        facts["crypto_policy"] = next((w for w in words if w), "")
+    facts.update(
+        agent_daemon=guest.daemon_version,
+        agent_goal_state=guest.goal_state_version,
+        autoupdate_enabled=conf_value(conf, "AutoUpdate.Enabled"),
+        autoupdate_latest=conf_value(conf, "AutoUpdate.UpdateToLatestVersion"),
+    )
     if el or guest.distro_id == "flatcar":  # OpenSSH's default list (RHEL: DEFAULT policy)
-        facts["sshd_ciphers"] = ("chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,"
-                                 "aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com")
+        facts["sshd_ciphers"] = (
+            "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,"
+            "aes256-ctr,aes128-gcm@openssh.com,aes256-gcm@openssh.com"
+        )
+        facts["sshd_ciphers_explicit"] = "no"  # RHEL: the crypto-policies back-end sets it
     facts["ssh_keys"] = guest.extra.get("ssh_keys", "azureuser:rsa:3072")
     facts["secure_boot"] = guest.extra.get("secure_boot", "disabled")
     facts["luks_pbkdf"] = ""
     if guest.distro_id == "ubuntu":
         svc = guest.extra.get("pro_services", {}).get("fips-updates", "disabled")
         status = "enabled" if svc == "enabled" and guest.fips_enabled else "disabled"
-        facts.update(pro_attached="yes" if guest.extra.get("pro_attached") else "no",
-                     pro_fips_updates=status, pro_fips_entitled="yes",
-                     pro_execution="reboot-required" if svc == "enabled" and not
-                     guest.fips_enabled else "inactive")
+        facts.update(
+            pro_attached="yes" if guest.extra.get("pro_attached") else "no",
+            pro_fips_updates=status,
+            pro_fips_entitled="yes",
+            pro_execution="reboot-required"
+            if svc == "enabled" and not guest.fips_enabled
+            else "inactive",
+        )
     if el:
         from fipswizard.sandbox.guest_os_el import fms_state
 
@@ -176,8 +227,10 @@ def validate(guest: SimGuest, script: str, params: Mapping[str, str]) -> ScriptR
     """guest/validate.py's answer: FIPS kernel, MD5 refused, FIPS provider active."""
     on = guest.fips_enabled
     md5 = "refused" if on and guest.distro_id not in ("azurelinux", "mariner") else "allowed"
-    out = (f"fips_enabled={1 if on else 0}\nopenssl_md5={md5}\n"
-           f"fips_provider={'active' if on else 'inactive'}\n")
+    out = (
+        f"fips_enabled={1 if on else 0}\nopenssl_md5={md5}\n"
+        f"fips_provider={'active' if on else 'inactive'}\n"
+    )
     return (0 if on else 10), out, ""
 
 
@@ -209,68 +262,97 @@ def reboot_apply(guest: SimGuest, script: str, params: Mapping[str, str]) -> Scr
 # ------------------------------------------------------------- agent.toml: auto-update
 
 
-FLATCAR_AGENT = ("Flatcar ships WALinuxAgent 2.12 in its oem-azure sysext with "
-                 "AutoUpdate.Enabled=n by design; the goal-state agent cannot reach 2.14.0.1, so "
-                 "extensions with protected settings will likely fail under FIPS 140-3")
-_OFF = re.compile(r"(?m)^([ \t]*AutoUpdate\.(?:Enabled|UpdateToLatestVersion)[ \t]*=[ \t]*)"
-                  r"[nN]([ \t]*(?:#.*)?)$")
+ACCEPTED = "extensions=unsupported-accepted"
+SYMLINKS = "symlinks"  # guest.extra[SYMLINKS]: path -> link target (files[path] = its content)
 
 
 def autoupdate_off(guest: SimGuest) -> bool:
     conf = guest.files.get(WAAGENT_CONF, "")
-    return any(conf_value(conf, k) in ("n", "N")
-               for k in ("AutoUpdate.Enabled", "AutoUpdate.UpdateToLatestVersion"))
+    enabled = switch(conf, "AutoUpdate.Enabled", "y")
+    return "n" in (enabled, switch(conf, "AutoUpdate.UpdateToLatestVersion", enabled))
+
+
+def flatcar_accepted(guest: SimGuest, script: str, params: Mapping[str, str]) -> bool:
+    """The run chose flatcar_extensions = "accept-unsupported" (FW_FLATCAR_EXTENSIONS)."""
+    found = re.search(r"FW_FLATCAR_EXTENSIONS=['\"]?([a-z-]+)", script)
+    choice = params.get("FW_FLATCAR_EXTENSIONS") or (found.group(1) if found else "")
+    return guest.distro_id == "flatcar" and choice == "accept-unsupported"
 
 
 @step_handler("agent", "auto-update")
-def auto_update(guest: SimGuest, phase: str, params: Mapping[str, str],
-                script: str) -> ScriptResult:
+def auto_update(
+    guest: SimGuest, phase: str, params: Mapping[str, str], script: str
+) -> ScriptResult:
     say = Say()
     if WAAGENT_CONF not in guest.files:
         return say.refused(f"no {WAAGENT_CONF}: the Azure guest agent is not installed")
+    links: dict[str, str] = guest.extra.setdefault(SYMLINKS, {})
     if phase == "rollback":
         if not restore(guest, WAAGENT_CONF):
             return say.done(f"nothing to undo: {WAAGENT_CONF} was not changed")
+        link = guest.extra.get("backup_links", {}).pop(WAAGENT_CONF, None)
+        if link:
+            links[WAAGENT_CONF] = link
+            say.fact("restored_link", f"{WAAGENT_CONF} -> {link}")
         guest.restart_agent()
         return say.fact("restored", WAAGENT_CONF).ok()
     conf = guest.files[WAAGENT_CONF]
     say.fact("autoupdate_enabled", conf_value(conf, "AutoUpdate.Enabled") or "default")
     say.fact("update_to_latest", conf_value(conf, "AutoUpdate.UpdateToLatestVersion") or "default")
+    if WAAGENT_CONF in links:
+        say.fact("conf_link", links[WAAGENT_CONF])
     if not autoupdate_off(guest):
         return say.done("agent auto-update is on")
-    if guest.distro_id == "flatcar":
-        return say.refused(FLATCAR_AGENT)
+    if flatcar_accepted(guest, script, params):
+        return say.fact(*ACCEPTED.split("=")).done(
+            "left as Flatcar ships it: the operator accepted guest FIPS without extension support"
+        )
     if phase != "apply":
         return say.needed(f"auto-update is off in {WAAGENT_CONF}")
     backup(guest, WAAGENT_CONF)
-    guest.files[WAAGENT_CONF] = _OFF.sub(r"\1y\2", conf)
+    guest.files[WAAGENT_CONF] = turn_on(conf)
+    if WAAGENT_CONF in links:  # the link into read-only /usr becomes a file of our own
+        link = links.pop(WAAGENT_CONF)
+        guest.extra.setdefault("backup_links", {})[WAAGENT_CONF] = link
+        say.fact("replaced_link", f"{WAAGENT_CONF} -> {link}")
     guest.restart_agent()
-    return say.fact("changed", WAAGENT_CONF).fact("restarted", script_var(script, "FW_SERVICE")
-                                                  or "waagent").ok()
+    return (
+        say.fact("changed", WAAGENT_CONF)
+        .fact("restarted", script_var(script, "FW_SERVICE") or "waagent")
+        .ok()
+    )
 
 
 # -------------------------------------------------------------- agent.toml: goal-state
 
 
 @step_handler("agent", "goal-state")
-def goal_state(guest: SimGuest, phase: str, params: Mapping[str, str],
-               script: str) -> ScriptResult:
+def goal_state(guest: SimGuest, phase: str, params: Mapping[str, str], script: str) -> ScriptResult:
     say = Say()
     if phase == "rollback":
         return say.ok()
     goal = guest.goal_state_version
-    if phase == "apply" and not version_ge(goal, FIPS_AGENT_MIN) and not (
-            guest.distro_id == "flatcar" or autoupdate_off(guest)):
+    if phase == "apply" and not version_ge(goal, FIPS_AGENT_MIN) and not autoupdate_off(guest):
         guest.restart_agent()  # the agent looks for a newer goal-state agent when it starts
         goal = guest.goal_state_version
     say.fact("daemon_agent", guest.daemon_version).fact("goal_state_agent", goal)
     if version_ge(goal, FIPS_AGENT_MIN):
         return say.done(f"goal-state agent {goal} >= {FIPS_AGENT_MIN}")
-    if guest.distro_id == "flatcar":
-        return say.refused(f"goal-state agent {goal} < {FIPS_AGENT_MIN}: {FLATCAR_AGENT}")
+    if flatcar_accepted(guest, script, params):
+        return say.fact(*ACCEPTED.split("=")).done(
+            f"goal-state agent {goal} < {FIPS_AGENT_MIN} accepted: guest FIPS without extension "
+            "support"
+        )
     if phase != "apply":
         return say.needed(f"goal-state agent {goal} < {FIPS_AGENT_MIN}")
     if autoupdate_off(guest):
-        return say.refused("agent auto-update is off in /etc/waagent.conf: run step "
-                           "agent/auto-update first")
+        return say.refused(
+            "agent auto-update is off in /etc/waagent.conf: run step agent/auto-update first"
+        )
+    if guest.distro_id == "flatcar":  # the answer "the sysext agent cannot update itself"
+        return say.refused(
+            f"goal-state agent still {goal}: WALinuxAgent in Flatcar's oem-azure "
+            "sysext did not update itself (unconfirmed whether it can); roll back, "
+            'or re-run with flatcar_extensions = "accept-unsupported"'
+        )
     return say.error(f"goal-state agent still {goal} after the wait")
