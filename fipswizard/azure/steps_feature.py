@@ -11,7 +11,19 @@ from fipswizard.context import Context
 from fipswizard.errors import StepError
 from fipswizard.steps import Action, HttpAction, Outcome
 
-WAITING = ("Registering", "Pending")
+# States compared casefolded: Microsoft's doc output shows "Registered", but the spec examples
+# (Microsoft.Features 2021-07-01 registerFeature.json, 2025-03-01 getFeature.json) return
+# "registered"; ARM treats these enum strings case-insensitively.
+REGISTERED = "registered"
+WAITING = ("registering", "pending")
+# The 404 code of a feature that does not exist (what the sandbox sends; UNCONFIRMED on a live
+# subscription, see reference arm-conformance.md D8). Any other 404 (SubscriptionNotFound, a
+# wrong cloud) is an error, not a reason to skip the opt-in.
+FEATURE_NOT_FOUND = frozenset({"featurenotfound"})
+
+
+def _is(state: str | None, *names: str) -> bool:
+    return state is not None and state.casefold() in names
 
 
 class FeatureStep(ArmStep):
@@ -32,8 +44,12 @@ class FeatureStep(ArmStep):
         )
 
     @property
+    def provider(self) -> str:
+        return f"/subscriptions/{self.params['subscription']}/providers/Microsoft.Compute"
+
+    @property
     def provider_path(self) -> str:
-        return f"/subscriptions/{self.params['subscription']}/providers/Microsoft.Compute/register"
+        return f"{self.provider}/register"
 
     def actions(self) -> list[Action]:
         return [
@@ -48,6 +64,11 @@ class FeatureStep(ArmStep):
                 self.url(self.provider_path, self.params["resources_api"]),
                 note="re-register the provider so the feature propagates",
             ),
+            HttpAction(
+                "GET",
+                self.url(self.provider, self.params["resources_api"]),
+                note="poll until registrationState is Registered",
+            ),
         ]
 
     async def _state(self, ctx: Context) -> str | None:
@@ -55,8 +76,10 @@ class FeatureStep(ArmStep):
 
         try:
             resp = await ctx.need_arm().get(self.feature_path, self.params["api"])
-        except NotFound:
-            return None
+        except NotFound as err:
+            if err.code.casefold() in FEATURE_NOT_FOUND:
+                return None
+            raise
         return str(((resp.body or {}).get("properties") or {}).get("state", "NotSpecified"))
 
     async def check(self, ctx: Context) -> Outcome:
@@ -69,18 +92,19 @@ class FeatureStep(ArmStep):
                 {"previous": None},
             )
         detail = f"feature state {state}"
-        return Outcome(state == "Registered", detail, {"previous": state})
+        return Outcome(_is(state, REGISTERED), detail, {"previous": state})
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
         arm = ctx.need_arm()
         state = await self._state(ctx)
         if state is None:
             return
-        if state not in ("Registered", *WAITING):
+        if not _is(state, REGISTERED, *WAITING):
             await arm.post(self.feature_path + "/register", self.params["api"], retry_safe=True)
         await self._wait_registered(ctx)
         ctx.progress("re-registering the Microsoft.Compute provider")
         await arm.post(self.provider_path, self.params["resources_api"], retry_safe=True)
+        await self._wait_provider(ctx)
 
     async def _wait_registered(self, ctx: Context) -> None:
         timeout = ctx.settings.feature_timeout
@@ -88,9 +112,9 @@ class FeatureStep(ArmStep):
         while True:
             state = await self._state(ctx)
             waited = time.monotonic() - start
-            if state == "Registered":
+            if _is(state, REGISTERED):
                 return
-            if state not in WAITING:
+            if not _is(state, *WAITING):
                 raise StepError(
                     f"feature registration ended in state {state}",
                     "check the feature with `az feature show` and re-run",
@@ -104,10 +128,44 @@ class FeatureStep(ArmStep):
             ctx.progress(f"feature {state} ({waited:.0f}s; times out at {timeout:.0f}s)")
             await asyncio.sleep(ctx.settings.feature_poll)
 
+    async def _wait_provider(self, ctx: Context) -> None:
+        """Until GET provider says Registered: the feature reaches Compute only then (D7)."""
+        arm = ctx.need_arm()
+        timeout = ctx.settings.feature_timeout
+        start = time.monotonic()
+        while True:
+            resp = await arm.get(self.provider, self.params["resources_api"])
+            body = resp.body if isinstance(resp.body, dict) else {}
+            state = body.get("registrationState")
+            waited = time.monotonic() - start
+            if not isinstance(state, str):
+                raise StepError(
+                    f"the Microsoft.Compute provider answer has no registrationState "
+                    f"(keys: {sorted(body)})",
+                    "check it with `az provider show -n Microsoft.Compute` and re-run",
+                )
+            if _is(state, REGISTERED):
+                return
+            if state.casefold() != "registering":
+                raise StepError(
+                    f"provider Microsoft.Compute is {state} after the re-register",
+                    "register it with `az provider register -n Microsoft.Compute` and re-run",
+                )
+            if waited >= timeout:
+                raise StepError(
+                    f"provider Microsoft.Compute still {state} after {waited:.0f}s",
+                    "re-run the same `fipswizard apply` later: it resumes from the journal",
+                )
+            ctx.progress(
+                f"provider Microsoft.Compute {state} ({waited:.0f}s; times out at {timeout:.0f}s)"
+            )
+            await asyncio.sleep(ctx.settings.feature_poll)
+
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
         if not self.params.get("unregister"):
             return "left registered: it is subscription-wide; pass --unregister-feature to undo it"
-        if undo.get("previous") in (None, "Registered"):
+        previous = undo.get("previous")
+        if previous is None or _is(str(previous), REGISTERED):
             return "was registered before this run: left as it is"
         await ctx.need_arm().post(
             self.feature_path + "/unregister", self.params["api"], retry_safe=True

@@ -7,7 +7,10 @@ GET  /_sandbox/scenarios             VM name -> the situation it models
 GET  /_sandbox/faults                current fault, throttle and timing settings
 POST /_sandbox/faults                change them: any of fault_rate, fault_status, drop_rate,
                                      drop_phase, latency, seed, rules, read_rate, read_burst,
-                                     write_rate, write_burst, op_seconds, registration_seconds
+                                     write_rate, write_burst, read_retry_after,
+                                     write_retry_after, op_seconds, registration_seconds,
+                                     and the answer modes poll_hints, feature_state_case,
+                                     provider_seconds (faults.py)
 POST /_sandbox/advance               {"seconds": S}: move sandbox time forward
 """
 
@@ -21,8 +24,14 @@ from fipswizard.sandbox.wire import Request, Response, error_body, json_response
 if TYPE_CHECKING:
     from fipswizard.sandbox.core import SandboxAzure
 
-THROTTLE_KEYS = {"read_rate": ("reads", "rate"), "read_burst": ("reads", "burst"),
-                 "write_rate": ("writes", "rate"), "write_burst": ("writes", "burst")}
+THROTTLE_KEYS = {
+    "read_rate": ("reads", "rate"),
+    "read_burst": ("reads", "burst"),
+    "write_rate": ("writes", "rate"),
+    "write_burst": ("writes", "burst"),
+    "read_retry_after": ("reads", "retry_after"),
+    "write_retry_after": ("writes", "retry_after"),
+}
 TIMING_KEYS = ("op_seconds", "registration_seconds")
 
 
@@ -52,8 +61,9 @@ def handle(az: SandboxAzure, req: Request) -> Response:
             return json_response(200, {"elapsed": az.elapsed()})
     except (ValueError, TypeError) as exc:
         return json_response(400, error_body("InvalidSandboxRequest", str(exc)))
-    return json_response(404, error_body("NotFound", f"no sandbox endpoint {req.method} "
-                                                     f"{req.path}"))
+    return json_response(
+        404, error_body("NotFound", f"no sandbox endpoint {req.method} {req.path}")
+    )
 
 
 def _body(req: Request) -> dict[str, Any]:
@@ -65,14 +75,23 @@ def _body(req: Request) -> dict[str, Any]:
 
 def settings(az: SandboxAzure) -> dict[str, Any]:
     reads, writes = az.throttle.specs["reads"], az.throttle.specs["writes"]
-    return {**az.faults.describe(), "read_rate": reads.rate, "read_burst": reads.burst,
-            "write_rate": writes.rate, "write_burst": writes.burst,
-            "op_seconds": az.op_seconds, "registration_seconds": az.registration_seconds}
+    return {
+        **az.faults.describe(),
+        "read_rate": reads.rate,
+        "read_burst": reads.burst,
+        "write_rate": writes.rate,
+        "write_burst": writes.burst,
+        "read_retry_after": reads.retry_after,
+        "write_retry_after": writes.retry_after,
+        "op_seconds": az.op_seconds,
+        "registration_seconds": az.registration_seconds,
+    }
 
 
 def update_settings(az: SandboxAzure, changes: dict[str, Any]) -> None:
-    fault_changes = {k: v for k, v in changes.items()
-                     if k not in THROTTLE_KEYS and k not in TIMING_KEYS}
+    fault_changes = {
+        k: v for k, v in changes.items() if k not in THROTTLE_KEYS and k not in TIMING_KEYS
+    }
     for key in (*TIMING_KEYS, *THROTTLE_KEYS):
         if key in changes and float(changes[key]) < 0:
             raise ValueError(f"{key} must be >= 0")
@@ -99,16 +118,28 @@ def state(az: SandboxAzure) -> dict[str, Any]:
     }
     vms = {
         vm.name: {
-            "id": vm.id, "subscription": vm.subscription, "resource_group": vm.resource_group,
-            "location": vm.location, "fips_flag": vm.fips_flag, "cert_package": vm.cert_package,
-            "package_pending": vm.package_pending, "power_state": vm.power_state,
-            "provisioning_state": vm.provisioning_state, "public_ip": vm.public_ip,
-            "public_ip_dynamic": vm.public_ip_dynamic, "etag": vm.etag,
+            "id": vm.id,
+            "subscription": vm.subscription,
+            "resource_group": vm.resource_group,
+            "location": vm.location,
+            "fips_flag": vm.fips_flag,
+            "cert_package": vm.cert_package,
+            "package_pending": vm.package_pending,
+            "power_state": vm.power_state,
+            "provisioning_state": vm.provisioning_state,
+            "public_ip": vm.public_ip,
+            "public_ip_dynamic": vm.public_ip_dynamic,
+            "etag": vm.etag,
             "agent_ready": vm.guest.agent_ready() and vm.power_state == "running",
             "image": dict(vm.props.get("storageProfile", {}).get("imageReference", {})),
-            "extensions": {e.name: {"type": e.full_type, "provisioning_state":
-                                    e.provisioning_state, "has_protected_settings":
-                                    e.has_protected} for e in vm.extensions.values()},
+            "extensions": {
+                e.name: {
+                    "type": e.full_type,
+                    "provisioning_state": e.provisioning_state,
+                    "has_protected_settings": e.has_protected,
+                }
+                for e in vm.extensions.values()
+            },
             "scenario": vm.scenario,
         }
         for vm in az.estate.vms.values()

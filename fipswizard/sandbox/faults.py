@@ -1,4 +1,14 @@
-"""Fault injection: random error answers, dropped connections, added latency.
+"""Fault injection (random error answers, dropped connections, added latency) and answer modes.
+
+Answer modes switch the sandbox to awkward answers that real Azure gives (reference
+arm-conformance.md section 5): `poll_hints` = "integer" sends only whole-second Retry-After on
+operations (what Compute documents), "none" sends no hint at all, "both" sends Retry-After and
+retry-after-ms; the default "fast" sends only retry-after-ms, because the sandbox compresses
+operations to fractions of a second and whole seconds would make the demo and tests wait
+several times longer than the simulated work (azure-core honours retry-after-ms when no
+Retry-After is present). `feature_state_case` = "lower" answers feature states as the spec
+examples do ("registered": Microsoft.Features registerFeature.json, getFeature.json).
+`provider_seconds` keeps a provider `Registering` that long after its register POST.
 
 Random faults use a seeded RNG that draws the same number of values for every ARM
 request, so a given seed and request sequence always fail the same way. One-shot rules
@@ -15,6 +25,8 @@ from typing import Any
 
 ACTIONS = ("status", "drop-before", "drop-after")
 DROP_PHASES = ("random", "before", "after")
+POLL_HINTS = ("fast", "integer", "none", "both")
+FEATURE_CASES = ("canonical", "lower")
 STATUS_CODES = {
     429: "TooManyRequests",
     500: "InternalServerError",
@@ -56,6 +68,9 @@ class Faults:
     latency: float = 0.0
     seed: int = 0
     rules: list[Rule] = field(default_factory=list)
+    poll_hints: str = "fast"
+    feature_state_case: str = "canonical"
+    provider_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -72,6 +87,12 @@ class Faults:
             raise ValueError(f"drop_phase must be one of {DROP_PHASES}")
         if self.latency < 0:
             raise ValueError("latency must be >= 0")
+        if self.poll_hints not in POLL_HINTS:
+            raise ValueError(f"poll_hints must be one of {POLL_HINTS}")
+        if self.feature_state_case not in FEATURE_CASES:
+            raise ValueError(f"feature_state_case must be one of {FEATURE_CASES}")
+        if self.provider_seconds < 0:
+            raise ValueError("provider_seconds must be >= 0")
         for rule in self.rules:
             if rule.action not in ACTIONS:
                 raise ValueError(f"rule action must be one of {ACTIONS}, got {rule.action!r}")
@@ -80,8 +101,18 @@ class Faults:
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a JSON object from POST /_sandbox/faults; raises ValueError on bad input."""
-        allowed = {"fault_rate", "fault_status", "drop_rate", "drop_phase", "latency", "seed",
-                   "rules"}
+        allowed = {
+            "fault_rate",
+            "fault_status",
+            "drop_rate",
+            "drop_phase",
+            "latency",
+            "seed",
+            "rules",
+            "poll_hints",
+            "feature_state_case",
+            "provider_seconds",
+        }
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}")
@@ -122,8 +153,14 @@ class Faults:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "fault_rate": self.fault_rate, "fault_status": self.fault_status,
-            "drop_rate": self.drop_rate, "drop_phase": self.drop_phase,
-            "latency": self.latency, "seed": self.seed,
+            "fault_rate": self.fault_rate,
+            "fault_status": self.fault_status,
+            "drop_rate": self.drop_rate,
+            "drop_phase": self.drop_phase,
+            "latency": self.latency,
+            "seed": self.seed,
             "rules": [vars(r) for r in self.rules],
+            "poll_hints": self.poll_hints,
+            "feature_state_case": self.feature_state_case,
+            "provider_seconds": self.provider_seconds,
         }

@@ -23,9 +23,17 @@ OnDone = Callable[[float, Operation], None]
 MAX_RETRY_AFTER = 10
 
 
-def schedule(az: SandboxAzure, vm: VirtualMachine, kind: str, on_done: OnDone, *,
-             on_begin: OnBegin | None = None, serial: bool = True,
-             seconds: float | None = None, now: float | None = None) -> Operation:
+def schedule(
+    az: SandboxAzure,
+    vm: VirtualMachine,
+    kind: str,
+    on_done: OnDone,
+    *,
+    on_begin: OnBegin | None = None,
+    serial: bool = True,
+    seconds: float | None = None,
+    now: float | None = None,
+) -> Operation:
     """Start an operation on `vm`; `on_done` may call `op.fail(...)`, else it succeeds.
 
     `now` lets a completion callback chain a follow-up at its own event time.
@@ -35,8 +43,15 @@ def schedule(az: SandboxAzure, vm: VirtualMachine, kind: str, on_done: OnDone, *
     done = start + (az.op_seconds if seconds is None else seconds)
     if serial:
         vm.busy_until = done
-    op = Operation(id=az.new_id(), subscription=vm.subscription, location=vm.location,
-                   kind=kind, vm=vm.name, start_t=now, done_t=done)
+    op = Operation(
+        id=az.new_id(),
+        subscription=vm.subscription,
+        location=vm.location,
+        kind=kind,
+        vm=vm.name,
+        start_t=now,
+        done_t=done,
+    )
     az.operations[op.id] = op
     if on_begin is not None:
         if start <= now:
@@ -56,24 +71,37 @@ def schedule(az: SandboxAzure, vm: VirtualMachine, kind: str, on_done: OnDone, *
 
 def operation_url(req: Request, op: Operation) -> str:
     api = req.query.get("api-version", "")
-    return (f"{req.base_url}/subscriptions/{op.subscription}/providers/Microsoft.Compute"
-            f"/locations/{op.location}/operations/{op.id}?api-version={api}")
-
-
-def _retry_after(az: SandboxAzure, op: Operation) -> str:
-    remaining = op.done_t - az.now()
-    return str(min(MAX_RETRY_AFTER, max(0, math.ceil(remaining - 1e-9))))
+    return (
+        f"{req.base_url}/subscriptions/{op.subscription}/providers/Microsoft.Compute"
+        f"/locations/{op.location}/operations/{op.id}?api-version={api}"
+    )
 
 
 def _wait_headers(az: SandboxAzure, op: Operation) -> dict[str, str]:
-    """Retry-After in whole seconds, plus retry-after-ms (which some Azure services send and
-    the Azure SDKs honour) so that simulated operations shorter than a second stay short."""
+    """How long to wait before the next poll, in the form `az.faults.poll_hints` asks for.
+
+    "integer": whole seconds, at least 1 (Retry-After as ARM's async contract describes it);
+    "fast": whole seconds too while a second or more is left, but milliseconds only
+    (retry-after-ms, read by azure-core when Retry-After is absent) for the last fraction, so
+    simulated operations shorter than a second stay short; "none": no hint (the client falls
+    back to its own interval); "both": both headers (azure-core prefers Retry-After).
+    """
     remaining = max(0.0, min(float(MAX_RETRY_AFTER), op.done_t - az.now()))
-    return {"Retry-After": _retry_after(az, op), "retry-after-ms": str(math.ceil(remaining * 1000))}
+    seconds = {"Retry-After": str(max(1, math.ceil(remaining - 1e-9)))}
+    millis = {"retry-after-ms": str(max(1, math.ceil(remaining * 1000)))}
+    mode = az.faults.poll_hints
+    if mode == "integer":
+        return seconds
+    if mode == "none":
+        return {}
+    if mode == "both":
+        return {**seconds, **millis}
+    return seconds if remaining >= 1.0 else millis
 
 
-def async_headers(az: SandboxAzure, req: Request, op: Operation, *,
-                  location: bool = False) -> dict[str, str]:
+def async_headers(
+    az: SandboxAzure, req: Request, op: Operation, *, location: bool = False
+) -> dict[str, str]:
     url = operation_url(req, op)
     headers = {"Azure-AsyncOperation": url, **_wait_headers(az, op)}
     if location:
@@ -101,8 +129,9 @@ def get_operation(az: SandboxAzure, req: Request, p: dict[str, str]) -> Response
         return json_response(200, status_body(az, op), headers)
     # Location semantics: 202 while running, then the final result or the error.
     if op.status == "InProgress":
-        return Response(202, {"Location": operation_url(req, op) + "&monitor=true",
-                              **_wait_headers(az, op)})
+        return Response(
+            202, {"Location": operation_url(req, op) + "&monitor=true", **_wait_headers(az, op)}
+        )
     if op.status == "Failed" and op.error is not None:
         return json_response(op.error_status, {"error": dict(op.error)})
     if op.output is not None:
