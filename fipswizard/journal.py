@@ -66,7 +66,7 @@ def _step(value: object, name: str) -> None:
     params = value.get("params")
     _dict(params, f"{name}.params")
     assert isinstance(params, dict)
-    if params.get("kind") not in Step.registry:
+    if not isinstance(params.get("kind"), str) or params["kind"] not in Step.registry:
         raise _Bad(f"{name}.params.kind", params.get("kind"), "a known step kind")
     try:  # building what the step would send reads every parameter it needs
         Step.from_record(value["target"], value["title"], value["risk"], params).actions()
@@ -108,7 +108,7 @@ def _check_record(record: object) -> dict[str, Any]:
         raise _Bad("ts", ts, "a number (seconds since the epoch)")
     _str(record.get("run"), "run")
     event = record.get("event")
-    if event not in EVENTS:
+    if not isinstance(event, str) or event not in EVENTS:  # a list is not even hashable
         raise _Bad("event", event, " | ".join(EVENTS))
     for key, check in EVENTS[event].items():
         check(record.get(key), key)

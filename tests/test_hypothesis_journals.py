@@ -112,13 +112,20 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
+def _parsed(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:  # an earlier mutation made it junk
+        return None
+
+
 @st.composite
 def journals(draw: st.DrawFn) -> bytes:
     lines = list(base_records())
     for _ in range(draw(st.integers(1, 3))):
         n = draw(st.integers(0, len(lines) - 1))
         op = draw(st.sampled_from(["set", "delete", "line", "junk", "duplicate"]))
-        if op in ("set", "delete"):
+        if op in ("set", "delete") and len(_paths(_parsed(lines[n]))) > 1:
             record = json.loads(lines[n])
             path = draw(st.sampled_from(_paths(record)[1:]))
             holder = record
@@ -129,7 +136,7 @@ def journals(draw: st.DrawFn) -> bytes:
             else:
                 del holder[path[-1]]
             lines[n] = json.dumps(record)
-        elif op == "line":
+        elif op in ("line", "set", "delete"):
             lines[n] = json.dumps(draw(json_values))
         elif op == "junk":
             lines[n] = draw(st.text(max_size=40)).replace("\n", " ")
