@@ -262,3 +262,64 @@ def test_identity_token_repr_has_no_secret(identity: FakeIdentity) -> None:
     provider = IdentityToken(CLOUDS["AzureCloud"])
     asyncio.run(provider.token())
     assert "identity-token" not in repr(provider)
+
+
+# ---- a blank endpoint is an error naming where it came from (never the public cloud)
+
+BLANK_RECIPE = """version = 1
+cloud = "AzureCloud"
+fix = "reallocate"
+
+[[target]]
+subscription = "11111111-2222-3333-4444-555555555555"
+resource_group = "rg"
+vm = "vm1"
+"""
+
+
+def test_endpoint_override_order_and_blank_sources() -> None:
+    from fipswizard.azure.clouds import endpoint_override
+
+    assert endpoint_override(None, None, None) is None
+    assert endpoint_override("https://a", "https://b", "https://c") == "https://a"
+    assert endpoint_override(None, "https://b", "https://c") == "https://b"
+    assert endpoint_override(None, None, "https://c") == "https://c"
+    for args, name in (
+        (("", "https://b", None), "--arm-endpoint"),
+        ((None, "   ", "https://c"), "FIPSWIZARD_ARM_ENDPOINT"),
+        ((None, None, "\t"), "custom_cloud.arm_endpoint in r.toml"),
+    ):
+        with pytest.raises(BadInput, match=name.replace(".", r"\.")):
+            endpoint_override(*args, recipe_file="r.toml")
+    with pytest.raises(BadInput, match="must be an https"):
+        resolve_cloud("AzureCloud", arm_endpoint="  ")  # blank is never "no override"
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "named"),
+    [
+        (["--arm-endpoint", ""], {}, "--arm-endpoint"),
+        (["--arm-endpoint", "  "], {}, "--arm-endpoint"),
+        ([], {"FIPSWIZARD_ARM_ENDPOINT": "   "}, "FIPSWIZARD_ARM_ENDPOINT"),
+    ],
+)
+def test_blank_endpoint_through_the_cli_exits_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    env: dict[str, str],
+    named: str,
+) -> None:
+    from fipswizard.cli import main
+
+    monkeypatch.delenv("FIPSWIZARD_ARM_ENDPOINT", raising=False)
+    monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "not-used-token")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(BLANK_RECIPE, encoding="utf-8")
+    code = main([*argv, "plan", str(recipe)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert named in err and "blank" in err and "Traceback" not in err
