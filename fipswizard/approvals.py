@@ -98,3 +98,21 @@ def needs_approval_message(items: Sequence[ApprovalItem], command: str) -> str:
         "  (to leave a step out, list its id or kind in that VM's `decline` in the recipe)"
     )
     return "\n".join(lines)
+
+
+def with_decisions(
+    recipe: Recipe, declined: Mapping[str, Iterable[str]], skipped: Mapping[str, str]
+) -> Recipe:
+    """The recipe with the operator's decisions recorded per VM (the TUI saves this), so
+    `apply --yes` replays exactly them: declined step ids, and VMs left out with a reason."""
+    from dataclasses import replace
+
+    targets = []
+    for rt in recipe.targets:
+        key = rt.target.key
+        decline = tuple(dict.fromkeys([*rt.decline, *sorted(declined.get(key, ()))]))
+        skip = rt.skip
+        if key in skipped:  # one line of sensible length, as a recipe value must be
+            skip = " ".join(skipped[key].split())[:300] or "left out by the operator"
+        targets.append(replace(rt, decline=decline, skip=skip))
+    return replace(recipe, targets=tuple(targets))

@@ -41,9 +41,12 @@ TargetResult = UseRecipe | OpenRecipe | ResumeJournal | RollbackJournal
 
 @dataclass(frozen=True)
 class RunChoice:
-    """The confirm screen's answer: run, and whether to ask again before each disruptive step."""
+    """The confirm screen's answer: run; which items it showed (`known`) and which of them the
+    operator approved; whether to ask again before each disruptive step."""
 
     ask_each: bool = False
+    approved: frozenset[tuple[str, str]] = frozenset()
+    known: frozenset[tuple[str, str]] = frozenset()
 
 
 class SummaryAction(StrEnum):

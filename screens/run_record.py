@@ -16,6 +16,7 @@ from fipswizard.events import (
     StepFinished,
     StepOutput,
     StepStarted,
+    StepStatus,
     TargetFinished,
 )
 
@@ -78,7 +79,8 @@ class Answer:
     target: str
     question: str
     accepted: bool
-    how: str = "asked"  # asked | plan (approved on the confirm screen) | all (accept for all)
+    # asked | plan (answered on the confirm screen) | gate (its modal) | all (accept for all)
+    how: str = "asked"
 
 
 def wait_fraction(event: StepOutput) -> float | None:
@@ -95,6 +97,8 @@ class RunRecord:
     def __init__(self) -> None:
         self.targets: dict[str, TargetLine] = {}
         self.answers: list[Answer] = []
+        # What the operator declined, per VM (step ids): the saved recipe records it.
+        self.declined: dict[str, set[str]] = {}
         self.run_id = ""
         self.correlation_id = ""
         self.finished = False
@@ -124,6 +128,8 @@ class RunRecord:
         elif isinstance(event, StepFinished):
             line = t.steps.setdefault(event.step_id, StepLine(event.step_id, event.step_id, ""))
             line.status, line.detail, line.advice = str(event.status), event.detail, event.advice
+            if event.status is StepStatus.DECLINED:
+                self.declined.setdefault(event.target, set()).add(event.step_id)
             t.wait_fraction = None
             self.steps_done += 1
         elif isinstance(event, TargetFinished):

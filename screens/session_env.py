@@ -32,8 +32,21 @@ class WizardSession:
         return self.workdir / "fips-recipe.toml"
 
     def replay_hint(self, path: Path) -> str:
-        endpoint = f"--arm-endpoint {self.endpoint_hint} " if self.endpoint_hint else ""
-        return f"saved {path}; replay it with: fipswizard {endpoint}apply {path} --yes"
+        """The command that replays the saved recipe, runnable as printed: the endpoint when it
+        is not the recipe cloud's own, and the credential it needs."""
+        import shlex
+
+        from fipswizard.demo import DEMO_TOKEN
+
+        argv = ["fipswizard"]
+        endpoint = self.endpoint_hint or self.opts.arm_endpoint
+        if endpoint:
+            argv += ["--arm-endpoint", endpoint]
+        command = shlex.join([*argv, "apply", str(path), "--yes"])
+        if self.endpoint_hint:  # the demo's simulated Azure takes its own made-up token
+            return f"saved {path}; replay it with: FIPSWIZARD_ACCESS_TOKEN={DEMO_TOKEN} {command}"
+        return (f"saved {path}; replay it with: {command}  (credential: FIPSWIZARD_ACCESS_TOKEN "
+                "or `az login`)")
 
 
 async def open_session(stack: AsyncExitStack, *, demo: bool, opts: Options | None,

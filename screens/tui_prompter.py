@@ -1,11 +1,19 @@
-"""The Prompter seam answered by the TUI: confirm() awaits a modal from the engine's worker."""
+"""The Prompter seam answered by the TUI.
+
+`approve` (the engine's one gate before the first write) returns what the Confirm screen
+approved, and opens one modal only for items the Confirm screen could not show. `confirm`
+asks one question through QuestionScreen: the rollback, and the optional "ask again before
+each disruptive step" (`ask_each`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from fipswizard.approvals import ApprovalItem
+from screens.approval_dialog import ApprovalScreen
 from screens.dialogs import QuestionScreen, Reply
 from screens.run_record import RunRecord
 
@@ -13,20 +21,44 @@ if TYPE_CHECKING:
     from screens.app import FipsWizardApp
 
 Approval = Callable[[str, str], bool]
+Keys = frozenset[tuple[str, str]]
 
 
 class TuiPrompter:
-    """Asks through QuestionScreen unless the operator already approved this question.
+    """Questions come one at a time even when several VMs ask at once.
 
-    `approved(target, question)` covers what the confirm phase (or the rollback preview)
-    already showed. Questions come one at a time even when several VMs ask at once.
+    `approved(target, question)` covers questions the operator already answered on a preview
+    (the rollback's). `gate` and `known`: what the Confirm screen approved, and what it showed.
     """
 
     def __init__(self, app: FipsWizardApp, record: RunRecord,
-                 approved: Approval = lambda _target, _question: False) -> None:
+                 approved: Approval = lambda _target, _question: False, *,
+                 gate: Keys = frozenset(), known: Keys = frozenset(),
+                 ask_each: bool = False) -> None:
         self.app, self.record, self.approved = app, record, approved
+        self.gate, self.known, self.ask_each = gate, known, ask_each
         self._one_at_a_time = asyncio.Lock()
         self._accept_all: set[str] = set()  # questions answered "accept for all VMs"
+
+    async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
+        chosen = {i.key for i in items if i.key in self.gate}
+        for item in items:
+            if item.key in self.known:
+                self._decided(item, item.key in chosen, "plan")
+        unknown = [i for i in items if i.key not in self.known]
+        if unknown:
+            async with self._one_at_a_time:
+                extra: set[tuple[str, str]] = await self.app.push_screen_wait(
+                    ApprovalScreen(unknown))
+            for item in unknown:
+                self._decided(item, item.key in extra, "gate")
+            chosen |= extra
+        return chosen
+
+    def _decided(self, item: ApprovalItem, accepted: bool, how: str) -> None:
+        self.record.answer(item.target, item.line(), accepted, how)
+        if not accepted:  # recorded even when the step is never reached (a fix not needed)
+            self.record.declined.setdefault(item.target, set()).add(item.step_id)
 
     async def confirm(self, target: str, question: str) -> bool:
         if self.approved(target, question):

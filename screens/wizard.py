@@ -56,6 +56,7 @@ class Walk:
     plan: Plan | None = None
     states: dict[tuple[str, str], str] = field(default_factory=dict)
     feed: RunFeed | None = None
+    choice: RunChoice | None = None  # the Confirm screen's approvals
     note: str = ""  # a line for the next screen (what was opened or saved)
 
     def need_plan(self) -> Plan:
@@ -137,7 +138,8 @@ class Wizard:
         choice = await self.app.push_screen_wait(ConfirmScreen(w.need_plan()))
         if not isinstance(choice, RunChoice):
             return "plan"
-        w.feed = await self._run(s, w, choice.ask_each)
+        w.choice = choice
+        w.feed = await self._run(s, w, choice)
         return "validation"
 
     async def _validation(self, s: WizardSession, w: Walk) -> str:
@@ -156,7 +158,7 @@ class Wizard:
             note=w.note))
         w.note = ""
         if isinstance(result, SaveRecipe):
-            if await self._guard(_save, result.path, w.recipe):
+            if await self._guard(_save, result.path, _decided(w)):
                 self.app.post_message(RecipeSaved(str(result.path)))
                 w.note = s.replay_hint(result.path)
             return "summary"
@@ -180,19 +182,17 @@ class Wizard:
             states = await read_states(plan, arm, s.opts.settings)
         return plan, states
 
-    async def _run(self, s: WizardSession, w: Walk, ask_each: bool) -> RunFeed:
+    async def _run(self, s: WizardSession, w: Walk, choice: RunChoice) -> RunFeed:
         from fipswizard.session import run_apply
 
         recipe, plan, journal = w.recipe, w.need_plan(), w.journal
         assert recipe is not None
         self.phase("run", "Running.")
-        approved = set() if ask_each else {
-            (u.key, st.confirmation()) for u in plan.units for st in u.steps
-            if st.risk.needs_confirmation}
         planned = [(u.key, st.id) for u in plan.units for st in u.steps]
         feed = RunFeed(RunScreen(f"Running {len(recipe.targets)} VM(s); journal {journal}",
                                  planned, self.app.cancel_engine))
-        prompter = TuiPrompter(self.app, feed.record, lambda t, q: (t, q) in approved)
+        prompter = TuiPrompter(self.app, feed.record, gate=choice.approved, known=choice.known,
+                               ask_each=choice.ask_each)
         return await drive(self.app, feed,
                            lambda on_event: run_apply(recipe, s.opts, prompter, journal, on_event),
                            journal, self.error)
@@ -247,6 +247,29 @@ def _journal_recipe(path: Path) -> Recipe:
     if not path.is_file():
         raise FipsWizardError(f"{path}: no such journal file")
     return journal_recipe(Journal(path))
+
+
+def _decided(w: Walk) -> Recipe:
+    """The recipe with what the operator decided: declined steps per VM, and the VMs refused
+    at preflight left out, so `apply --yes` replays exactly that."""
+    from fipswizard.approvals import with_decisions
+    from screens.findings import vm_rows
+
+    assert w.recipe is not None
+    skipped: dict[str, str] = {}
+    if w.plan is not None:
+        for row in vm_rows(w.plan, w.states):
+            if row.verdict == "refused":
+                why = next((f.text for f in row.findings if f.level == "refusal"), "")
+                skipped[row.key] = f"refused at preflight: {why}".rstrip(": ")
+    declined: dict[str, set[str]] = {}
+    if w.feed is not None:
+        declined = w.feed.record.declined
+        for key, line in w.feed.record.targets.items():
+            probe = line.steps.get("guest-probe")
+            if probe is not None and probe.status == "failed" and key not in skipped:
+                skipped[key] = f"refused at preflight: {probe.detail.splitlines()[0]}"
+    return with_decisions(w.recipe, declined, skipped)
 
 
 def _save(path: Path, recipe: Recipe) -> bool:

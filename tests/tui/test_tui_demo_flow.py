@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from textual.widgets import Input
 from tui_helpers import MessageLog, answer_questions, run_cli, wait_for, wait_screen
 
-from fipswizard.demo import demo_environment
+from fipswizard.approvals import declined_by
+from fipswizard.demo import EXPECTED, demo_environment
 from fipswizard.events import StepFinished, StepOutput, StepStarted, TargetFinished
 from fipswizard.prompter import HeadlessPrompter
 from fipswizard.recipe import load_recipe
 from fipswizard.session import run_apply
 from screens.app import create_app
+from screens.approval_list import ApprovalList
 from screens.confirm import ConfirmScreen
 from screens.dialogs import PathDialog
 from screens.messages import (
@@ -72,7 +75,7 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
         # 1 target: the demo recipe's VMs are listed from ARM and already chosen
         target = await wait_screen(pilot, TargetScreen, ready=lambda s: s.rows)
         env_recipe = app.wizard.session.base
-        assert len(target.choice.chosen) == len(env_recipe.targets) == 10
+        assert len(target.choice.chosen) == len(env_recipe.targets) == len(EXPECTED)
         assert {r["name"] for r in target.rows} <= {t.target.vm for t in env_recipe.targets}
         await pilot.press("ctrl+n")
 
@@ -96,31 +99,33 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
         assert plan_screen.text == out
         await pilot.press("ctrl+n")
 
-        # 4 confirm: the disruptive fix is named again
+        # 4 confirm: the items the gate will ask, per VM, each "[x]" or "[ ]" in plain text;
+        # the focus is on the choices, not on Run. Decline the fix for the VM that needs it.
         confirm = await wait_screen(pilot, ConfirmScreen)
-        assert "Fix: deallocate and start" in str(confirm.query_one("#confirm-text").render())
+        approvals = confirm.query_one(ApprovalList)
+        assert app.focused is approvals
+        lines = approvals.state_lines()
+        assert lines and all(line.lstrip().startswith("[x]") for line in lines)
+        head = lines.index(next(x for x in lines if "VM ubuntu2204-fipsimage:" in x))
+        fix = next(n for n in range(head + 1, len(lines)) if "[fix-reallocate]" in lines[n])
+        assert "(if needed)" in lines[fix] and "Deallocate and start" in lines[fix]
+        approvals.highlighted = fix
+        await pilot.press("space")
+        assert approvals.state_lines()[fix].lstrip().startswith("[ ]")
+        assert approvals.state_lines()[head].startswith("[ ]")  # the VM is not all approved
         await pilot.press("ctrl+n")
 
-        # 5 run, 6 validation: the engine asks through the TuiPrompter's modal
+        # 5 run, 6 validation: nothing is asked mid-run; the declined fix stops that VM
         questions = await answer_questions(pilot, "y")
-        assert any(q.target.endswith("/ubuntu2204-fipsimage") for q in questions), \
-            "the VM with the old certificate package should have been offered the fix"
-        for question in questions:
-            assert question.question.startswith("Deallocate and start")
-            assert question.diagnosis is not None
-            assert "certificate package" in question.diagnosis.text
-            assert "downtime" in question.diagnosis.cost
+        assert questions == []
         run = await wait_screen(pilot, RunScreen, ready=lambda s: s.ended)
         assert run.ended == "finished"
         await pilot.press("ctrl+n")
         validation = await wait_screen(pilot, ValidationScreen)
-        asked = validation.record.asked()
-        assert [(a.target, a.question, a.accepted) for a in asked] == [
-            (q.target, q.question, True) for q in questions]
-        for question in questions:
-            fixed = validation.record.targets[question.target]
-            assert fixed.steps["fix-reallocate"].status == "applied"
-            assert fixed.diagnoses and fixed.outcome == "compliant"
+        fips_image = next(t for k, t in validation.record.targets.items()
+                          if k.endswith("/ubuntu2204-fipsimage"))
+        assert fips_image.steps["fix-reallocate"].status == "declined"
+        assert fips_image.diagnoses and fips_image.outcome == "declined"
         await pilot.press("ctrl+n")
 
         # 7 summary: outcomes as the engine reported them; save the recipe
@@ -132,13 +137,23 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
         dialog = await wait_screen(pilot, PathDialog)
         dialog.query_one(Input).value = str(saved)
         await pilot.press("enter")
-        await wait_screen(pilot, SummaryScreen, ready=lambda s: s.note)
+        summary_screen = await wait_screen(pilot, SummaryScreen, ready=lambda s: s.note)
         assert saved.is_file()
+        # the hint is runnable as printed: endpoint and credential included
+        assert f"--arm-endpoint {session.endpoint_hint}" in summary_screen.note
+        assert "FIPSWIZARD_ACCESS_TOKEN=" in summary_screen.note
 
-        # replay headless against the same simulated Azure (the demo's settings): same outcomes
-        replay = await run_apply(load_recipe(saved), session.opts, HeadlessPrompter(True),
+        # replay headless against the same simulated Azure (the demo's settings): the same
+        # decisions, so the same outcomes, except the VM refused at preflight is skipped
+        recipe = load_recipe(saved)
+        decisions = {t.target.vm: (t.skip, t.decline) for t in recipe.targets}
+        assert "fix-reallocate" in decisions["ubuntu2204-fipsimage"][1]
+        assert (decisions["rhel96-notready"][0] or "").startswith("refused at preflight")
+        replay = await run_apply(recipe, session.opts, HeadlessPrompter(True, declined_by(recipe)),
                                  tmp_path / "replay.journal.jsonl", lambda _e: None)
-        assert replay.outcomes() == tui_outcomes
+        expected = {k: ("declined" if k.endswith("/rhel96-notready") else v)
+                    for k, v in tui_outcomes.items()}
+        assert replay.outcomes() == expected
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
 
@@ -150,13 +165,17 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
     assert [m.how for m in log.of(RunEnded)] == ["finished"]
     assert log.of(VmsListed) and [m.path for m in log.of(RecipeSaved)] == [str(saved)]
     outputs = [m.event for m in log.engine() if isinstance(m.event, StepOutput)]
-    diagnosed = {o.target for o in outputs if o.text.startswith("diagnosis:")}
-    assert diagnosed == {q.target for q in questions}
+    diagnosed = {o.target.rsplit("/", 1)[1] for o in outputs if o.text.startswith("diagnosis:")}
+    assert "ubuntu2204-fipsimage" in diagnosed
 
-    # the saved recipe replays in-process against a fresh simulated Azure to the same result
-    recipe = load_recipe(saved)
+    # the saved recipe replays with --yes against a fresh simulated Azure to the same result,
+    # and the declined fix is not run: no deallocate in its request log
     assert [t.target.key for t in recipe.targets] == [t.target.key for t in env_recipe.targets]
     async with demo_environment(tmp_path / "fresh") as fresh:
-        result = await run_apply(recipe, fresh.opts, HeadlessPrompter(True),
+        result = await run_apply(recipe, fresh.opts, HeadlessPrompter(True, declined_by(recipe)),
                                  tmp_path / "fresh.journal.jsonl", lambda _e: None)
-    assert result.outcomes() == tui_outcomes
+        async with httpx.AsyncClient() as client:
+            log_doc = (await client.get(fresh.endpoint + "/_sandbox/requests")).json()
+    entries = log_doc["requests"] if isinstance(log_doc, dict) else log_doc
+    assert not any(e["path"].endswith("/ubuntu2204-fipsimage/deallocate") for e in entries)
+    assert result.outcomes() == expected
