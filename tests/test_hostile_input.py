@@ -152,6 +152,18 @@ def test_malformed_step_record_rollback_exits_2_before_any_write(
         (b"\x00\x01\x02\n{}\n", "not JSON"),
         (b"[" * 100_000 + b"\n{}\n", "not JSON"),
     ],
+    ids=[
+        "list",
+        "string",
+        "no-event",
+        "no-run",
+        "bool-ts",
+        "unknown-event",
+        "no-target",
+        "binary",
+        "control",
+        "deep",
+    ],
 )
 def test_bad_journal_lines_exit_2_naming_path_line_field(
     sandbox: SandboxAzure,
@@ -317,6 +329,17 @@ def test_recipe_new_output_folders(
         (b"version = true\n", "unsupported recipe version"),
         (b"version = 1.0\n", "unsupported recipe version"),
         (b"version = 1\n" + b"#" * (1024 * 1024 + 1), "larger than"),
+    ],
+    ids=[
+        "binary",
+        "latin-1",
+        "target-int",
+        "table-1",
+        "target-nested",
+        "deep",
+        "version-true",
+        "version-float",
+        "huge",
     ],
 )
 def test_bad_recipe_files_exit_2(
