@@ -366,3 +366,45 @@ async def test_next_link_with_explicit_443_is_followed() -> None:
     )
     items = await one(vt, list_all(client, "/subscriptions", "2022-12-01"))
     assert items == [{"a": 1}, {"a": 2}]  # the old inventory check refused :443
+
+
+async def test_412_rereads_and_puts_again_with_the_fresh_etag() -> None:
+    from fipswizard.azure.arm_step import vm_params
+    from fipswizard.azure.steps_vm import VmFlagStep
+    from fipswizard.context import Context
+    from fipswizard.steps import Risk
+
+    etags = ['"1"', '"2"']
+    vm_body = {"location": "eastus", "properties": {"provisioningState": "Succeeded"}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return resp(200, {**vm_body, "etag": etags[0]})
+        if request.headers["if-match"] != etags[-1]:
+            etags.pop(0)  # someone else wrote the VM meanwhile
+            return error(412, "PreconditionFailed", "etag mismatch")
+        done = {
+            **vm_body,
+            "properties": {
+                **vm_body["properties"],
+                "additionalCapabilities": {"enableFips1403Encryption": True},
+            },
+        }
+        return resp(200, done)
+
+    client, server, vt = make(handler)
+
+    class NoQuestions:
+        async def confirm(self, target: str, question: str) -> bool:
+            raise AssertionError
+
+    step = VmFlagStep("t", "flag", Risk.REVERSIBLE, vm_params(ARM, API, VM))
+    ctx = Context(NoQuestions(), arm=client)
+
+    async def run() -> None:
+        await step.apply(ctx, await step.check(ctx))
+
+    await one(vt, run())
+    puts = [r.headers["if-match"] for r in server.requests if r.method == "PUT"]
+    assert puts == ['"1"', '"2"']
+    assert [r.method for r in server.requests] == ["GET", "PUT", "GET", "PUT"]
