@@ -47,8 +47,18 @@ class ScriptRunner(Protocol):
     name: str
 
     async def run(
-        self, script: str, *, env: Mapping[str, Secret] | None = None, timeout: float = 900
-    ) -> ScriptResult: ...
+        self,
+        script: str,
+        *,
+        env: Mapping[str, Secret] | None = None,
+        timeout: float = 900,
+        read_only: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> ScriptResult:
+        """`read_only` scripts change nothing, so a runner may send them again after a 5xx or
+        a dropped connection; any other script is never resent once Azure may have it.
+        `progress` receives waiting lines (e.g. another Run Command still running)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ class GuestProbeStep(Step):
         return [ScriptAction(PROBE_SCRIPT, "check", note="read-only probe (Run Command)")]
 
     async def check(self, ctx: Context) -> Outcome:
-        result = await ctx.need_runner().run(PROBE_SCRIPT)
+        result = await ctx.need_runner().run(PROBE_SCRIPT, read_only=True, progress=ctx.progress)
         if result.rc != 0:
             raise StepError(
                 f"the guest probe failed (exit {result.rc}): {result.stderr[-300:]}",

@@ -1,7 +1,8 @@
 """Guest script runners: local bash, a bubblewrap fake root (tests), and ARM Run Command.
 
 All implement `fipswizard.context.ScriptRunner`. Secrets reach a script only as environment
-variables (`FW_SECRET_<NAME>`), never argv; every runner passes output through `redact`.
+variables (`FW_SECRET_<NAME>`), never argv nor the guest's disk (Run Command sends them as
+managed Run Command protected parameters); every runner passes output through `redact`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from fipswizard.context import ScriptResult, Settings, Target
 from fipswizard.errors import StepError
+from fipswizard.guest import managed_run
 from fipswizard.secrets import Secret, redact
 
 TIMED_OUT = 124  # like timeout(1)
@@ -30,25 +34,42 @@ NO_RC = 125  # Run Command output lost the exit-code line
 MAX_SCRIPT_BYTES = 64 * 1024
 STANDINS = "/opt/fw-standins"
 HOST_ALTERNATIVES = "/.fw-host/bin"  # host tools that /usr/bin reaches via /etc/alternatives
-SANDBOX_PATH = (f"{STANDINS}:{HOST_ALTERNATIVES}:/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-                "/usr/bin:/sbin:/bin")
+SANDBOX_PATH = (
+    f"{STANDINS}:{HOST_ALTERNATIVES}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+)
 
 
 def secret_var(name: str) -> str:
     return f"FW_SECRET_{name.upper()}"
 
 
-def secret_env(names: Iterable[str], available: Mapping[str, Secret], *,
-               required: bool = True) -> dict[str, Secret]:
+def secret_env(
+    names: Iterable[str], available: Mapping[str, Secret], *, required: bool = True
+) -> dict[str, Secret]:
     """The `FW_SECRET_<NAME>` variables for `names`; a missing required secret is a StepError."""
     env: dict[str, Secret] = {}
     for name in names:
         if name in available and available[name]:
             env[secret_var(name)] = available[name]
         elif required:
-            raise StepError(f"this step needs the secret '{name}', which was not provided",
-                            f"set it with --secret {name}=env:VAR or --secret {name}=file:PATH")
+            raise StepError(
+                f"this step needs the secret '{name}', which was not provided",
+                missing_secret_advice(name),
+            )
     return env
+
+
+def missing_secret_advice(name: str) -> str:
+    """Where a secret can come from, as the user can type it (no such thing as a flag)."""
+    from fipswizard.recipe import DEFAULT_SECRET_SOURCES
+
+    default = DEFAULT_SECRET_SOURCES.get(name, "")
+    variable = default[4:] if default.startswith("env:") else f"FIPSWIZARD_{name.upper()}"
+    return (
+        f"run `read -rs {variable} && export {variable}` (paste the value, press Enter) "
+        f"and re-run; or say in the recipe's [secrets] table where it comes from: "
+        f'{name} = "env:VAR" or {name} = "file:PATH"'
+    )
 
 
 def _decode(data: bytes | None) -> str:
@@ -57,8 +78,12 @@ def _decode(data: bytes | None) -> str:
 
 async def _run_process(argv: list[str], env: dict[str, str], timeout: float) -> ScriptResult:
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        start_new_session=True,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
@@ -69,8 +94,9 @@ async def _run_process(argv: list[str], env: dict[str, str], timeout: float) -> 
             pass
         await proc.wait()
         return ScriptResult(TIMED_OUT, "", f"fipswizard: script timed out after {timeout:g} s\n")
-    return ScriptResult(proc.returncode if proc.returncode is not None else 1,
-                        _decode(out), _decode(err))
+    return ScriptResult(
+        proc.returncode if proc.returncode is not None else 1, _decode(out), _decode(err)
+    )
 
 
 class LocalRunner:
@@ -78,8 +104,15 @@ class LocalRunner:
 
     name = "local"
 
-    async def run(self, script: str, *, env: Mapping[str, Secret] | None = None,
-                  timeout: float = 900) -> ScriptResult:
+    async def run(
+        self,
+        script: str,
+        *,
+        env: Mapping[str, Secret] | None = None,
+        timeout: float = 900,
+        read_only: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> ScriptResult:
         full = {**os.environ, "LC_ALL": "C", **{k: v.reveal() for k, v in (env or {}).items()}}
         return await _run_process(["bash", "-c", script, "fipswizard-script"], full, timeout)
 
@@ -100,8 +133,21 @@ def bwrap_available() -> bool:
 def _bwrap_problem() -> str | None:
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed"
-    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "true"]
+    argv = [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "true",
+    ]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
@@ -136,8 +182,15 @@ class BwrapRunner:
         self.fips_enabled = fips_enabled
 
     def argv(self, scratch: Path) -> list[str]:
-        args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-                "--ro-bind", "/usr", "/usr"]
+        args = [
+            "bwrap",
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+        ]
         for name in _HOST_TOP:
             host = Path("/") / name
             if host.is_symlink():
@@ -177,16 +230,37 @@ class BwrapRunner:
         if Path("/proc/sys/crypto/fips_enabled").exists():
             args += ["--ro-bind", str(fips), "/proc/sys/crypto/fips_enabled"]
         else:  # procfs cannot grow a directory: replace /proc/sys, keep the host's kernel/
-            args += ["--tmpfs", "/proc/sys", "--dir", "/proc/sys/crypto",
-                     "--ro-bind", str(fips), "/proc/sys/crypto/fips_enabled",
-                     "--ro-bind", "/proc/sys/kernel", "/proc/sys/kernel"]
+            args += [
+                "--tmpfs",
+                "/proc/sys",
+                "--dir",
+                "/proc/sys/crypto",
+                "--ro-bind",
+                str(fips),
+                "/proc/sys/crypto/fips_enabled",
+                "--ro-bind",
+                "/proc/sys/kernel",
+                "/proc/sys/kernel",
+            ]
         return args
 
-    async def run(self, script: str, *, env: Mapping[str, Secret] | None = None,
-                  timeout: float = 900) -> ScriptResult:
+    async def run(
+        self,
+        script: str,
+        *,
+        env: Mapping[str, Secret] | None = None,
+        timeout: float = 900,
+        read_only: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> ScriptResult:
         # Variables go through bwrap's own environment (inherited), never its argv.
-        full = {"PATH": SANDBOX_PATH, "HOME": "/root", "LC_ALL": "C", "TERM": "dumb",
-                **{k: v.reveal() for k, v in (env or {}).items()}}
+        full = {
+            "PATH": SANDBOX_PATH,
+            "HOME": "/root",
+            "LC_ALL": "C",
+            "TERM": "dumb",
+            **{k: v.reveal() for k, v in (env or {}).items()},
+        }
         with tempfile.TemporaryDirectory(prefix="fw-bwrap-") as scratch:
             argv = [*self.argv(Path(scratch)), "bash", "-c", script, "fipswizard-script"]
             return await _run_process(argv, full, timeout)
@@ -237,99 +311,319 @@ def _mergeable(fake: Path, host: Path) -> bool:
 # ------------------------------------------------------------------------------ Run Command
 
 
-class _Response(Protocol):
-    status: int
-    body: Any
+class ArmApi(Protocol):
+    """The part of `ArmClient` the Run Command runner uses."""
+
+    async def get(self, path: str, api_version: str, **query: str) -> Any: ...
+
+    async def put(
+        self,
+        path: str,
+        api_version: str,
+        body: Any,
+        *,
+        if_match: str | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> Any: ...
+
+    async def post(
+        self,
+        path: str,
+        api_version: str,
+        body: Any = None,
+        *,
+        retry_safe: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> Any: ...
+
+    async def delete(
+        self, path: str, api_version: str, *, progress: Callable[[str], None] | None = None
+    ) -> Any: ...
 
 
-class ArmPoster(Protocol):
-    async def post(self, path: str, api_version: str, body: Any = None, *,
-                   retry_safe: bool = False,
-                   progress: Callable[[str], None] | None = None) -> Any: ...
-
+ArmPoster = ArmApi  # the older name
+Say = Callable[[str], None]
+Sleep = Callable[[float], Awaitable[None]]
 
 _RC_LINE = re.compile(r"^__FW_RC=(\d+)\s*$")
 _MARKER_NAME = re.compile(r"^\s*#\s*fipswizard-script:\s*(\S+)", re.MULTILINE)
+RUN_COMMAND_SLACK = 600.0  # Run Command itself needs time to start the script and report
+# VMs whose leftover managed run commands were looked for, per ARM client (i.e. per run).
+_swept: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _busy(err: Exception) -> bool:
+    """409 "Run command extension execution is in progress": another Run Command (perhaps of
+    a killed earlier run) still runs on the VM. Azure refused ours, so sending it later is
+    safe. Other 409s (e.g. OperationNotAllowed: VM not running) are real failures."""
+    status, message = getattr(err, "status", None), str(getattr(err, "message", ""))
+    return status == 409 and "in progress" in message.lower()
 
 
 class RunCommandRunner:
-    """Runs a script through `POST {vm}/runCommand` (RunShellScript) and waits for the result.
+    """Runs a script on the VM through Run Command and waits for the result.
 
-    Limits (Azure docs): only the last 4,096 bytes of output come back, one script at a time
-    per VM, at least ~20 s each, no cancel, the VM agent must be Ready. The script is written to
-    a temp file and run by bash so that it cannot read its own text from stdin; the wrapper
-    prints `__FW_RC=<rc>` as the last stdout line, which survives the 4 KB cut. Secrets travel
-    as Run Command parameters (the agent turns them into environment variables).
+    Two channels. A script that receives secrets runs through managed Run Command
+    (`PUT {vm}/runCommands/{name}` with `protectedParameters`, see managed_run.py), which
+    leaves no copy of them on the guest's disk; the resource is deleted afterwards, always.
+    Every other script stays on action Run Command (`POST {vm}/runCommand`, RunShellScript):
+    one request instead of three, and no resource to clean up.
+
+    Action Run Command limits (Azure docs): only the last 4,096 bytes of output come back,
+    one script at a time per VM, at least ~20 s each, no cancel, the VM agent must be Ready.
+    The script is written to a temp file and run by bash so that it cannot read its own text
+    from stdin; the wrapper prints `__FW_RC=<rc>` as the last stdout line, which survives the
+    4 KB cut. A read-only script is sent again after a 5xx or dropped connection; others never
+    are once Azure may have them. A 409 "execution is in progress" is waited out (bounded by
+    the script's timeout), with progress lines.
     """
 
     name = "run-command"
 
-    def __init__(self, arm: ArmPoster, target: Target, settings: Settings, *,
-                 progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        arm: ArmApi,
+        target: Target,
+        settings: Settings,
+        *,
+        progress: Say | None = None,
+        location: str | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.arm, self.target, self.settings = arm, target, settings
         self.progress = progress
+        self.location = location
+        self._sleep, self._clock = sleep, clock
 
     def wrap(self, script: str, timeout: float) -> str:
         tag = f"__FW_EOF_{pysecrets.token_hex(6)}"
         while tag in script:  # pragma: no cover - 48 random bits
             tag = f"__FW_EOF_{pysecrets.token_hex(6)}"
         seconds = max(1, int(timeout))
-        return "\n".join([
-            "__fw_f=$(mktemp /tmp/fipswizard.XXXXXX) || { echo '__FW_RC=125'; exit 0; }",
-            f"cat >\"$__fw_f\" <<'{tag}'",
-            script.rstrip("\n"),
-            tag,
-            "if command -v timeout >/dev/null 2>&1; then",
-            f"  timeout {seconds} bash \"$__fw_f\" </dev/null",
-            "else",
-            "  bash \"$__fw_f\" </dev/null",
-            "fi",
-            "__fw_rc=$?",
-            "rm -f \"$__fw_f\"",
-            "echo \"__FW_RC=$__fw_rc\"",
-        ])
+        return "\n".join(
+            [
+                "__fw_f=$(mktemp /tmp/fipswizard.XXXXXX) || { echo '__FW_RC=125'; exit 0; }",
+                f"cat >\"$__fw_f\" <<'{tag}'",
+                script.rstrip("\n"),
+                tag,
+                "if command -v timeout >/dev/null 2>&1; then",
+                f'  timeout {seconds} bash "$__fw_f" </dev/null',
+                "else",
+                '  bash "$__fw_f" </dev/null',
+                "fi",
+                "__fw_rc=$?",
+                'rm -f "$__fw_f"',
+                'echo "__FW_RC=$__fw_rc"',
+            ]
+        )
 
-    def body(self, script: str, env: Mapping[str, Secret] | None, timeout: float
-             ) -> dict[str, Any]:
-        """The request body; parameter values are revealed here and nowhere else."""
-        body: dict[str, Any] = {"commandId": "RunShellScript",
-                                "script": self.wrap(script, timeout).split("\n")}
-        if env:
-            body["parameters"] = [{"name": k, "value": v.reveal()} for k, v in env.items()]
-        return body
+    def body(self, script: str, timeout: float) -> dict[str, Any]:
+        """The action Run Command body: never any parameter (secrets go the managed way)."""
+        return {"commandId": "RunShellScript", "script": self.wrap(script, timeout).split("\n")}
 
-    async def run(self, script: str, *, env: Mapping[str, Secret] | None = None,
-                  timeout: float = 900) -> ScriptResult:
-        from fipswizard.azure.arm import ArmError
-
+    async def run(
+        self,
+        script: str,
+        *,
+        env: Mapping[str, Secret] | None = None,
+        timeout: float = 900,
+        read_only: bool = False,
+        progress: Say | None = None,
+    ) -> ScriptResult:
         if len(script.encode()) > MAX_SCRIPT_BYTES:
-            raise StepError(f"the guest script is {len(script.encode())} bytes, over "
-                            f"fipswizard's {MAX_SCRIPT_BYTES}-byte budget for Run Command",
-                            "shorten the recipe snippet (or split the step)")
+            raise StepError(
+                f"the guest script is {len(script.encode())} bytes, over "
+                f"fipswizard's {MAX_SCRIPT_BYTES}-byte budget for Run Command",
+                "shorten the recipe snippet (or split the step)",
+            )
+        say = progress or self.progress or (lambda _text: None)
         marker = _MARKER_NAME.search(script)
         what = marker.group(1) if marker else "script"
-        if self.progress:
-            self.progress(f"Run Command on {self.target.vm}: {what}")
+        if env:
+            say(
+                f"managed Run Command on {self.target.vm}: {what} (secrets as protected parameters)"
+            )
+            return await self._managed(script, env, timeout, say)
+        say(f"Run Command on {self.target.vm}: {what}")
+        return await self._action(script, timeout, read_only, say)
+
+    # ---- action Run Command (no secrets)
+    async def _action(self, script: str, timeout: float, read_only: bool, say: Say) -> ScriptResult:
+        from fipswizard.azure.arm import ArmError
+
         path = f"{self.target.vm_path}/runCommand"
+        deadline = self._clock() + timeout
+        while True:
+            try:
+                resp = await asyncio.wait_for(
+                    self.arm.post(
+                        path,
+                        self.settings.compute_api,
+                        self.body(script, timeout),
+                        retry_safe=read_only,
+                        progress=say,
+                    ),
+                    timeout + RUN_COMMAND_SLACK,
+                )
+            except ArmError as err:
+                left = deadline - self._clock()
+                if _busy(err) and left > 0:
+                    pause = min(max(self.settings.agent_poll, 0.01), left)
+                    say(
+                        f"another Run Command is still running on {self.target.vm} (perhaps "
+                        f"from an interrupted run): waiting, {left:.0f}s left"
+                    )
+                    await self._sleep(pause)
+                    continue
+                raise _run_command_error(self.target.vm, err) from None
+            except TimeoutError:
+                return ScriptResult(
+                    TIMED_OUT,
+                    "",
+                    f"fipswizard: Run Command gave no result "
+                    f"after {timeout + RUN_COMMAND_SLACK:g} s\n",
+                )
+            return parse_run_command(getattr(resp, "body", resp))
+
+    # ---- managed Run Command (secrets as protectedParameters)
+    async def _managed(
+        self, script: str, env: Mapping[str, Secret], timeout: float, say: Say
+    ) -> ScriptResult:
+        from fipswizard.azure.arm import ArmError
+
+        api, vm_path = self.settings.compute_api, self.target.vm_path
         try:
-            resp = await asyncio.wait_for(
-                self.arm.post(path, self.settings.compute_api, self.body(script, env, timeout),
-                              retry_safe=False, progress=self.progress),
-                timeout + 600)  # Run Command itself needs time to start and report
+            await self._sweep(say)
+            location = self.location or await self._vm_location()
+            path = f"{vm_path}/runCommands/{managed_run.new_name()}"
         except ArmError as err:
-            raise StepError(f"Run Command failed on {self.target.vm}: {redact(str(err))}",
-                            "Run Command needs the VM agent Ready and outbound 443 from the VM; "
-                            "only one Run Command runs at a time") from None
+            raise _run_command_error(self.target.vm, err) from None
+        try:
+            await asyncio.wait_for(
+                self.arm.put(
+                    path, api, managed_run.body(location, script, env, timeout), progress=say
+                ),
+                timeout + RUN_COMMAND_SLACK,
+            )
+            resource = await self._read_result(path, timeout)
+        except ArmError as err:
+            raise _run_command_error(self.target.vm, err) from None
         except TimeoutError:
-            return ScriptResult(TIMED_OUT, "", f"fipswizard: Run Command gave no result after "
-                                f"{timeout + 600:g} s\n")
-        return parse_run_command(getattr(resp, "body", resp))
+            return ScriptResult(
+                TIMED_OUT,
+                "",
+                f"fipswizard: managed Run Command gave no result "
+                f"after {timeout + RUN_COMMAND_SLACK:g} s\n",
+            )
+        finally:
+            await _shielded(self._delete(path, say))
+        return parse_managed_run(resource)
+
+    async def _read_result(self, path: str, timeout: float) -> Any:
+        """GET with the instance view until the execution ended (the PUT normally waits)."""
+        api = self.settings.compute_api
+        deadline = self._clock() + timeout
+        while True:
+            resource = (await self.arm.get(path, api, **{"$expand": "instanceView"})).body
+            if managed_run.finished(resource) or self._clock() >= deadline:
+                return resource
+            await self._sleep(max(self.settings.agent_poll, 0.01))
+
+    async def _vm_location(self) -> str:
+        body = (await self.arm.get(self.target.vm_path, self.settings.compute_api)).body
+        location = body.get("location") if isinstance(body, dict) else None
+        if not isinstance(location, str) or not location:
+            raise StepError(
+                f"the VM {self.target.vm} read has no 'location': cannot create a "
+                "managed Run Command",
+                "re-run; if it persists, check the VM in the portal",
+            )
+        self.location = location
+        return location
+
+    async def _sweep(self, say: Say) -> None:
+        """Once per VM and ARM client: delete managed run commands a killed run left behind
+        (our tag only; nothing else is touched)."""
+        done = _swept.setdefault(self.arm, set())
+        key = self.target.vm_path.lower()
+        if key in done:
+            return
+        listing = (
+            await self.arm.get(f"{self.target.vm_path}/runCommands", self.settings.compute_api)
+        ).body
+        items = listing.get("value") if isinstance(listing, dict) else None
+        for item in items if isinstance(items, list) else []:
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str) and managed_run.ours(item):
+                say(f"deleting run command {name} left on {self.target.vm} by an earlier run")
+                await self.arm.delete(
+                    f"{self.target.vm_path}/runCommands/{name}", self.settings.compute_api
+                )
+        done.add(key)
+
+    async def _delete(self, path: str, say: Say) -> None:
+        from fipswizard.azure.arm import ArmError
+
+        try:
+            await self.arm.delete(path, self.settings.compute_api)
+        except ArmError as err:
+            # The script already ran; its secrets are not readable back from the resource.
+            # The next run on this VM deletes it (it carries our tag).
+            say(
+                f"could not delete run command {path.rsplit('/', 1)[-1]} on {self.target.vm}: "
+                f"{redact(str(err)).splitlines()[0]}; the next run deletes it"
+            )
+
+
+async def _shielded(work: Coroutine[Any, Any, None]) -> None:
+    """Finish `work` even if this task is cancelled meanwhile; then re-raise the cancel."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                break
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+def _run_command_error(vm: str, err: Exception) -> StepError:
+    return StepError(
+        f"Run Command failed on {vm}: {redact(str(err))}",
+        "Run Command needs the VM agent Ready and outbound 443 from the VM; "
+        "only one Run Command runs at a time",
+    )
+
+
+def parse_managed_run(resource: Any) -> ScriptResult:
+    """Exit code, stdout and stderr from a managed run command's instance view (redacted)."""
+    view = managed_run.instance_view(resource)
+    state = str(view.get("executionState") or "Unknown")
+    out = redact(str(view.get("output") or ""))
+    err = redact(str(view.get("error") or ""))
+    code = view.get("exitCode")
+    if state.lower() == "timedout":
+        return ScriptResult(TIMED_OUT, out, err + "fipswizard: the managed Run Command timed out\n")
+    if isinstance(code, bool) or not isinstance(code, int):
+        message = redact(str(view.get("executionMessage") or ""))
+        detail = f": {message}" if message else ""
+        return ScriptResult(
+            NO_RC,
+            out,
+            err + "fipswizard: the managed Run Command gave no exit "
+            f"code (executionState {state}{detail})\n",
+        )
+    return ScriptResult(code, out, err)
 
 
 def parse_run_command(body: Any) -> ScriptResult:
     """Split a RunCommandResult into stdout/stderr and take the rc from `__FW_RC=`."""
     stdout, stderr = "", ""
-    items = body.get("value") if isinstance(body, dict) else None
+    items = _result_items(body)
     for item in items or []:
         code, message = str(item.get("code", "")), str(item.get("message") or "")
         if "StdOut" in code:
@@ -342,13 +636,31 @@ def parse_run_command(body: Any) -> ScriptResult:
     lines = stdout.rstrip().split("\n") if stdout.strip() else []
     match = _RC_LINE.match(lines[-1]) if lines else None
     if match is None:
-        note = ("fipswizard: the exit-code line (__FW_RC=) is missing from the Run Command "
-                "output: it keeps only the last 4096 bytes, so the output was cut or the "
-                "script was killed\n")
+        note = (
+            "fipswizard: the exit-code line (__FW_RC=) is missing from the Run Command "
+            "output: it keeps only the last 4096 bytes, so the output was cut or the "
+            "script was killed\n"
+        )
         return ScriptResult(NO_RC, redact("\n".join(lines)), redact(stderr.rstrip() + "\n" + note))
     out = "\n".join(lines[:-1])
-    return ScriptResult(int(match.group(1)), redact(out + "\n" if out else ""),
-                        redact(stderr.strip() + "\n" if stderr.strip() else ""))
+    return ScriptResult(
+        int(match.group(1)),
+        redact(out + "\n" if out else ""),
+        redact(stderr.strip() + "\n" if stderr.strip() else ""),
+    )
+
+
+def _result_items(body: Any) -> list[Any]:
+    """The InstanceViewStatus list: a RunCommandResult `{"value": [...]}` (Location GET), or
+    an operation status body whose `properties.output` holds the list or `{"value": [...]}`
+    (a 202 with only Azure-AsyncOperation; spec 2017-03-30 VirtualMachineRunCommand.json)."""
+    if not isinstance(body, dict):
+        return []
+    items = body.get("value")
+    if items is None and isinstance(body.get("properties"), dict):
+        output = body["properties"].get("output")
+        items = output.get("value") if isinstance(output, dict) else output
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
 def _split_message(message: str) -> tuple[str, str]:
@@ -357,9 +669,9 @@ def _split_message(message: str) -> tuple[str, str]:
     out_at = message.find(out_tag)
     if out_at < 0:
         err_at = message.find(err_tag)
-        return "", message[err_at + len(err_tag):] if err_at >= 0 else ""
+        return "", message[err_at + len(err_tag) :] if err_at >= 0 else ""
     start = out_at + len(out_tag)
     err_at = message.find("\n" + err_tag, start - 1)
     if err_at < 0:
         return message[start:], ""
-    return message[start:err_at + 1], message[err_at + 1 + len(err_tag):]
+    return message[start : err_at + 1], message[err_at + 1 + len(err_tag) :]

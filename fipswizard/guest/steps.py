@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fipswizard.azure.arm_errors import ArmError
 from fipswizard.context import Context, ScriptResult, Target
 from fipswizard.errors import StepError
 from fipswizard.guest.recipes import (
@@ -39,6 +40,7 @@ from fipswizard.guest.runners import NO_RC, TIMED_OUT, secret_env
 from fipswizard.steps import Action, HttpAction, Outcome, Risk, ScriptAction, Step
 
 DONE, NEEDED, REFUSED = 0, 10, 20
+READ_ONLY_PHASES = ("check", "verify")
 REBOOT_CHECK = """m=/var/lib/fipswizard/reboot-required
 [ -e "$m" ] || fw_done "no reboot pending"
 up=$(cut -d' ' -f1 /proc/uptime); up=${up%.*}
@@ -99,10 +101,20 @@ class _GuestStep(Step):
     def spec(self) -> GuestStepSpec:
         return self.recipe.step(self.params["step"])
 
-    async def _execute(self, ctx: Context, text: str, secrets: tuple[str, ...] = (), *,
-                       required: bool = False, timeout: float = 900) -> ScriptResult:
+    async def _execute(
+        self,
+        ctx: Context,
+        text: str,
+        secrets: tuple[str, ...] = (),
+        *,
+        required: bool = False,
+        timeout: float = 900,
+        read_only: bool = False,
+    ) -> ScriptResult:
         env = secret_env(secrets, ctx.secrets, required=required)
-        result = await ctx.need_runner().run(text, env=env, timeout=timeout)
+        result = await ctx.need_runner().run(
+            text, env=env, timeout=timeout, read_only=read_only, progress=ctx.progress
+        )
         for line in result.stdout.splitlines():
             if line.strip():
                 ctx.progress(line.rstrip())
@@ -110,15 +122,19 @@ class _GuestStep(Step):
 
     def _failure(self, phase: str, result: ScriptResult) -> StepError:
         if result.rc == REFUSED:
-            return StepError(f"{self.title}: refused: {_detail(result)}",
-                             "fix the cause named above, then re-run (every step checks first)")
+            return StepError(
+                f"{self.title}: refused: {_detail(result)}",
+                "fix the cause named above, then re-run (every step checks first)",
+            )
         why = {TIMED_OUT: "timed out", NO_RC: "gave no exit code"}.get(
-            result.rc, f"failed with exit code {result.rc}")
+            result.rc, f"failed with exit code {result.rc}"
+        )
         text = f"{self.title}: the {phase} script {why}: {_detail(result)}"
         if result.stderr.strip():
             text += f"\n  stderr: {_tail(result.stderr)}"
-        return StepError(text, "see the output above; every step checks first, so re-run "
-                               "once the cause is fixed")
+        return StepError(
+            text, "see the output above; every step checks first, so re-run once the cause is fixed"
+        )
 
 
 class GuestScriptStep(_GuestStep):
@@ -128,16 +144,26 @@ class GuestScriptStep(_GuestStep):
 
     def actions(self) -> list[Action]:
         spec = self.spec
-        note = f"runs in the guest as root; secrets as variables: {', '.join(spec.secrets)}" \
-            if spec.secrets else "runs in the guest as root"
+        note = (
+            f"runs in the guest as root; secrets as variables: {', '.join(spec.secrets)}"
+            if spec.secrets
+            else "runs in the guest as root"
+        )
         return [ScriptAction(script_text(self.recipe, spec, "apply"), "apply", spec.secrets, note)]
 
     async def _phase(self, ctx: Context, phase: str, *, timeout: float = 900) -> ScriptResult:
         # Secrets go to the apply script only: the fewer requests carry them, the better.
         spec = self.spec
         secrets = spec.secrets if phase == "apply" else ()
-        return await self._execute(ctx, script_text(self.recipe, spec, phase), secrets,
-                                   required=bool(secrets), timeout=timeout)
+        # check and verify only read: safe to send again after a 5xx or a dropped connection.
+        return await self._execute(
+            ctx,
+            script_text(self.recipe, spec, phase),
+            secrets,
+            required=bool(secrets),
+            timeout=timeout,
+            read_only=phase in READ_ONLY_PHASES,
+        )
 
     async def check(self, ctx: Context) -> Outcome:
         result = await self._phase(ctx, "check")
@@ -160,17 +186,23 @@ class GuestScriptStep(_GuestStep):
         if result.rc != NEEDED:
             raise self._failure("verify", result)
         pending = bool(self.params.get("reboot_follows")) and facts.get(
-            "reboot_pending", "") not in ("no", "0", "false")
+            "reboot_pending", ""
+        ) not in ("no", "0", "false")
         if self.params.get("after_reboot") and pending:
-            return Outcome(True, f"expected until the reboot: {_detail(result)}",
-                           {**facts, "reboot_pending": True})
+            return Outcome(
+                True,
+                f"expected until the reboot: {_detail(result)}",
+                {**facts, "reboot_pending": True},
+            )
         return Outcome(False, _detail(result), facts)
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
         spec = self.spec
         if spec.rollback_refused:
-            raise StepError(f"{self.title}: rollback refused: {spec.rollback_refused}",
-                            "restore the VM from a snapshot or backup instead")
+            raise StepError(
+                f"{self.title}: rollback refused: {spec.rollback_refused}",
+                "restore the VM from a snapshot or backup instead",
+            )
         if not spec.rollback.strip():
             return "the recipe defines no rollback for this step: nothing undone"
         result = await self._phase(ctx, "rollback", timeout=float(self.params.get("timeout", 3600)))
@@ -189,8 +221,10 @@ class RebootStep(_GuestStep):
         return str(self.params.get("vm") or self.target.rsplit("/", 1)[-1])
 
     def confirmation(self) -> str:
-        return (f"Reboot VM '{self.vm}' ({self.target}) now? Downtime: about 1-5 minutes while "
-                "it restarts and the guest agent comes back; running workloads stop.")
+        return (
+            f"Reboot VM '{self.vm}' ({self.target}) now? Downtime: about 1-5 minutes while "
+            "it restarts and the guest agent comes back; running workloads stop."
+        )
 
     def _script(self, phase: str, snippet: str) -> str:
         return wrap_snippet(self.recipe, "engine", "reboot", phase, snippet)
@@ -203,12 +237,18 @@ class RebootStep(_GuestStep):
 
     def actions(self) -> list[Action]:
         if self.params.get("local"):
-            return [ScriptAction(self._script("apply", REBOOT_LOCAL), "apply",
-                                 note="reboots this machine")]
+            return [
+                ScriptAction(
+                    self._script("apply", REBOOT_LOCAL), "apply", note="reboots this machine"
+                )
+            ]
         return [
             HttpAction("POST", self._url("/restart"), note="then wait for the operation"),
-            HttpAction("GET", self._url("/instanceView"),
-                       note="poll until the agent is Ready and the VM running"),
+            HttpAction(
+                "GET",
+                self._url("/instanceView"),
+                note="poll until the agent is Ready and the VM running",
+            ),
         ]
 
     def _after_reboot_specs(self) -> list[GuestStepSpec]:
@@ -217,7 +257,7 @@ class RebootStep(_GuestStep):
     async def _post_reboot_checks(self, ctx: Context) -> tuple[bool, str]:
         for spec in self._after_reboot_specs():
             text = script_text(self.recipe, spec, "verify")
-            result = await self._execute(ctx, text)
+            result = await self._execute(ctx, text, read_only=True)
             if result.rc == NEEDED:
                 return False, f"after the reboot, {spec.recipe}.{spec.id}: {_detail(result)}"
             if result.rc != DONE:
@@ -225,7 +265,7 @@ class RebootStep(_GuestStep):
         return True, f"{len(self._after_reboot_specs())} after-reboot check(s) pass"
 
     async def check(self, ctx: Context) -> Outcome:
-        result = await self._execute(ctx, self._script("check", REBOOT_CHECK))
+        result = await self._execute(ctx, self._script("check", REBOOT_CHECK), read_only=True)
         facts: dict[str, Any] = {**_kv(result.stdout), "rc": result.rc}
         if result.rc == NEEDED:
             return Outcome(False, _detail(result), facts)
@@ -235,8 +275,10 @@ class RebootStep(_GuestStep):
             return Outcome(True, _detail(result), facts)
         ok, detail = await self._post_reboot_checks(ctx)
         if not ok:
-            raise StepError(f"{self.title}: the VM has rebooted, but {detail}",
-                            "look at the step's output; FIPS mode did not take effect at boot")
+            raise StepError(
+                f"{self.title}: the VM has rebooted, but {detail}",
+                "look at the step's output; FIPS mode did not take effect at boot",
+            )
         return Outcome(True, f"already rebooted; {detail}", facts)
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
@@ -247,7 +289,17 @@ class RebootStep(_GuestStep):
         vm_path = str(self.params.get("vm_path") or _need_target(ctx).vm_path)
         stale = _agent_time((await arm.get(f"{vm_path}/instanceView", api)).body)
         ctx.progress(f"restarting VM {self.vm}")
-        await arm.post(f"{vm_path}/restart", api, None, retry_safe=True, progress=ctx.progress)
+        try:
+            # Not retry-safe: a restart resent after a dropped connection could reboot twice.
+            await arm.post(f"{vm_path}/restart", api, None, retry_safe=False, progress=ctx.progress)
+        except ArmError as err:
+            if err.code != "ConnectionLost":
+                raise
+            # Azure may have it: never resend; the agent's fresh status shows the reboot.
+            ctx.progress(
+                f"the connection dropped after the restart of VM {self.vm} was sent; "
+                "not sending it again: watching the instance view for the reboot"
+            )
         await self._wait_ready(ctx, vm_path, stale)
 
     async def _wait_ready(self, ctx: Context, vm_path: str, stale: str | None) -> None:
@@ -266,29 +318,39 @@ class RebootStep(_GuestStep):
             if waited >= settings.reboot_timeout:
                 raise StepError(
                     f"VM {self.vm} did not come back Ready within {settings.reboot_timeout:.0f}s "
-                    f"after the reboot (agent {display} {version}, power {power})", AGENT_ADVICE)
-            ctx.progress(f"waiting for VM {self.vm}: agent {display}, power {power} "
-                         f"({waited:.0f}s of {settings.reboot_timeout:.0f}s)")
+                    f"after the reboot (agent {display} {version}, power {power})",
+                    AGENT_ADVICE,
+                )
+            ctx.progress(
+                f"waiting for VM {self.vm}: agent {display}, power {power} "
+                f"({waited:.0f}s of {settings.reboot_timeout:.0f}s)"
+            )
             await asyncio.sleep(settings.agent_poll)
 
     async def _reboot_locally(self, ctx: Context) -> None:
-        ctx.progress("rebooting this machine now; run the same command again once it is back "
-                     "to finish the after-reboot checks")
+        ctx.progress(
+            "rebooting this machine now; run the same command again once it is back "
+            "to finish the after-reboot checks"
+        )
         result = await self._execute(ctx, self._script("apply", REBOOT_LOCAL))
         if result.rc != DONE:
             raise self._failure("reboot", result)
         await asyncio.sleep(ctx.settings.reboot_timeout)  # the reboot ends this process
-        raise StepError("`systemctl reboot` returned but the machine did not go down",
-                        "reboot it by hand, then run the same command again")
+        raise StepError(
+            "`systemctl reboot` returned but the machine did not go down",
+            "reboot it by hand, then run the same command again",
+        )
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
         """Rollback runs this after undoing the recipe's changes: reboot if they need it."""
-        result = await self._execute(ctx, self._script("check", REBOOT_CHECK))
+        result = await self._execute(ctx, self._script("check", REBOOT_CHECK), read_only=True)
         if result.rc != NEEDED:
             return "no reboot needed"
         if not await ctx.prompter.confirm(self.target, self.confirmation()):
-            raise StepError("reboot declined: the rolled-back changes take effect at the next "
-                            "reboot", "reboot the VM, then run the same rollback again")
+            raise StepError(
+                "reboot declined: the rolled-back changes take effect at the next reboot",
+                "reboot the VM, then run the same rollback again",
+            )
         await self.apply(ctx, Outcome(False, "rollback"))
         cleared = await self._execute(ctx, self._script("verify", REBOOT_CLEAR))
         if cleared.rc != DONE:
@@ -317,8 +379,13 @@ def _agent_time(view: Any) -> str | None:
     return str(value) if value else None
 
 
-def guest_steps(recipe: GuestRecipe, target: Target | str, *, base: dict[str, Any] | None = None,
-                local: bool = False) -> list[Step]:
+def guest_steps(
+    recipe: GuestRecipe,
+    target: Target | str,
+    *,
+    base: dict[str, Any] | None = None,
+    local: bool = False,
+) -> list[Step]:
     """The recipe's steps for one VM, in order; `base` adds endpoint/api/vm_path for previews."""
     key = target.key if isinstance(target, Target) else target
     extra: dict[str, Any] = {}
@@ -329,15 +396,22 @@ def guest_steps(recipe: GuestRecipe, target: Target | str, *, base: dict[str, An
     for index, spec in enumerate(recipe.steps):
         common = {"id": f"{spec.recipe}.{spec.id}", "recipe": recipe.id, "step": spec.id, **extra}
         if spec.is_reboot:
-            params: dict[str, Any] = {**(base or {}), **common, "local": local,
-                                      "vm": target.vm if isinstance(target, Target) else
-                                      key.rsplit("/", 1)[-1]}
+            params: dict[str, Any] = {
+                **(base or {}),
+                **common,
+                "local": local,
+                "vm": target.vm if isinstance(target, Target) else key.rsplit("/", 1)[-1],
+            }
             if isinstance(target, Target):
                 params.setdefault("vm_path", target.vm_path)
             steps.append(RebootStep(key, spec.title, Risk(spec.risk), params))
         else:
-            params = {**common, "secrets": list(spec.secrets), "after_reboot": spec.after_reboot,
-                      "rollback_after_reboot": spec.rollback_after_reboot,
-                      "reboot_follows": any(r > index for r in reboots)}
+            params = {
+                **common,
+                "secrets": list(spec.secrets),
+                "after_reboot": spec.after_reboot,
+                "rollback_after_reboot": spec.rollback_after_reboot,
+                "reboot_follows": any(r > index for r in reboots),
+            }
             steps.append(GuestScriptStep(key, spec.title, Risk(spec.risk), params))
     return steps

@@ -13,8 +13,11 @@ Extension point (OS-specific behaviour lives outside this file):
     127 with "sandbox: no handler for script" on stderr.
 
 Run Command output: `run_script` returns (rc, stdout, stderr) exactly as the script would.
-The Run Command front end (`arm_actions.py`) appends the line `__FW_RC=<rc>` to stdout, as
-the engine's real wrapper script prints it on a VM, then formats the Azure message.
+The action Run Command front end (`arm_runcommand.py`) appends the line `__FW_RC=<rc>` to
+stdout, as the engine's real wrapper script prints it on a VM, then formats the Azure message;
+it also leaves the script on the guest's disk as RunCommandLinux does. Managed Run Command
+(`arm_managed_runcommand.py`) reports the exit code itself. `params` are the script's
+environment variables (action parameters, or managed protected parameters).
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ _HANDLERS: dict[tuple[str, str], ScriptHandler] = {}
 _os_modules_loaded = False
 
 
-def script_handler(name: str, distros: tuple[str, ...] = ("*",)
-                   ) -> Callable[[ScriptHandler], ScriptHandler]:
+def script_handler(
+    name: str, distros: tuple[str, ...] = ("*",)
+) -> Callable[[ScriptHandler], ScriptHandler]:
     """Register a handler for scripts marked `# fipswizard-script: <name>`."""
 
     def register(fn: ScriptHandler) -> ScriptHandler:
@@ -96,6 +100,10 @@ class SimGuest:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending_on_boot: dict[str, Any] = field(default_factory=dict)  # attr -> value at next boot
     extra: dict[str, Any] = field(default_factory=dict)  # OS-specific state for handlers
+    # Run Command: RunCommandLinux's sequence number (its download/<seq>/ folders), and the
+    # VM's managed run command resources (arm_managed_runcommand.py), lower name -> resource.
+    run_command_seq: int = 0
+    run_commands: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ---- derived state
     @property
@@ -178,15 +186,23 @@ class SimGuest:
     def write_file(self, path: str, text: str) -> None:
         self.files[path] = text
 
+    def remove_tree(self, folder: str) -> None:
+        """rm -rf: every file under `folder`."""
+        prefix = folder.rstrip("/") + "/"
+        for path in [p for p in self.files if p.startswith(prefix)]:
+            del self.files[path]
+
     @property
     def agent_os_name(self) -> str:
         """The distro name the agent reports (instance view osName, `waagent --version`)."""
         return {"rhel": "redhat"}.get(self.distro_id, self.distro_id)
 
     def waagent_version_text(self) -> str:
-        return (f"WALinuxAgent-{self.daemon_version} running on {self.agent_os_name} "
-                f"{self.distro_version}\nPython: 3.9.21\nGoal state agent: "
-                f"{self.goal_state_version}\n")
+        return (
+            f"WALinuxAgent-{self.daemon_version} running on {self.agent_os_name} "
+            f"{self.distro_version}\nPython: 3.9.21\nGoal state agent: "
+            f"{self.goal_state_version}\n"
+        )
 
     # ---- scripts
     def run_script(self, script: str, params: Mapping[str, str]) -> ScriptResult:
@@ -237,14 +253,21 @@ class SimGuest:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "distro_id": self.distro_id, "distro_version": self.distro_version,
-            "kernel": self.kernel, "fips_enabled": self.fips_enabled,
-            "daemon_version": self.daemon_version, "goal_state_version": self.goal_state_version,
-            "autoupdate": self.autoupdate, "agent_ready": self.agent_ready(),
-            "agent_problem": self.agent_problem(), "running": self.running,
-            "rebooting": self.rebooting, "boot_count": self.boot_count,
+            "distro_id": self.distro_id,
+            "distro_version": self.distro_version,
+            "kernel": self.kernel,
+            "fips_enabled": self.fips_enabled,
+            "daemon_version": self.daemon_version,
+            "goal_state_version": self.goal_state_version,
+            "autoupdate": self.autoupdate,
+            "agent_ready": self.agent_ready(),
+            "agent_problem": self.agent_problem(),
+            "running": self.running,
+            "rebooting": self.rebooting,
+            "boot_count": self.boot_count,
             "users": {name: dict(info) for name, info in self.users.items()},
-            "pending_on_boot": dict(self.pending_on_boot), "extra": dict(self.extra),
+            "pending_on_boot": dict(self.pending_on_boot),
+            "extra": dict(self.extra),
             "files": dict(self.files),
         }
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fipswizard.sandbox import arm_extensions as ext
+from fipswizard.sandbox import arm_managed_runcommand as mrc
 from fipswizard.sandbox import arm_subscriptions as subs
 from fipswizard.sandbox import arm_vms as vms
 from fipswizard.sandbox.arm_actions import power_action
@@ -75,6 +76,10 @@ ROUTES = [
     _r("GET", _VM + "/extensions/{ext}", "compute", ext.get_extension),
     _r("PUT", _VM + "/extensions/{ext}", "compute", ext.put_extension),
     _r("DELETE", _VM + "/extensions/{ext}", "compute", ext.delete_extension),
+    _r("GET", _VM + "/runcommands", "compute", mrc.list_run_commands),
+    _r("GET", _VM + "/runcommands/{rc}", "compute", mrc.get_run_command),
+    _r("PUT", _VM + "/runcommands/{rc}", "compute", mrc.put_run_command),
+    _r("DELETE", _VM + "/runcommands/{rc}", "compute", mrc.delete_run_command),
 ]
 
 

@@ -114,7 +114,11 @@ def recipes(tmp_path: Path) -> Path:
 def test_load_resolves_includes_before_the_reboot(recipes: Path) -> None:
     recipe = load_guest_recipe("demo", base=recipes)
     assert [(s.recipe, s.id) for s in recipe.steps] == [
-        ("demo", "mode"), ("common", "agent"), ("demo", "reboot"), ("demo", "late")]
+        ("demo", "mode"),
+        ("common", "agent"),
+        ("demo", "reboot"),
+        ("demo", "late"),
+    ]
     assert recipe.applies_to("demo", "1.4") and not recipe.applies_to("demo", "2.0")
     assert recipe.step("mode").secrets == ("demo_key",) and recipe.step("mode").after_reboot
     assert recipe.step("reboot").is_reboot and recipe.step("mode").risk is Risk.REVERSIBLE
@@ -125,9 +129,11 @@ def test_script_text_is_prelude_variables_marker_snippet(recipes: Path) -> None:
     recipe = load_guest_recipe("demo", base=recipes)
     text = script_text(recipe, "agent", "check")
     assert text.startswith(LIB.rstrip("\n") + "\n")
-    tail = text[len(LIB.rstrip("\n")) + 1:]
-    assert tail == ("FW_RECIPE=demo\nFW_SERVICE=demosvc\n"
-                    "# fipswizard-script: common/agent/check\nfw_done \"agent ok\"\n")
+    tail = text[len(LIB.rstrip("\n")) + 1 :]
+    assert tail == (
+        "FW_RECIPE=demo\nFW_SERVICE=demosvc\n"
+        '# fipswizard-script: common/agent/check\nfw_done "agent ok"\n'
+    )
     # verify defaults to the check script
     assert script_text(recipe, "agent", "verify").endswith('fw_done "agent ok"\n')
     with pytest.raises(RecipeError):
@@ -138,8 +144,12 @@ async def test_when_false_makes_every_phase_a_no_op(recipes: Path, tmp_path: Pat
     recipe = load_guest_recipe("demo", base=recipes)
     text = script_text(recipe, "late", "apply")
     for phase in ("check", "apply", "verify", "rollback"):
-        done = subprocess.run(["bash", "-c", script_text(recipe, "late", phase)],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["bash", "-c", script_text(recipe, "late", phase)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert (done.returncode, done.stdout) == (0, "not-applicable=late\n")
     assert text.index("not-applicable") > text.index("# fipswizard-script: demo/late/apply")
 
@@ -151,21 +161,33 @@ def broken(recipes: Path, old: str, new: str) -> RecipeError:
     return err.value
 
 
-@pytest.mark.parametrize(("old", "new", "key", "words"), [
-    ('risk = "read-only"', 'risk = "safe"', "risk", ["found 'safe'", "allowed: read-only"]),
-    ('title = "Late step"', 'title = "Late step"\ncolour = "red"', "colour",
-     ["unknown key", "allowed: id, kind"]),
-    ('id = "demo"', 'id = "other"', "id", ["must equal the file name", "allowed: demo"]),
-    ('version = ">=1,<2"', 'version = "one"', "version", ["not a version specifier"]),
-    ("after_reboot = true", 'after_reboot = "yes"', "after_reboot", ["true or false"]),
-    ('secrets = ["demo_key"]', 'secrets = ["Demo Key"]', "secrets", ["lower_snake_case"]),
-    ('risk = "disruptive"', 'risk = "disruptive"\ncheck = "true"', "check",
-     ["a reboot step has no scripts"]),
-    ('include = ["common"]', 'include = ["nope"]', "include", ["no such guest recipe"]),
-    ("check = 'fw_done \"late ok\"'\n", "", "step", ["missing 'check' script"]),
-])
-def test_malformed_recipes_name_file_line_key(recipes: Path, old: str, new: str, key: str,
-                                              words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        ('risk = "read-only"', 'risk = "safe"', "risk", ["found 'safe'", "allowed: read-only"]),
+        (
+            'title = "Late step"',
+            'title = "Late step"\ncolour = "red"',
+            "colour",
+            ["unknown key", "allowed: id, kind"],
+        ),
+        ('id = "demo"', 'id = "other"', "id", ["must equal the file name", "allowed: demo"]),
+        ('version = ">=1,<2"', 'version = "one"', "version", ["not a version specifier"]),
+        ("after_reboot = true", 'after_reboot = "yes"', "after_reboot", ["true or false"]),
+        ('secrets = ["demo_key"]', 'secrets = ["Demo Key"]', "secrets", ["lower_snake_case"]),
+        (
+            'risk = "disruptive"',
+            'risk = "disruptive"\ncheck = "true"',
+            "check",
+            ["a reboot step has no scripts"],
+        ),
+        ('include = ["common"]', 'include = ["nope"]', "include", ["no such guest recipe"]),
+        ("check = 'fw_done \"late ok\"'\n", "", "step", ["missing 'check' script"]),
+    ],
+)
+def test_malformed_recipes_name_file_line_key(
+    recipes: Path, old: str, new: str, key: str, words: list[str]
+) -> None:
     err = broken(recipes, old, new)
     text = str(err)
     assert err.key == key and f"key '{key}'" in text
@@ -174,8 +196,9 @@ def test_malformed_recipes_name_file_line_key(recipes: Path, old: str, new: str,
         assert word in text, text
     if key != "include":
         lines = (recipes / "demo.toml").read_text().splitlines()
-        assert err.line is not None and (key in lines[err.line - 1] or "step" in
-                                         lines[err.line - 1]), (err.line, text)
+        assert err.line is not None and (
+            key in lines[err.line - 1] or "step" in lines[err.line - 1]
+        ), (err.line, text)
 
 
 def test_line_numbers_point_at_the_right_step(recipes: Path) -> None:
@@ -187,8 +210,9 @@ def test_line_numbers_point_at_the_right_step(recipes: Path) -> None:
 def test_toml_syntax_error_and_include_cycle(recipes: Path) -> None:
     err = broken(recipes, 'title = "Demo recipe"', 'title = "Demo recipe')
     assert err.key == "(syntax)" and err.line == 2
-    (recipes / "common.toml").write_text(COMMON.replace('title = "Common steps"',
-                                                        'title = "C"\ninclude = ["demo"]'))
+    (recipes / "common.toml").write_text(
+        COMMON.replace('title = "Common steps"', 'title = "C"\ninclude = ["demo"]')
+    )
     (recipes / "demo.toml").write_text(DEMO)
     with pytest.raises(RecipeError) as cycle:
         load_guest_recipe("demo", base=recipes)
@@ -211,8 +235,9 @@ def test_every_packaged_script_is_valid_bash() -> None:
             for phase in ("check", "apply", "verify", "rollback"):
                 text = script_text(recipe, spec, phase)
                 assert len(text.encode()) < MAX_SCRIPT_BYTES
-                done = subprocess.run(["bash", "-n"], input=text, text=True,
-                                      capture_output=True, check=False)
+                done = subprocess.run(
+                    ["bash", "-n"], input=text, text=True, capture_output=True, check=False
+                )
                 assert done.returncode == 0, (recipe.id, spec.id, phase, done.stderr)
                 marker = f"# fipswizard-script: {spec.recipe}/{spec.id}/{phase}\n"
                 assert text.count(marker) == 1
@@ -229,12 +254,21 @@ class FakeRunner:
     def __init__(self, answers: dict[str, Any]) -> None:
         self.answers = answers
         self.calls: list[tuple[str, dict[str, str], float]] = []
+        self.read_only: dict[str, set[bool]] = {}  # marker name -> read_only flags seen
 
-    async def run(self, script: str, *, env: Mapping[str, Secret] | None = None,
-                  timeout: float = 900) -> ScriptResult:
+    async def run(
+        self,
+        script: str,
+        *,
+        env: Mapping[str, Secret] | None = None,
+        timeout: float = 900,
+        read_only: bool = False,
+        progress: Any = None,
+    ) -> ScriptResult:
         found = re.search(r"^# fipswizard-script: (\S+)$", script, re.M)
         name = found.group(1) if found else "?"
         self.calls.append((name, {k: v.reveal() for k, v in (env or {}).items()}, timeout))
+        self.read_only.setdefault(name, set()).add(read_only)
         answer = self.answers[name]
         return answer.pop(0) if isinstance(answer, list) else answer
 
@@ -243,24 +277,38 @@ def ok(rc: int, out: str = "", err: str = "") -> ScriptResult:
     return ScriptResult(rc, out, err)
 
 
-def context(runner: Any = None, arm: Any = None, progress: list[str] | None = None,
-            **settings: float) -> Context:
+def context(
+    runner: Any = None, arm: Any = None, progress: list[str] | None = None, **settings: float
+) -> Context:
     lines = progress if progress is not None else []
-    return Context(prompter=HeadlessPrompter(True), settings=Settings(**settings), arm=arm,
-                   runner=runner, target=TARGET,
-                   secrets={"demo_key": Secret(KEY, "demo_key")}, progress=lines.append)
+    return Context(
+        prompter=HeadlessPrompter(True),
+        settings=Settings(**settings),
+        arm=arm,
+        runner=runner,
+        target=TARGET,
+        secrets={"demo_key": Secret(KEY, "demo_key")},
+        progress=lines.append,
+    )
 
 
 def demo_steps(recipes: Path) -> list[Step]:
-    return guest_steps(load_guest_recipe("demo", base=recipes), TARGET,
-                       base={"endpoint": "https://management.azure.com", "api": "2025-04-01"})
+    return guest_steps(
+        load_guest_recipe("demo", base=recipes),
+        TARGET,
+        base={"endpoint": "https://management.azure.com", "api": "2025-04-01"},
+    )
 
 
 def test_guest_steps_params_and_preview(recipes: Path) -> None:
     steps = demo_steps(recipes)
     assert [s.id for s in steps] == ["demo.mode", "common.agent", "demo.reboot", "demo.late"]
-    assert [s.kind for s in steps] == ["guest-script", "guest-script", "guest-reboot",
-                                       "guest-script"]
+    assert [s.kind for s in steps] == [
+        "guest-script",
+        "guest-script",
+        "guest-reboot",
+        "guest-script",
+    ]
     mode, agent, reboot, late = steps
     assert isinstance(reboot, RebootStep) and reboot.vm == "vm1"
     assert mode.params["reboot_follows"] and not late.params["reboot_follows"]
@@ -271,8 +319,9 @@ def test_guest_steps_params_and_preview(recipes: Path) -> None:
     assert "# fipswizard-script: demo/mode/apply" in action.script and KEY not in repr(action)
     posts = reboot.actions()
     assert isinstance(posts[0], HttpAction) and posts[0].method == "POST"
-    assert posts[0].url == (f"https://management.azure.com{TARGET.vm_path}/restart"
-                            "?api-version=2025-04-01")
+    assert posts[0].url == (
+        f"https://management.azure.com{TARGET.vm_path}/restart?api-version=2025-04-01"
+    )
     assert "vm1" in reboot.confirmation() and "1-5 minutes" in reboot.confirmation()
     record = mode.record()
     again = Step.from_record(record["target"], record["title"], record["risk"], record["params"])
@@ -281,9 +330,16 @@ def test_guest_steps_params_and_preview(recipes: Path) -> None:
 
 async def test_script_step_check_outcomes(recipes: Path) -> None:
     mode = demo_steps(recipes)[0]
-    runner = FakeRunner({"demo/mode/check": [
-        ok(0, "x=1\ndone=mode is on\n"), ok(10, "needed=mode is off\n"),
-        ok(20, "refused=no fips-mode-setup\n"), ok(2, "", "boom\nline two\n")]})
+    runner = FakeRunner(
+        {
+            "demo/mode/check": [
+                ok(0, "x=1\ndone=mode is on\n"),
+                ok(10, "needed=mode is off\n"),
+                ok(20, "refused=no fips-mode-setup\n"),
+                ok(2, "", "boom\nline two\n"),
+            ]
+        }
+    )
     progress: list[str] = []
     ctx = context(runner, progress=progress)
     first = await mode.check(ctx)
@@ -300,14 +356,27 @@ async def test_script_step_check_outcomes(recipes: Path) -> None:
 
 async def test_apply_needs_and_passes_the_secret(recipes: Path) -> None:
     mode = demo_steps(recipes)[0]
-    runner = FakeRunner({"demo/mode/apply": [ok(0, "changed=x\n"), ok(20, "refused=no key\n")],
-                         "demo/mode/check": ok(10), "demo/mode/verify": ok(0)})
+    runner = FakeRunner(
+        {
+            "demo/mode/apply": [ok(0, "changed=x\n"), ok(20, "refused=no key\n")],
+            "demo/mode/check": ok(10),
+            "demo/mode/verify": ok(0),
+        }
+    )
     await mode.check(context(runner))
     await mode.apply(context(runner), None)  # type: ignore[arg-type]
     await mode.verify(context(runner))
     assert [(c[0], c[1]) for c in runner.calls] == [
-        ("demo/mode/check", {}), ("demo/mode/apply", {"FW_SECRET_DEMO_KEY": KEY}),
-        ("demo/mode/verify", {})]  # the secret goes to the apply script only
+        ("demo/mode/check", {}),
+        ("demo/mode/apply", {"FW_SECRET_DEMO_KEY": KEY}),
+        ("demo/mode/verify", {}),
+    ]  # the secret goes to the apply script only
+    # check and verify may be resent after a 5xx or a dropped connection; apply never
+    assert runner.read_only == {
+        "demo/mode/check": {True},
+        "demo/mode/apply": {False},
+        "demo/mode/verify": {True},
+    }
     assert runner.calls[1][2] == 3600
     runner.calls.clear()
     with pytest.raises(StepError, match="refused: no key"):
@@ -321,8 +390,12 @@ async def test_apply_needs_and_passes_the_secret(recipes: Path) -> None:
 async def test_verify_after_reboot_accepts_needed_only_before_the_reboot(recipes: Path) -> None:
     mode, agent, _reboot, late = demo_steps(recipes)
     needed = ok(10, "needed=mode is not active\n")
-    runner = FakeRunner({"demo/mode/verify": [needed, ok(10, "reboot_pending=no\n"), needed],
-                         "common/agent/verify": ok(10, "needed=agent\n")})
+    runner = FakeRunner(
+        {
+            "demo/mode/verify": [needed, ok(10, "reboot_pending=no\n"), needed],
+            "common/agent/verify": ok(10, "needed=agent\n"),
+        }
+    )
     ctx = context(runner)
     first = await mode.verify(ctx)
     assert first.done and first.detail.startswith("expected until the reboot")
@@ -345,9 +418,10 @@ def view(display: str, power: str = "running", at: str | None = None) -> dict[st
     status = {"code": "ProvisioningState/succeeded", "displayStatus": display}
     if at:
         status["time"] = at
-    return {"vmAgent": {"vmAgentVersion": "2.15.0.1", "statuses": [status]},
-            "statuses": [{"code": "ProvisioningState/succeeded"},
-                         {"code": f"PowerState/{power}"}]}
+    return {
+        "vmAgent": {"vmAgentVersion": "2.15.0.1", "statuses": [status]},
+        "statuses": [{"code": "ProvisioningState/succeeded"}, {"code": f"PowerState/{power}"}],
+    }
 
 
 class RebootArm:
@@ -359,8 +433,15 @@ class RebootArm:
         body = self.views.pop(0) if len(self.views) > 1 else self.views[0]
         return ArmResponse(200, httpx.Headers(), body)
 
-    async def post(self, path: str, api_version: str, body: Any = None, *,
-                   retry_safe: bool = False, progress: Any = None) -> ArmResponse:
+    async def post(
+        self,
+        path: str,
+        api_version: str,
+        body: Any = None,
+        *,
+        retry_safe: bool = False,
+        progress: Any = None,
+    ) -> ArmResponse:
         self.calls.append(("POST", path, retry_safe, body))
         if progress:
             progress("restart: InProgress")
@@ -369,24 +450,58 @@ class RebootArm:
 
 async def test_reboot_restarts_and_waits_for_a_fresh_ready(recipes: Path) -> None:
     reboot = demo_steps(recipes)[2]
-    arm = RebootArm([view("Ready", at="T0"), view("Ready", at="T0"), view("Not Ready", at="T0"),
-                     view("Ready", "starting", "T1"), view("Ready", at="T1")])
+    arm = RebootArm(
+        [
+            view("Ready", at="T0"),
+            view("Ready", at="T0"),
+            view("Not Ready", at="T0"),
+            view("Ready", "starting", "T1"),
+            view("Ready", at="T1"),
+        ]
+    )
     progress: list[str] = []
     await reboot.apply(context(arm=arm, progress=progress, agent_poll=0.0), None)  # type: ignore
     path = TARGET.vm_path
     assert arm.calls[0] == ("GET", f"{path}/instanceView")
-    assert arm.calls[1] == ("POST", f"{path}/restart", True, None)
+    assert arm.calls[1] == ("POST", f"{path}/restart", False, None)  # never resent (D10)
     assert len([c for c in arm.calls if c[0] == "GET"]) == 5
     assert "restart: InProgress" in progress
     assert any("Not Ready" in p for p in progress) and "Ready" in progress[-1]
+
+
+async def test_restart_dropped_after_sending_is_not_resent(recipes: Path) -> None:
+    """D10: the connection drops after the restart POST left; Azure may have it. No second
+    POST: the step watches the instance view, where the agent's fresh status shows it."""
+    from fipswizard.azure.arm_errors import connection_lost
+
+    class DroppingArm(RebootArm):
+        async def post(
+            self,
+            path: str,
+            api_version: str,
+            body: Any = None,
+            *,
+            retry_safe: bool = False,
+            progress: Any = None,
+        ) -> ArmResponse:
+            await super().post(path, api_version, body, retry_safe=retry_safe)
+            raise connection_lost("POST", path, httpx.ReadError("reset"))
+
+    reboot = demo_steps(recipes)[2]
+    arm = DroppingArm([view("Ready", at="T0"), view("Not Ready", at="T0"), view("Ready", at="T1")])
+    progress: list[str] = []
+    await reboot.apply(context(arm=arm, progress=progress, agent_poll=0.0), None)  # type: ignore
+    assert [c for c in arm.calls if c[0] == "POST"] == [
+        ("POST", f"{TARGET.vm_path}/restart", False, None)
+    ]
+    assert any("not sending it again" in p for p in progress) and "Ready" in progress[-1]
 
 
 async def test_reboot_timeout_explains_what_to_do(recipes: Path) -> None:
     reboot = demo_steps(recipes)[2]
     arm = RebootArm([view("Ready", at="T0"), view("Not Ready", at="T1")])
     with pytest.raises(StepError) as err:
-        await reboot.apply(context(arm=arm, agent_poll=0.01, reboot_timeout=0.05),
-                           None)  # type: ignore[arg-type]
+        await reboot.apply(context(arm=arm, agent_poll=0.01, reboot_timeout=0.05), None)  # type: ignore[arg-type]
     assert "did not come back Ready" in str(err.value) and "Not Ready" in str(err.value)
     assert "2.7.0.6" in err.value.advice and "PFX" in err.value.advice
 
@@ -401,13 +516,22 @@ async def test_local_reboot_runs_systemctl_reboot(recipes: Path) -> None:
 
 async def test_reboot_check_and_verify_with_fakes(recipes: Path) -> None:
     reboot = demo_steps(recipes)[2]
-    runner = FakeRunner({
-        "engine/reboot/check": [ok(0, "done=no reboot pending\n"), ok(10, "needed=pending\n"),
-                                ok(0, "rebooted=1\ndone=rebooted\n"),
-                                ok(0, "rebooted=1\ndone=rebooted\n")],
-        "demo/mode/verify": [ok(0, "done=mode is active\n"), ok(10, "needed=not active\n"),
-                             ok(0, "done=mode is active\n")],
-        "engine/reboot/verify": ok(0, "fips_enabled=1\ndone=reboot finished\n")})
+    runner = FakeRunner(
+        {
+            "engine/reboot/check": [
+                ok(0, "done=no reboot pending\n"),
+                ok(10, "needed=pending\n"),
+                ok(0, "rebooted=1\ndone=rebooted\n"),
+                ok(0, "rebooted=1\ndone=rebooted\n"),
+            ],
+            "demo/mode/verify": [
+                ok(0, "done=mode is active\n"),
+                ok(10, "needed=not active\n"),
+                ok(0, "done=mode is active\n"),
+            ],
+            "engine/reboot/verify": ok(0, "fips_enabled=1\ndone=reboot finished\n"),
+        }
+    )
     ctx = context(runner)
     assert (await reboot.check(ctx)).done
     assert not (await reboot.check(ctx)).done
@@ -417,6 +541,8 @@ async def test_reboot_check_and_verify_with_fakes(recipes: Path) -> None:
     after = await reboot.verify(ctx)
     assert after.done and after.facts["fips_enabled"] == "1"
     assert [c[0] for c in runner.calls][-2:] == ["demo/mode/verify", "engine/reboot/verify"]
+    assert runner.read_only["engine/reboot/check"] == {True}
+    assert runner.read_only["demo/mode/verify"] == {True}
 
 
 @pytest.mark.skipif(bwrap_problem() is not None, reason=str(bwrap_problem()))
