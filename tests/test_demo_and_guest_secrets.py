@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from fipswizard.context import Target
+from fipswizard.context import ScriptResult, Target
 from fipswizard.events import Event
+from fipswizard.guest.runners import RunCommandRunner, parse_run_command
 from fipswizard.journal import Journal
 from fipswizard.preview import plan_json, plan_text
 from fipswizard.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure, demo_estate
+from fipswizard.sandbox.arm_managed_runcommand import resource_json
+from fipswizard.secrets import Secret
 from fipswizard.session import Options, make_arm, make_cloud, make_plan, run_apply
 from tests.inproc import FAST, Recorder
 
@@ -48,9 +53,47 @@ async def test_demo_every_guest_ends_as_its_scenario_says(tmp_path: Path) -> Non
     assert "fix-reallocate" in rows["ubuntu2204-fipsimage"].applied
 
 
+def left_in_sandbox(sandbox: SandboxAzure, values: tuple[str, ...]) -> list[str]:
+    """Where any of `values` sits in the simulated cloud: every file of every guest, every
+    managed run command resource still there, and the state dump."""
+    found = []
+    for vm in sandbox.estate.vms.values():
+        for path, text in vm.guest.files.items():
+            if any(v in text for v in values):
+                found.append(f"{vm.name}:{path}")
+        for rc in vm.guest.run_commands.values():
+            shown = json.dumps(resource_json(sandbox, vm, rc, instance_view=True))
+            if any(v in shown or v in repr(rc) for v in values):
+                found.append(f"{vm.name}/runCommands/{rc.name}")
+    if any(v in json.dumps(sandbox.state()) for v in values):
+        found.append("state dump")
+    return found
+
+
+async def action_channel(
+    self: RunCommandRunner, script: str, env: Mapping[str, Secret], timeout: float, say: Any
+) -> ScriptResult:
+    """What fipswizard did before managed Run Command: secrets as action parameters."""
+    body = {
+        **self.body(script, timeout),
+        "parameters": [{"name": k, "value": v.reveal()} for k, v in env.items()],
+    }
+    path = f"{self.target.vm_path}/runCommand"
+    response = await self.arm.post(path, self.settings.compute_api, body, retry_safe=False)
+    return parse_run_command(response.body)
+
+
+@pytest.mark.parametrize("channel", ["managed", "action"])
 async def test_pro_token_and_tuxcare_key_never_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    channel: str,
 ) -> None:
+    """No copy of the Pro token or the TuxCare key anywhere: files, output, previews, and
+    not on any simulated guest's disk. The "action" run shows the search would catch it."""
+    if channel == "action":
+        monkeypatch.setattr(RunCommandRunner, "_managed", action_channel)
     pro, tux = "C1PROtokenAbCdEf0123456789", "ESU-TUXCARE-key-9876543210"
     monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "access-token-for-secrets-test")
     monkeypatch.setenv("FIPSWIZARD_PRO_TOKEN", pro)
@@ -79,7 +122,13 @@ async def test_pro_token_and_tuxcare_key_never_written(
     )
     assert summary.ok, summary.to_text()
     sent = "\n".join(recorder.bodies)
-    assert pro in sent and tux in sent  # they really went to the guests (as Run Command parameters)
+    assert pro in sent and tux in sent  # they really went to the guests
+    left = left_in_sandbox(sandbox, (pro, tux))
+    if channel == "action":  # RunCommandLinux keeps the script with the export prelude
+        assert any("/var/lib/waagent/run-command/download/" in where for where in left), left
+        return
+    assert left == []
+    assert '"protectedParameters"' in sent and '"parameters"' not in sent
     for e in events:
         print_progress(e)
     print(summary.to_text(), summary.to_json())
