@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fipswizard.plan import Plan, Unit
     from fipswizard.recipe import Recipe
+    from fipswizard.steps import Step
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def unit_items(unit: Unit, start: int = 0) -> list[ApprovalItem]:
 
     A fix is asked as "if needed" when a step it repairs may still run."""
     items = [
-        ApprovalItem(unit.key, s.id, s.kind, s.title, s.confirmation(), False)
+        ApprovalItem(unit.key, s.id, s.kind, s.title, cost(s), False)
         for s in unit.steps[start:]
         if s.risk.needs_confirmation
     ]
@@ -53,10 +54,20 @@ def unit_items(unit: Unit, start: int = 0) -> list[ApprovalItem]:
     for step_id, fix in unit.fixes.items():
         if step_id in later and fix.risk.needs_confirmation and fix.id not in seen:
             seen.add(fix.id)
-            items.append(
-                ApprovalItem(unit.key, fix.id, fix.kind, fix.title, fix.confirmation(), True)
-            )
+            items.append(ApprovalItem(unit.key, fix.id, fix.kind, fix.title, cost(fix), True))
     return items
+
+
+def cost(step: Step) -> str:
+    """What the step costs the operator: its own confirmation text when it has one (downtime,
+    an IP address that may change), else its risk."""
+    from fipswizard.steps import Step
+
+    if type(step).confirmation is Step.confirmation:  # the generic text repeats the title
+        return {"irreversible": "irreversible: rollback cannot undo it"}.get(
+            str(step.risk), str(step.risk)
+        )
+    return step.confirmation()
 
 
 def plan_items(plan: Plan) -> list[ApprovalItem]:

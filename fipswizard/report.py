@@ -44,7 +44,7 @@ class Summary:
 
     @property
     def ok(self) -> bool:
-        return all(t.outcome is TargetOutcome.COMPLIANT for t in self.targets.values())
+        return all(t.outcome in DONE for t in self.targets.values())
 
     def outcomes(self) -> dict[str, str]:
         return {k: str(t.outcome) for k, t in self.targets.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Static
 
 from fipswizard.approvals import plan_items
@@ -12,6 +12,8 @@ from screens.approval_list import ApprovalList
 from screens.base import WizardScreen
 from screens.commands import bindings_for
 from screens.results import Nav, RunChoice
+
+ASK_EACH = "Ask again before each disruptive step: "
 
 
 def confirm_markup(plan: Plan) -> str:
@@ -22,7 +24,7 @@ def confirm_markup(plan: Plan) -> str:
              "Nothing is written before you press Run. Steps that are already done are skipped.",
              ""]
     if items:
-        lines.append("[b]Approve per VM[/b] what may stop or restart it ([x] approved, [ ] "
+        lines.append("[b]Approve per VM[/b] what may stop or restart it (\\[x] approved, \\[ ] "
                      "declined; Space toggles, a = all, n = none). \"If needed\" fixes run only "
                      "when validation shows they are. A declined step stops that VM before it, "
                      "and the saved recipe records it.")
@@ -41,10 +43,9 @@ class ConfirmScreen(WizardScreen[RunChoice | Nav]):
         self.items = plan_items(plan)
 
     def compose_body(self) -> ComposeResult:
-        with VerticalScroll(id="confirm-scroll"):
-            yield Static(confirm_markup(self.plan), id="confirm-text")
-            yield ApprovalList(self.items, id="approvals")
-        ask = Checkbox("Ask again before each disruptive step", id="ask-each")
+        yield Static(confirm_markup(self.plan), id="confirm-text")
+        yield ApprovalList(self.items, id="approvals")
+        ask = Checkbox(ASK_EACH + "off", id="ask-each")
         ask.tooltip = "Off: the approvals above are the answers; nothing is asked mid-run."
         yield ask
         with Horizontal(classes="nav-buttons"):
@@ -54,6 +55,10 @@ class ConfirmScreen(WizardScreen[RunChoice | Nav]):
     def on_mount(self) -> None:
         # Focus on the choices, not on Run: Enter must not start writes by accident.
         self.query_one(ApprovalList).focus()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        # The state in words: readable without colour.
+        event.checkbox.label = ASK_EACH + ("on" if event.value else "off")
 
     def action_next(self) -> None:
         approvals = self.query_one(ApprovalList)

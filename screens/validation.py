@@ -63,12 +63,14 @@ class ValidationScreen(WizardScreen[Nav]):
         self.record = record
 
     def compose_body(self) -> ComposeResult:
-        asked = self.record.asked()
-        by_all = sum(a.how == "all" for a in asked)
-        tail = f" ({by_all} of them by accept for all VMs)" if by_all else ""
+        # Fixes were approved (or declined) before the run, as "if needed"; count those needed.
+        fixes = [s for t in self.record.targets.values() for s in t.steps.values()
+                 if s.step_id.startswith("fix-")]
+        applied = sum(s.status == "applied" for s in fixes)
+        declined = sum(s.status == "declined" for s in fixes)
         yield Static("Extensions with protected settings prove the certificate package works. "
-                     f"{len(asked)} fix(es) proposed, {sum(a.accepted for a in asked)} accepted"
-                     f"{tail}.",
+                     f"{len(fixes)} fix(es) needed: {applied} applied, {declined} declined "
+                     "(as approved before the run).",
                      id="validation-summary")
         with VerticalScroll(id="validation-scroll"):
             yield Static(validation_markup(self.record), id="validation-text")

@@ -58,7 +58,8 @@ async def test_rollback_from_the_summary_restores_the_vms(tmp_path: Path) -> Non
         assert run.ended == "finished"
         await pilot.press("ctrl+n")
         summary = await wait_screen(pilot, SummaryScreen, ready=lambda s: s.is_rollback)
-        assert summary.summary.ok and set(summary.summary.targets) >= {
+        assert summary.summary.ok, summary.summary.to_text()
+        assert set(summary.summary.targets) >= {
             rt.target.key for rt in recipe.targets}
         after = {r["name"]: r["flag"] for r in await fetch(opts, "AzureCloud", "vms", sub, group)}
         assert after == before  # rhel94-app was opted in before the run: left as it was

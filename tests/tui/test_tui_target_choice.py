@@ -9,6 +9,7 @@ from pathlib import Path
 from textual.widgets import Input, Select
 from tui_helpers import MessageLog, answer_questions, run_cli, wait_for, wait_screen
 
+from fipswizard.demo import EXPECTED
 from fipswizard.recipe import load_recipe
 from screens.app import create_app
 from screens.dialogs import PathDialog
@@ -25,7 +26,7 @@ async def test_filter_choose_fix_none_save_and_replay_with_the_cli(tmp_path: Pat
     log = MessageLog()
     async with app.run_test(size=(120, 40), message_hook=log) as pilot:
         target = await wait_screen(pilot, TargetScreen, ready=lambda s: s.rows)
-        assert len(target.choice.chosen) == 10
+        assert len(target.choice.chosen) == len(EXPECTED)
         await pilot.press("ctrl+a")  # every shown VM is chosen: ^A un-chooses them
         assert [rt.target.vm for rt in target.choice.chosen.values()] == ["ubuntu2204-batch"]
 
