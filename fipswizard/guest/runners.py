@@ -437,15 +437,16 @@ class RunCommandRunner:
                 f"fipswizard's {MAX_SCRIPT_BYTES}-byte budget for Run Command",
                 "shorten the recipe snippet (or split the step)",
             )
+        # `progress` (the step's output) gets what the user must know: waits, leftovers;
+        # the runner's own `self.progress` also gets every request and poll (verbose).
         say = progress or self.progress or (lambda _text: None)
         marker = _MARKER_NAME.search(script)
         what = marker.group(1) if marker else "script"
+        channel = "managed Run Command" if env else "Run Command"
+        if self.progress:
+            self.progress(f"{channel} on {self.target.vm}: {what}")
         if env:
-            say(
-                f"managed Run Command on {self.target.vm}: {what} (secrets as protected parameters)"
-            )
             return await self._managed(script, env, timeout, say)
-        say(f"Run Command on {self.target.vm}: {what}")
         return await self._action(script, timeout, read_only, say)
 
     # ---- action Run Command (no secrets)
@@ -462,7 +463,7 @@ class RunCommandRunner:
                         self.settings.compute_api,
                         self.body(script, timeout),
                         retry_safe=read_only,
-                        progress=say,
+                        progress=self.progress,
                     ),
                     timeout + RUN_COMMAND_SLACK,
                 )
@@ -502,7 +503,10 @@ class RunCommandRunner:
         try:
             await asyncio.wait_for(
                 self.arm.put(
-                    path, api, managed_run.body(location, script, env, timeout), progress=say
+                    path,
+                    api,
+                    managed_run.body(location, script, env, timeout),
+                    progress=self.progress,
                 ),
                 timeout + RUN_COMMAND_SLACK,
             )

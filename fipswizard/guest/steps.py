@@ -145,7 +145,8 @@ class GuestScriptStep(_GuestStep):
     def actions(self) -> list[Action]:
         spec = self.spec
         note = (
-            f"runs in the guest as root; secrets as variables: {', '.join(spec.secrets)}"
+            f"runs in the guest as root; secrets as variables: {', '.join(spec.secrets)} "
+            "(Run Command: a managed run command's protected parameters, deleted after the run)"
             if spec.secrets
             else "runs in the guest as root"
         )
