@@ -201,3 +201,16 @@ async def test_restart_is_sent_once_when_the_connection_drops_after_it() -> None
     assert cloud.posts("/restart") == 1
     assert cloud.guest.boot_count == boots + 1
     assert any("not sending it again" in p for p in cloud.progress)
+
+
+async def test_managed_put_resent_after_a_drop_runs_the_script_once(cloud: Cloud) -> None:
+    """The ARM client sends a PUT again after a dropped answer; the same run command with the
+    same properties is not run again (sandbox model, see arm_managed_runcommand.py)."""
+    cloud.sandbox.faults.rules = [Rule("drop-after", r"/runCommands/fipswizard-", "PUT")]
+    env = {"FW_SECRET_PRO_TOKEN": Secret(TOKEN, "pro_token")}
+    result = await cloud.runner().run("# fipswizard-script: test-resilience-token\n", env=env)
+    assert (result.rc, result.stdout) == (0, "token_ok=yes\n")
+    puts = [e for e in cloud.sandbox.log.writes() if e["method"] == "PUT"]
+    assert len(puts) == 2 and cloud.guest.extra["token_runs"] == 1
+    cloud.sandbox.settle()
+    assert cloud.guest.run_commands == {}
