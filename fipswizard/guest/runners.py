@@ -341,7 +341,6 @@ class ArmApi(Protocol):
     ) -> Any: ...
 
 
-ArmPoster = ArmApi  # the older name
 Say = Callable[[str], None]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -573,10 +572,10 @@ class RunCommandRunner:
             await self.arm.delete(path, self.settings.compute_api)
         except ArmError as err:
             # The script already ran; its secrets are not readable back from the resource.
-            # The next run on this VM deletes it (it carries our tag).
+            # A later run on this VM deletes it (it carries our tag).
             say(
                 f"could not delete run command {path.rsplit('/', 1)[-1]} on {self.target.vm}: "
-                f"{redact(str(err)).splitlines()[0]}; the next run deletes it"
+                f"{redact(str(err)).splitlines()[0]}; a later run deletes it (our tag)"
             )
 
 
