@@ -15,12 +15,22 @@ from pathlib import Path
 from fipswizard import __version__
 from fipswizard.errors import ExitCode, FipsWizardError
 
+PLAN_EXIT_CODES = """exit codes of plan (a CI gate):
+  0  the state of every target was read (or --offline); the plan is on stdout
+  1  the state of a target could not be read (the VM does not exist, ARM did not answer, an
+     unparseable answer): one line per target on stderr; the plan is still printed
+  2  bad input: usage, a malformed recipe
+  3  authentication: no credential, or ARM refused it (401/403)
+The plan ends with a summary (VMs, flag changes, guest changes, reboots, irreversible steps,
+VMs preflight refuses, VMs that could not be read); --format json carries it as "summary"."""
+
 EXIT_CODES = """exit codes:
   0  every target ended compliant (or the command did what it said)
   1  a step failed, or a target is not compliant (see the summary)
   2  bad input: usage, a malformed recipe or journal
   3  authentication: no credential, or ARM refused it (401/403)
-  4  a disruptive step needs confirmation: review `fipswizard plan`, then add --yes
+  4  approval needed: nothing was written; stderr lists per VM what needs approval and the
+     exact command that approves it (review `fipswizard plan` first)
 130  interrupted: the journal keeps the state; run the same command again to resume"""
 
 DESCRIPTION = """Enable FIPS 140-3 on Azure Linux VMs end to end: the subscription opt-in, the VM's
@@ -105,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         "plan",
         help="dry run: show every request and script; sends no write",
         formatter_class=fmt,
-        epilog=EXIT_CODES,
+        epilog=PLAN_EXIT_CODES,
     )
     pl.add_argument("recipe", metavar="RECIPE")
     pl.add_argument("--format", choices=["text", "json"], default="text")

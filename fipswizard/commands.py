@@ -20,6 +20,7 @@ from fipswizard.events import (
     TargetFinished,
     TargetOutcome,
 )
+from fipswizard.plan import Plan
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe, load_recipe, parse_recipe
 from fipswizard.report import Summary
 from fipswizard.secrets import redact
@@ -130,8 +131,8 @@ def exit_code(summary: Summary) -> int:
 
 
 async def plan(args: argparse.Namespace) -> int:
-    from fipswizard.preview import plan_json, plan_text
-    from fipswizard.session import make_arm, make_cloud, make_plan, new_ids
+    from fipswizard.preview import plan_json, plan_text, problems
+    from fipswizard.session import load_secrets, make_arm, make_cloud, make_plan, new_ids
 
     recipe = load_recipe(args.recipe)
     opts = options(args)
@@ -142,12 +143,46 @@ async def plan(args: argparse.Namespace) -> int:
         from fipswizard.plan_state import read_states
 
         _, correlation_id = new_ids()
-        async with make_arm(make_cloud(recipe, opts), correlation_id, opts) as arm:
+        # A preview gives up sooner than a run on an endpoint that does not answer.
+        cloud = make_cloud(recipe, opts)
+        async with make_arm(cloud, correlation_id, opts, max_attempts=PLAN_ATTEMPTS) as arm:
             the_plan = await make_plan(recipe, opts, offline=False, arm=arm)
             states = await read_states(the_plan, arm, opts.settings)
     render = plan_json if args.format == "json" else plan_text
     sys.stdout.write(render(the_plan, states) + ("\n" if args.format == "json" else ""))
-    return 0
+    for warning in missing_secrets(the_plan, recipe, set(load_secrets(recipe))):
+        print(f"fipswizard: warning: {warning}", file=sys.stderr)
+    found = problems(the_plan, states)
+    for line in found:
+        print(f"fipswizard: plan: {line}", file=sys.stderr)
+    return int(ExitCode.STEP_FAILED) if found else 0
+
+
+PLAN_ATTEMPTS = 3  # sends per request before `plan` reports a VM unreadable
+
+
+def missing_secrets(the_plan: Plan, recipe: Recipe, available: set[str]) -> list[str]:
+    """A line per secret a guest script of the plan needs that is not available now."""
+    from fipswizard.steps import ScriptAction
+
+    needed: dict[str, set[str]] = {}
+    for unit in the_plan.units:
+        for step in unit.steps:
+            for action in step.actions():
+                if isinstance(action, ScriptAction):
+                    for name in action.secrets:
+                        needed.setdefault(name, set()).add(unit.key.rsplit("/", 1)[-1])
+    out = []
+    for name, vms in sorted(needed.items()):
+        if name in available:
+            continue
+        kind, _, where = recipe.secrets.get(name, "").partition(":")
+        why = {
+            "env": f"the environment variable {where} is not set",
+            "file": f"the file {where} is missing or empty",
+        }.get(kind, f'the recipe\'s [secrets] table does not name it ({name} = "env:VARIABLE")')
+        out.append(f"secret {name} is needed by {', '.join(sorted(vms))} but {why}")
+    return out
 
 
 async def apply(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fipswizard.plan import Plan, Unit
 from fipswizard.secrets import redact
-from fipswizard.steps import Action, HttpAction, ScriptAction, Step
+from fipswizard.steps import Action, HttpAction, Risk, ScriptAction, Step
 
 
 def _action(a: Action) -> dict[str, Any]:
@@ -42,6 +42,88 @@ def _step(step: Step, state: str) -> dict[str, Any]:
     }
 
 
+def _writes(step: Step) -> bool:
+    return step.risk is not Risk.READ_ONLY
+
+
+def _will_run(plan: Plan, states: dict[tuple[str, str], str], unit: Unit, step: Step) -> bool:
+    """Offline, or not known to be done: counted as a change."""
+    return plan.offline or not states.get((unit.key, step.id), "").startswith("done")
+
+
+def problems(plan: Plan, states: dict[tuple[str, str], str]) -> list[str]:
+    """One line per target whose current state could not be read (missing VM, unreachable
+    endpoint, unparseable answer): `plan` exits 1 when there is any (a CI gate)."""
+    if plan.offline:
+        return []
+    out = []
+    for unit in plan.units:
+        error = plan.facts.get(unit.key, {}).get("error")
+        if error:
+            out.append(f"{unit.key}: could not read the VM: {str(error).splitlines()[0]}")
+            continue
+        unknown = [v for (k, _), v in states.items() if k == unit.key and v.startswith("unknown")]
+        if unknown:
+            out.append(f"{unit.key}: could not read the current state: {unknown[0]}")
+    return out
+
+
+def plan_summary(plan: Plan, states: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """The footer: what the plan would change, and what stops it, in counts and names."""
+    vms = plan.vm_units
+    keys = {u.key for u in vms}
+    unreadable = [k for k in (p.split(": ", 1)[0] for p in problems(plan, states)) if k in keys]
+    refused = [
+        u.key
+        for u in vms
+        if u.key not in unreadable
+        and (
+            (u.key in plan.facts and plan.facts[u.key].get("agent_ready") is False)
+            or any("refus" in n.lower() for n in u.notes)
+        )
+    ]
+    flag = [
+        u.key for u in vms for s in u.steps if s.kind == "vm-flag" and _will_run(plan, states, u, s)
+    ]
+    guest = [u.key for u in vms if any(s.kind.startswith("guest-") and _writes(s) for s in u.steps)]
+    reboots = sum(1 for u in vms for s in u.steps if s.kind == "guest-reboot")
+    irreversible = sum(1 for s in plan.all_steps() if s.risk is Risk.IRREVERSIBLE)
+    return {
+        "vms": len(vms) + len(plan.skipped),
+        "skipped": sorted(plan.skipped),
+        "flag_changes": len(flag),
+        "guest_changes": len(guest),
+        "reboots": reboots,
+        "irreversible_steps": irreversible,
+        "conditional_fixes": sum(1 for u in vms if u.fixes),
+        "preflight_refuses": None if plan.offline else refused,
+        "unreadable": None if plan.offline else unreadable,
+    }
+
+
+def _footer(summary: dict[str, Any]) -> list[str]:
+    def names(keys: list[str] | None) -> str:
+        if keys is None:
+            return "not known (--offline)"
+        return f"{len(keys)}" + (
+            f" ({', '.join(k.rsplit('/', 1)[-1] for k in keys)})" if keys else ""
+        )
+
+    return [
+        "",
+        "== Summary ==",
+        f"   VMs: {summary['vms']}"
+        + (f", {len(summary['skipped'])} skipped by the recipe" if summary["skipped"] else ""),
+        f"   flag changes: {summary['flag_changes']}",
+        f"   VMs with guest changes: {summary['guest_changes']}",
+        f"   reboots: {summary['reboots']}",
+        f"   irreversible steps: {summary['irreversible_steps']}",
+        f"   VMs with a fix that runs if validation needs it: {summary['conditional_fixes']}",
+        f"   VMs preflight refuses (known before the run): {names(summary['preflight_refuses'])}",
+        f"   VMs that could not be read: {names(summary['unreadable'])}",
+    ]
+
+
 def plan_json(plan: Plan, states: dict[tuple[str, str], str]) -> str:
     units = []
     for u in plan.units:
@@ -64,6 +146,8 @@ def plan_json(plan: Plan, states: dict[tuple[str, str], str]) -> str:
         "offline": plan.offline,
         "dry_run": True,
         "units": units,
+        "summary": plan_summary(plan, states),
+        "problems": problems(plan, states),
     }
     return redact(json.dumps(doc, indent=2))
 
@@ -103,13 +187,20 @@ def _unit_text(u: Unit, states: dict[tuple[str, str], str], prelude: str) -> lis
     return out
 
 
+def _read_line(plan: Plan, states: dict[tuple[str, str], str]) -> str:
+    bad = len(problems(plan, states))
+    return (
+        f"read from Azure, except {bad} target(s): see the summary." if bad else "read from Azure."
+    )
+
+
 def plan_text(plan: Plan, states: dict[tuple[str, str], str]) -> str:
     r = plan.recipe
     lines = [
         f"fipswizard plan: {r.path}: {len(r.targets)} VM(s), cloud {r.cloud} ({plan.endpoint})",
         "DRY RUN: nothing below has been sent. Risk labels: read-only, reversible, disruptive, "
         "irreversible.",
-        "Current state " + ("not read (--offline)." if plan.offline else "read from Azure."),
+        "Current state " + ("not read (--offline)." if plan.offline else _read_line(plan, states)),
     ]
     scripted = any(isinstance(a, ScriptAction) for s in plan.all_steps() for a in s.actions())
     prelude = _prelude() if scripted else ""
@@ -118,4 +209,7 @@ def plan_text(plan: Plan, states: dict[tuple[str, str], str]) -> str:
         lines += ["        | " + line for line in prelude.splitlines()]
     for u in plan.units:
         lines += _unit_text(u, states, prelude)
+    for key, reason in plan.skipped.items():
+        lines += ["", f"== skipped by the recipe: {key} ==", f"   reason: {reason}"]
+    lines += _footer(plan_summary(plan, states))
     return redact("\n".join(lines)) + "\n"

@@ -87,12 +87,19 @@ def make_cloud(recipe: Recipe, opts: Options) -> Cloud:
     )
 
 
-def make_arm(cloud: Cloud, correlation_id: str, opts: Options) -> ArmClient:
+def make_arm(
+    cloud: Cloud, correlation_id: str, opts: Options, *, max_attempts: int | None = None
+) -> ArmClient:
     from fipswizard.azure.arm import ArmClient
     from fipswizard.azure.credentials import credential_for
 
+    extra = {} if max_attempts is None else {"max_attempts": max_attempts}
     return ArmClient(
-        cloud, credential_for(cloud), correlation_id=correlation_id, transport=opts.transport
+        cloud,
+        credential_for(cloud),
+        correlation_id=correlation_id,
+        transport=opts.transport,
+        **extra,  # type: ignore[arg-type]
     )
 
 
