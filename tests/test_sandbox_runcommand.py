@@ -250,6 +250,8 @@ async def test_managed_run_command_lifecycle_keeps_no_secret(
         assert view["output"] == f"token has {len(PARAM_SECRET)} chars\n"
         assert view["error"] == "careful\n" and got["tags"] == {"fipswizard": "run-command"}
         listed = (await c.get(demo_vm("ubuntu2204-web") + "/runCommands", params=API)).json()
+        dump = (await c.get("/_sandbox/state")).json()
+        assert dump["guests"]["ubuntu2204-web"]["run_commands"] == ["fipswizard-0a1b2c"]
         assert [r["name"] for r in listed["value"]] == ["fipswizard-0a1b2c"]
         # the same PUT again (a retry after a dropped answer) does not run the script again
         again = await c.put(path, params=API, json=managed_body(script, vm.location))

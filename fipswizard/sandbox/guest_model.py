@@ -269,6 +269,8 @@ class SimGuest:
             "pending_on_boot": dict(self.pending_on_boot),
             "extra": dict(self.extra),
             "files": dict(self.files),
+            # names only: protected parameters are never shown (and gone once the script ran)
+            "run_commands": sorted(rc.name for rc in self.run_commands.values()),
         }
 
 
