@@ -290,3 +290,15 @@ async def test_managed_run_command_rules(sandbox: SandboxAzure, clock: FakeClock
         view = (await c.get(base + "a", params={**API, "$expand": "instanceView"})).json()
         assert view["properties"]["provisioningState"] == "Failed"
         assert (await c.get(base + "missing", params=API)).status_code == 404
+
+
+async def test_action_download_folders_are_bounded(sandbox: SandboxAzure, clock: FakeClock) -> None:
+    from fipswizard.sandbox.arm_runcommand import KEEP_FOLDERS
+
+    guest = sandbox.estate.vms["ubuntu2204-web"].guest
+    guest.run_command_seq = 500  # as if many scripts ran before
+    guest.write_file(f"{ACTION_DOWNLOAD}/{500 - KEEP_FOLDERS}/script.sh", "old\n")
+    async with arm_client(sandbox) as c:
+        await run(c, clock, "ubuntu2204-web", ["uname -r"])
+    assert f"{ACTION_DOWNLOAD}/500/script.sh" in guest.files
+    assert f"{ACTION_DOWNLOAD}/{500 - KEEP_FOLDERS}/script.sh" not in guest.files

@@ -42,6 +42,7 @@ BUSY = (
 
 
 DOWNLOAD = "/var/lib/waagent/run-command/download"
+KEEP_FOLDERS = 100
 
 
 @dataclass
@@ -139,6 +140,8 @@ def keep_on_disk(vm: VirtualMachine, script: str, params: dict[str, str]) -> str
     """Write the script as RunCommandLinux receives it (CRP's export prelude included)."""
     vm.guest.run_command_seq += 1
     folder = f"{DOWNLOAD}/{vm.guest.run_command_seq - 1}"
+    # A sandbox bound, not Azure's: older folders go so a long demo's state stays small.
+    vm.guest.remove_tree(f"{DOWNLOAD}/{vm.guest.run_command_seq - 1 - KEEP_FOLDERS}")
     prelude = f"export {' '.join(f'{k}={v}' for k, v in params.items())}\n" if params else ""
     vm.guest.write_file(f"{folder}/script.sh", prelude + script + "\n")
     return folder
