@@ -15,7 +15,8 @@ from fipswizard.errors import FipsWizardError, StepError
 from fipswizard.secrets import MASK, Secret
 from fipswizard.steps import Action, HttpAction, Outcome
 
-TAG = {"fipswizard": "validation"}
+TAG = {"fipswizard": "validation"}  # on the final PUT: this VM was validated
+USER_TAG = {"fipswizard": "temporary-user"}  # VMAccess's first PUT: a user is still there
 EXT_API = "extensions"
 
 
@@ -120,7 +121,10 @@ class ExtensionValidation(ArmStep):
         if body is None:
             return Outcome(False, f"{self.name} has not validated this VM yet")
         state = (body.get("properties") or {}).get("provisioningState")
-        return Outcome(state == "Succeeded" and _ours(body), f"{self.name} {state}")
+        done = (
+            state == "Succeeded" and (body.get("tags") or {}).get("fipswizard") == TAG["fipswizard"]
+        )
+        return Outcome(done, f"{self.name} {state}")
 
     async def put_ext(
         self,
@@ -177,8 +181,12 @@ class ExtensionValidation(ArmStep):
 
 
 def _ours(ext: dict[str, Any]) -> bool:
+    """Created by fipswizard: every PUT it sends carries the `fipswizard` tag."""
     tags = ext.get("tags")
-    return isinstance(tags, dict) and tags.get("fipswizard") == TAG["fipswizard"]
+    return isinstance(tags, dict) and tags.get("fipswizard") in (
+        TAG["fipswizard"],
+        USER_TAG["fipswizard"],
+    )
 
 
 class CustomScriptValidation(ExtensionValidation):
@@ -239,7 +247,7 @@ class VmAccessValidation(ExtensionValidation):
             HttpAction(
                 "PUT",
                 self.url(self.ext_path()),
-                self.ext_body(where, add),
+                self.ext_body(where, add, USER_TAG),
                 note="create a temporary user (skipped if the VM has its own VMAccess)",
             ),
             HttpAction(
@@ -270,7 +278,7 @@ class VmAccessValidation(ExtensionValidation):
             ctx,
             location,
             {"username": user, "password": password.reveal(), "expiration": tomorrow},
-            None,
+            USER_TAG,
         )
         ctx.progress(f"temporary user {user} created; removing it")
         await self.put_ext(ctx, location, {"remove_user": user}, TAG)
