@@ -78,7 +78,7 @@ def test_apply_twice_then_rollback(sandbox: SandboxProc, tmp_path: Path) -> None
 def test_rollback_needs_confirmation_headless(sandbox: SandboxProc, tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path / "r.toml", PLATFORM_VMS[:1])
     env = cli_env(sandbox.url)
-    assert fipswizard(["apply", str(recipe)], env, tmp_path).returncode == 0
+    assert fipswizard(["apply", str(recipe), "--yes"], env, tmp_path).returncode == 0
     back = fipswizard(["rollback", str(tmp_path / "r.journal.jsonl")], env, tmp_path)
     assert back.returncode == 4 and "--yes" in back.stderr
     assert sandbox.vm("ubuntu2204-web")["fips_flag"] is True
