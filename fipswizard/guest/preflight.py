@@ -260,7 +260,9 @@ def _ubuntu(facts: GuestFacts, secrets: Collection[str]) -> list[Finding]:
                     (
                         "the machine is not attached to Ubuntu Pro and no pro_token secret was "
                         "given. "
-                        "Provide one (--secret pro_token=env:VAR) or use an Ubuntu Pro image"
+                        "Provide one: set FIPSWIZARD_PRO_TOKEN (the recipe's [secrets] "
+                        'pro_token = "env:FIPSWIZARD_PRO_TOKEN" by default), or use an Ubuntu '
+                        "Pro image"
                     ),
                 )
             )
