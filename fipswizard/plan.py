@@ -146,7 +146,8 @@ def _vm_unit(
         location=facts.get("location"),
         cloud=recipe.cloud,
     )
-    seen = {} if ("error" in facts or not facts) else {"observed": facts}
+    # Discovery's read (or its error: the VM then fails before any write) for read-only checks.
+    seen = {"observed": facts} if facts else {}
     guest, notes = guest_steps_for(rt, facts, base)  # [probe, recipe steps...] or []
     # Read-only checks first (the probe runs the preflight), so a refusal changes nothing.
     unit.steps += [

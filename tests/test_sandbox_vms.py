@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fipswizard.sandbox import FakeClock, SandboxAzure
+from fipswizard.sandbox import FakeClock, SandboxAzure, demo_estate
 from fipswizard.sandbox.estate import DEMO_GROUP, DEMO_SUBSCRIPTION, GOV_GROUP, GOV_SUBSCRIPTION
 from fipswizard.sandbox.model import PACKAGE_FIPS, PACKAGE_LEGACY
 from fipswizard.sandbox.testing import arm_client, vm_path, wait_operation
@@ -92,7 +92,7 @@ async def test_list_vms_in_group_and_subscription(sandbox: SandboxAzure) -> None
                              "/providers/Microsoft.Compute/virtualMachines", params=API)).json()
         sub = (await c.get(f"/subscriptions/{GOV_SUBSCRIPTION}/providers/Microsoft.Compute/"
                            "virtualMachines", params=API)).json()
-    assert len(group["value"]) == 9
+    assert len(group["value"]) == 10  # the demo group (ubuntu2204-bootstrap included)
     assert {v["name"] for v in sub["value"]} == {"ubuntu2204-batch"}
 
 
@@ -236,3 +236,104 @@ async def test_key_vault_secret_change_regenerates_package(sandbox: SandboxAzure
     assert vm.cert_package == PACKAGE_FIPS
     assert got["properties"]["osProfile"]["secrets"] == secrets
     assert got["properties"]["osProfile"]["adminUsername"] == "azureuser"
+
+
+# ---------------------------------------------------------------- never write from a bad read
+# (issue 7 item 8): an unparseable or malformed VM body fails that VM alone, with no write.
+
+
+def _apply_env(monkeypatch: pytest.MonkeyPatch) -> tuple[SandboxAzure, object]:
+    from fipswizard.session import Options
+    from tests.inproc import FAST
+
+    monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "token-for-bad-reads")
+    az = SandboxAzure(demo_estate(), op_seconds=0.05, registration_seconds=0.1)
+    return az, Options(arm_endpoint="https://management.azure.com", settings=FAST,
+                       transport=az.transport())
+
+
+def _recipe(az: SandboxAzure, *names: str) -> object:
+    from fipswizard.context import Target
+    from fipswizard.recipe import Recipe, RecipeTarget
+
+    vms = [az.estate.vms[n] for n in names]
+    return Recipe(targets=tuple(
+        RecipeTarget(Target(v.subscription, v.resource_group, v.name), "auto") for v in vms))
+
+
+def _writes_to(az: SandboxAzure, name: str) -> list[str]:
+    return [f"{e['method']} {e['path']}" for e in az.log.writes()
+            if f"/virtualmachines/{name}".lower() in e["path"].lower()]
+
+
+async def test_bad_first_read_fails_that_vm_only(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: object) -> None:
+    from pathlib import Path
+
+    from fipswizard.prompter import HeadlessPrompter
+    from fipswizard.session import run_apply
+
+    az, opts = _apply_env(monkeypatch)
+    az.estate.vms["ubuntu2204-web"].bad_reads = [b'{"properties": {"additionalCap']
+    az.estate.vms["ubuntu2204-bootstrap"].bad_reads = [{"location": "uksouth",
+                                                        "properties": "oops"}]
+    recipe = _recipe(az, "ubuntu2204-web", "ubuntu2204-bootstrap", "rhel94-app")
+    done = await run_apply(recipe, opts, HeadlessPrompter(True),  # type: ignore[arg-type]
+                           Path(str(tmp_path)) / "j", lambda e: None)
+    rows = {k.rsplit("/", 1)[-1]: t for k, t in done.targets.items()}
+    assert str(rows["rhel94-app"].outcome) == "compliant", done.to_text()
+    for name in ("ubuntu2204-web", "ubuntu2204-bootstrap"):
+        assert str(rows[name].outcome) == "failed"
+        assert "could not read" in rows[name].detail and "nothing was written" in (
+            rows[name].detail + rows[name].advice)
+        assert _writes_to(az, name) == []
+    assert "'properties' is str 'oops'" in rows["ubuntu2204-bootstrap"].detail
+
+
+async def test_no_put_without_etag_or_location(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: object) -> None:
+    """Every read of the VM answers without an ETag: the flag PUT is never sent (no PUT
+    without If-Match); a body without `location` fails as malformed."""
+    from pathlib import Path
+
+    from fipswizard.prompter import HeadlessPrompter
+    from fipswizard.sandbox.views import vm_json
+    from fipswizard.session import run_apply
+
+    az, opts = _apply_env(monkeypatch)
+    vm = az.estate.vms["ubuntu2204-web"]
+    body = vm_json(vm, az.iso(az.now()), instance_view=True)
+    del body["etag"]
+    vm.bad_reads = [body] * 50
+    other = az.estate.vms["rhel94-app"]
+    no_location = vm_json(other, az.iso(az.now()), instance_view=True)
+    del no_location["location"]
+    other.bad_reads = [no_location] * 50
+    recipe = _recipe(az, "ubuntu2204-web", "rhel94-app")
+    done = await run_apply(recipe, opts, HeadlessPrompter(True),  # type: ignore[arg-type]
+                           Path(str(tmp_path)) / "j", lambda e: None)
+    rows = {k.rsplit("/", 1)[-1]: t for k, t in done.targets.items()}
+    assert "no ETag" in rows["ubuntu2204-web"].detail, done.to_text()
+    assert not [w for w in _writes_to(az, "ubuntu2204-web") if w.startswith("PUT")]
+    assert not vm.fips_flag
+    assert "'location'" in rows["rhel94-app"].detail and _writes_to(az, "rhel94-app") == []
+
+
+def test_vm_facts_is_strict() -> None:
+    from fipswizard.azure.vm_model import MalformedResource, vm_facts
+
+    good = {"location": "westus2", "properties": {"additionalCapabilities": {"x": 1}}}
+    assert vm_facts(good, '"1"').capabilities == {"x": 1}
+    for bad, says in (
+        ("<html>", "'body'"),
+        ({"location": "westus2", "properties": "oops"}, "'properties'"),
+        ({"properties": {}}, "'location'"),
+        ({"location": "", "properties": {}}, "'location'"),
+        ({"location": "w", "properties": {"additionalCapabilities": []}}, "additionalCap"),
+        ({"location": "w", "properties": {"additionalCapabilities": {
+            "enableFips1403Encryption": "yes"}}}, "enableFips1403Encryption"),
+        ({"location": "w", "properties": {"osProfile": {"secrets": {}}}}, "secrets"),
+    ):
+        with pytest.raises(MalformedResource) as err:
+            vm_facts(bad, None, "VM v1")
+        assert says in str(err.value) and "VM v1" in str(err.value)

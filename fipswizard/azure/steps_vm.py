@@ -74,6 +74,7 @@ class VmFlagStep(ArmStep):
 
     async def check(self, ctx: Context) -> Outcome:
         # A write follows: read the VM for it (never discovery's read), etag included.
+        self.observed()  # dropped unused, so the journalled step record stays small
         vm = await self.read_vm(ctx, expand=False)
         facts = {
             "previous": vm.flag,
@@ -186,6 +187,13 @@ class AgentStep(ArmStep):
 
     async def check(self, ctx: Context) -> Outcome:
         seen = self.observed()
+        if seen is not None and "error" in seen:
+            # The run's first read of this VM failed: it gets no write at all (issue 7.8).
+            raise StepError(
+                f"could not read {self.vm_name} when the run started: {seen['error']}",
+                "nothing was written to it; read it with `az vm show` to see what ARM "
+                "returns, then re-run",
+            )
         if seen is None:
             vm = await self.read_vm(ctx)
             seen = {

@@ -94,10 +94,11 @@ def vm_facts(body: Any, etag: str | None, what: str = "the VM") -> VmFacts:
     view = _object(props.get("instanceView"), "properties.instanceView", what)
     for key in ("vmAgent",):
         _object(view.get(key), f"instanceView.{key}", what)
-    if not isinstance(view.get("statuses") or [], list):
+    if not isinstance(view.get("statuses") if view.get("statuses") is not None else [], list):
         raise MalformedResource(what, "'instanceView.statuses' is not a list")
     profile = _object(props.get("osProfile"), "osProfile", what)
-    secrets = profile.get("secrets") or []
+    secrets = profile.get("secrets")
+    secrets = [] if secrets is None else secrets
     if not isinstance(secrets, list) or not all(isinstance(s, dict) for s in secrets):
         raise MalformedResource(what, "'osProfile.secrets' is not a list of objects")
     flag = caps.get("enableFips1403Encryption")

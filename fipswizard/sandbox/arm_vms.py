@@ -31,6 +31,11 @@ def list_vms(az: SandboxAzure, req: Request, p: dict[str, str]) -> Response:
 
 def get_vm(az: SandboxAzure, req: Request, p: dict[str, str]) -> Response:
     vm = az.find_vm(p)
+    if vm.bad_reads:
+        bad = vm.bad_reads.pop(0)
+        if isinstance(bad, bytes):
+            return Response(200, {"Content-Type": "application/json; charset=utf-8"}, bad)
+        return json_response(200, bad)
     expand = req.query.get("$expand", "").lower() == "instanceview"
     return json_response(200, vm_json(vm, az.iso(az.now()), instance_view=expand),
                          {"ETag": vm.etag})

@@ -106,6 +106,10 @@ class VirtualMachine:
     extensions: dict[str, Extension] = field(default_factory=dict)
     busy_until: float = NEVER  # lifecycle operations run one after another
     scenario: str = ""
+    # Answers for the next GETs of this VM instead of its model, in order: bytes are sent
+    # as they are (a truncated body, an HTML error page from a proxy), anything else as JSON
+    # (e.g. `{"properties": "oops"}`). Models the unparseable reads the issue-7 trials saw.
+    bad_reads: list[Any] = field(default_factory=list)
 
     @property
     def id(self) -> str:
