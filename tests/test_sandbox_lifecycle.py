@@ -237,3 +237,51 @@ async def test_rhel95_daemon_loops_under_fips_until_patched(sandbox: SandboxAzur
             "        self._initialize_telemetry()\n", "        # self._initialize_telemetry()\n")
         view = (await c.get(demo_vm("rhel95-db") + "/instanceView", params=API)).json()
     assert view["vmAgent"]["statuses"][0]["displayStatus"] == "Ready"
+
+
+# ------------------------------------------------- the agent wait's advice fits the cause (#13)
+
+
+@pytest.mark.parametrize(
+    ("name", "power", "says", "not_says"),
+    [
+        ("ubuntu2204-web", "deallocated", "az vm start --subscription", "boot diagnostics"),
+        ("ubuntu2204-web", "stopped", "az vm start --subscription", "boot diagnostics"),
+        ("rhel96-notready", "running", "boot diagnostics", "az vm start"),
+    ],
+)
+async def test_agent_wait_advice_per_cause(name: str, power: str, says: str,
+                                           not_says: str) -> None:
+    import time
+
+    from fipswizard.azure.arm import ArmClient
+    from fipswizard.azure.clouds import resolve_cloud
+    from fipswizard.azure.credentials import StaticToken
+    from fipswizard.azure.steps_vm import AgentStep
+    from fipswizard.context import Context
+    from fipswizard.errors import StepError
+    from fipswizard.prompter import HeadlessPrompter
+    from fipswizard.sandbox.estate import demo_estate
+    from fipswizard.secrets import Secret
+    from fipswizard.steps import Risk
+    from tests.inproc import FAST
+
+    az = SandboxAzure(demo_estate(), op_seconds=0.05)
+    vm = az.estate.vms[name]
+    if power != "running":
+        vm.power_state = power
+        vm.guest.shutdown()
+    cloud = resolve_cloud("AzureCloud")
+    params = {"endpoint": cloud.arm_endpoint, "api": "2025-04-01", "vm_path": demo_vm(name)}
+    step = AgentStep(name, "agent", Risk.READ_ONLY, params)
+    async with ArmClient(cloud, StaticToken(Secret("t", "token")), correlation_id="c",
+                         transport=az.transport()) as arm:
+        ctx = Context(prompter=HeadlessPrompter(True), settings=FAST, arm=arm)
+        started = time.monotonic()
+        with pytest.raises(StepError) as err:
+            await step.apply(ctx, await step.check(ctx))
+    text = str(err.value)
+    assert says in text and not_says not in text
+    if power != "running":  # nothing will start it: no waiting for the agent
+        assert time.monotonic() - started < FAST.agent_wait
+        assert f"--resource-group {DEMO_GROUP} --name {name}" in text
