@@ -124,3 +124,55 @@ async def test_failed_guest_undo_keeps_the_flag(
     second = await run_rollback(tmp_path / "j", opts, HeadlessPrompter(True), lambda e: None)
     assert outcomes(second)["ubuntu2204-web"] == "rolled back", second.to_text()
     assert not vm.fips_flag and not vm.guest.fips_enabled and consistent(vm)
+
+
+def test_rollback_cli_plan_ask_yes(tmp_path: Path) -> None:
+    """`rollback --plan` sends nothing; without --yes and no terminal it exits 4 listing the
+    undos and sends nothing; --yes rolls back every VM and says so per VM."""
+    import subprocess
+    import sys
+
+    from tests.cli.sandbox_proc import DEMO_SUB, SandboxProc, cli_env, write_recipe
+
+    proc = SandboxProc(tmp_path)
+    try:
+        env = cli_env(proc.url)
+        names = ("ubuntu2204-web", "ubuntu2204-bootstrap")
+        recipe = write_recipe(tmp_path / "r.toml", [(DEMO_SUB, "fips-demo", n) for n in names])
+        journal = tmp_path / "r.journal.jsonl"
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "fipswizard", *args],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=240,
+                stdin=subprocess.DEVNULL,
+            )
+
+        applied = run("apply", str(recipe), "--yes")
+        assert applied.returncode == 0, applied.stderr[-2000:]
+        proc.reset_log()
+        plan = run("rollback", str(journal), "--plan")
+        assert plan.returncode == 0, plan.stderr[-2000:]
+        for name in names:
+            assert name in plan.stdout
+        assert "1. undo 'Validate: VMAccess temporary user'" in plan.stdout
+        assert "only if every guest undo above succeeded" in plan.stdout
+        assert "Guest agent is Ready" not in plan.stdout
+        asked = run("rollback", str(journal))
+        assert asked.returncode == 4, asked.stderr[-2000:]
+        assert "undo 'Set additionalCapabilities" in asked.stderr and "--yes" in asked.stderr
+        assert proc.writes() == []
+        done = run("rollback", str(journal), "--yes")
+        assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+        assert done.stdout.count("rolled back") >= 3 and "2 of 2 VMs rolled back" in done.stdout
+        for name in names:
+            state = proc.vm(name)
+            assert state["fips_flag"] is False, state
+        again = run("rollback", str(journal), "--yes")  # resumes: nothing left
+        assert again.returncode == 0 and "nothing to roll back" in again.stderr
+    finally:
+        proc.stop()
