@@ -25,7 +25,7 @@ def _vm(target: str) -> str:
 
 class ApprovalList(OptionList):
     BINDINGS = [
-        Binding("space", "toggle", "Approve / decline", show=False),
+        Binding("space", "flip", "Approve / decline", show=False),
         Binding("a", "set_all(True)", "Approve all", show=False),
         Binding("n", "set_all(False)", "Decline all", show=False),
     ]
@@ -77,7 +77,7 @@ class ApprovalList(OptionList):
         for oid, line in zip(self._ids, self.state_lines(), strict=True):
             self.replace_option_prompt(oid, escape(line))
 
-    def action_toggle(self) -> None:
+    def action_flip(self) -> None:
         if self.highlighted is None:
             return
         oid = self.get_option_at_index(self.highlighted).id or ""
@@ -94,4 +94,4 @@ class ApprovalList(OptionList):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.action_toggle()
+        self.action_flip()
