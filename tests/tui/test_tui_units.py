@@ -280,3 +280,41 @@ def test_phase_bar_marks_the_current_phase_with_theme_variables_only() -> None:
 
     assert not re.search(r"#[0-9a-fA-F]{3,6}\b|\brgb\(|\b(red|green|blue|white|black)\b", styles)
     assert bindings_for("target")[0].priority  # works while the filter field has the focus
+
+
+async def test_gate_uses_the_confirm_screen_and_asks_once_for_what_it_could_not_know(
+        tmp_path: Path) -> None:
+    from fipswizard.approvals import ApprovalItem
+    from screens.approval_dialog import ApprovalScreen
+    from screens.approval_list import ApprovalList
+
+    def item(vm: str, step: str, conditional: bool = False) -> ApprovalItem:
+        return ApprovalItem(f"s/rg/{vm}", step, "guest-reboot", f"reboot {vm}", "downtime",
+                            conditional)
+
+    known = [item("vm1", "boot"), item("vm1", "fix", True), item("vm2", "boot")]
+    extra = [item("vm3", "boot"), item("vm4", "boot")]
+    app = create_app(demo=False, opts=Options(), workdir=tmp_path, autostart=False)
+    record = RunRecord()
+    prompter = TuiPrompter(app, record, gate=frozenset({known[0].key, known[2].key}),
+                           known=frozenset(i.key for i in known))
+    result: list[set[tuple[str, str]]] = []
+
+    async def engine_side() -> None:
+        result.append(await prompter.approve([*known, *extra]))
+
+    async with app.run_test() as pilot:
+        worker = app.run_worker(engine_side(), exit_on_error=False)
+        modal = await wait_screen(pilot, ApprovalScreen)
+        listing = modal.query_one(ApprovalList)
+        assert [i.key for i in listing.items] == [i.key for i in extra]  # only the unknown
+        assert listing.state_lines()[0] == "[x] VM vm3: all 1 item(s)"
+        await pilot.press("space")  # decline vm3 (its header line has the focus)
+        assert listing.state_lines()[0].startswith("[ ] VM vm3")
+        await pilot.click("#chosen")
+        await worker.wait()
+    assert result == [{known[0].key, known[2].key, extra[1].key}]
+    assert record.declined == {"s/rg/vm1": {"fix"}, "s/rg/vm3": {"boot"}}
+    assert [(a.target, a.accepted, a.how) for a in record.answers] == [
+        ("s/rg/vm1", True, "plan"), ("s/rg/vm1", False, "plan"), ("s/rg/vm2", True, "plan"),
+        ("s/rg/vm3", False, "gate"), ("s/rg/vm4", True, "gate")]
