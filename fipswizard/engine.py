@@ -168,11 +168,8 @@ class Engine:
         for step in dict.fromkeys([*unit.steps, *unit.fixes.values()]):
             if (unit.key, step.id) not in self._unfinished:
                 continue
-            recover = getattr(step, "recover", None)  # Step.recover (steps.py) when present
-            if recover is None:
-                continue
             undo = self._undo_of(unit.key, step.id)
-            note = await self._guard(unit, step, recover(ctx, undo))
+            note = await self._guard(unit, step, step.recover(ctx, undo))
             if note:
                 self.journal.append("recover", target=unit.key, step_id=step.id, detail=note)
                 self.emit(StepOutput(unit.key, step.id, redact(f"recovered: {note}")))
