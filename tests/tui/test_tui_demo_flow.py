@@ -7,6 +7,7 @@ apply` runs) against the same simulated Azure and against a fresh one, to the sa
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import httpx
@@ -142,6 +143,12 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
         # the hint is runnable as printed: endpoint and credential included
         assert f"--arm-endpoint {session.endpoint_hint}" in summary_screen.note
         assert "FIPSWIZARD_ACCESS_TOKEN=" in summary_screen.note
+        # ... and it runs as printed (after the TUI run, with the operator's decisions)
+        words = shlex.split(summary_screen.note.split("replay it with: ", 1)[1])
+        env = dict(w.split("=", 1) for w in words if "=" in w and not w.startswith("-"))
+        argv = words[words.index("fipswizard") + 1:]
+        code, out, err = await run_cli(*argv, env=env)
+        assert code == 1 and "needs confirmation" not in out, err  # notready and fipsimage
 
         # replay headless against the same simulated Azure (the demo's settings): the same
         # decisions, so the same outcomes, except the VM refused at preflight is skipped
