@@ -96,15 +96,19 @@ def by_target(items: Sequence[ApprovalItem]) -> dict[str, list[ApprovalItem]]:
     return out
 
 
-def needs_approval_message(items: Sequence[ApprovalItem], command: str) -> str:
-    """The exit-4 message: per VM what needs approval, and the exact command that approves it."""
+def needs_approval_message(
+    items: Sequence[ApprovalItem], command: str, review: str = "fipswizard plan RECIPE"
+) -> str:
+    """The exit-4 message: per VM what needs approval, and the exact commands that show the
+    plan and approve it."""
     lines = [
         f"{len(items)} step(s) need approval before the first write; nothing has been changed:"
     ]
     for target, group in by_target(items).items():
         lines.append(f"  {target}:")
         lines += [f"    - {item.line()}" for item in group]
-    lines.append(f"  what to do: review the plan, then run: {command}")
+    lines.append(f"  what to do: review the plan: {review}")
+    lines.append(f"  then approve and run: {command}")
     lines.append(
         "  (to leave a step out, list its id or kind in that VM's `decline` in the recipe)"
     )

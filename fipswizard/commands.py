@@ -197,7 +197,9 @@ async def apply(args: argparse.Namespace) -> int:
         recipe, allow_other=getattr(args, "journal_of_other_recipe", False)
     )
     print(f"journal: {journal}", file=sys.stderr)
-    prompter = HeadlessPrompter(args.yes, declined_by(recipe), approve_command(args))
+    prompter = HeadlessPrompter(
+        args.yes, declined_by(recipe), approve_command(args), approve_command(args, review=True)
+    )
     summary = await run_apply(recipe, options(args), prompter, journal, print_progress)
     if summary.gate_refused:
         print(f"fipswizard: {summary.gate_refused}", file=sys.stderr)
@@ -205,12 +207,15 @@ async def apply(args: argparse.Namespace) -> int:
     return exit_code(summary)
 
 
-def approve_command(args: argparse.Namespace) -> str:
-    """The exact `apply` command that approves what this run asked, runnable as printed."""
+def approve_command(args: argparse.Namespace, *, review: bool = False) -> str:
+    """The exact `apply` command that approves what this run asked (or with `review`, the
+    `plan` command that shows it), runnable as printed."""
     argv = ["fipswizard"]
     for flag, value in (("--arm-endpoint", args.arm_endpoint), ("--ca-bundle", args.ca_bundle)):
         if value:
             argv += [flag, value]
+    if review:
+        return shlex.join([*argv, "plan", args.recipe])
     argv += ["apply", args.recipe]
     if args.journal:
         argv += ["--journal", args.journal]

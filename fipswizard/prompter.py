@@ -36,16 +36,19 @@ class HeadlessPrompter:
         assume_yes: bool,
         declined: Mapping[str, Sequence[str]] | None = None,
         command: str | None = None,
+        review: str | None = None,
     ) -> None:
         self.assume_yes = assume_yes
         self.declined = dict(declined or {})
         self.command = command  # the exact command that approves: printed when refusing
+        self.review = review  # the exact command that shows the plan
 
     async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
         pending = [i for i in items if not is_declined(i, self.declined)]
         if pending and not self.assume_yes:
             command = self.command or DEFAULT_COMMAND
-            raise ConfirmationNeeded(needs_approval_message(pending, command))
+            review = self.review or "fipswizard plan RECIPE"
+            raise ConfirmationNeeded(needs_approval_message(pending, command, review))
         return {i.key for i in pending}
 
     async def confirm(self, target: str, question: str) -> bool:

@@ -15,8 +15,8 @@ def demo_vms(sandbox: SandboxProc) -> list[tuple[str, str, str]]:
     return [(vm["subscription"], vm["resource_group"], name) for name, vm in names]
 
 
-def printed_command(stderr: str) -> list[str]:
-    found = re.search(r"then run: (fipswizard .*)$", stderr, re.MULTILINE)
+def printed_command(stderr: str, label: str = "then approve and run") -> list[str]:
+    found = re.search(label + r": (fipswizard .*)$", stderr, re.MULTILINE)
     assert found, stderr
     argv = shlex.split(found.group(1))
     return [sys.executable, "-m", *argv] if argv[0] != "fipswizard" else argv[1:]
@@ -43,7 +43,9 @@ def test_apply_without_yes_exits_4_before_any_write(sandbox: SandboxProc, tmp_pa
     assert "(if needed) [fix-reallocate]: Deallocate and start" in out.stderr
     assert "needs confirmation" in out.stdout
 
-    # The remedy is runnable as printed.
+    # The remedies are runnable as printed: first the review, then the approval.
+    review = fipswizard(printed_command(out.stderr, "review the plan"), env, tmp_path)
+    assert review.returncode == 0 and "== Summary ==" in review.stdout, review.stderr
     argv = printed_command(out.stderr)
     assert argv[-1] == "--yes"
     again = fipswizard(argv, env, tmp_path)
