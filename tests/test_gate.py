@@ -217,3 +217,19 @@ async def test_cancel_lets_a_disruptive_step_finish(tmp_path: Path) -> None:
     assert "validate" not in WORLD.get("writes", [])  # and nothing after it started
     assert any("letting 'reboot' finish" in getattr(e, "text", "") for e in seen)
     assert Journal(tmp_path / "j").unfinished() == {(unit.key, "b")}
+
+
+async def test_ask_each_asks_again_only_for_what_the_gate_approved(tmp_path: Path) -> None:
+    class AskEach(Recording):
+        ask_each = True
+
+        async def confirm(self, target: str, question: str) -> bool:
+            self.questions = [*getattr(self, "questions", []), question]
+            return False  # the operator changes their mind at the reboot
+
+    plan = vm_plan(["a"], fix=False)
+    prompter = AskEach()
+    _, events = await run(plan, Journal(tmp_path / "j", "r"), prompter)
+    assert prompter.questions == ["reboot on " + plan.units[0].key + " (disruptive)"]
+    assert WORLD["writes"] == ["a-flag"]  # stopped before the reboot
+    assert list(events[-1].outcomes.values()) == [TargetOutcome.DECLINED]
