@@ -104,17 +104,21 @@ SCREEN_HELP: dict[str, str] = {
                  "the guest agent, the image. Refusals say why. Nothing has been changed.",
     "plan": "The dry run: the exact requests and guest scripts, with risk labels, rendered "
             "from the same plan `fipswizard plan` prints. Nothing has been sent.",
-    "confirm": "The disruptive and irreversible steps, named again. Running starts writes; "
-               "every write is journalled so the run can be resumed or rolled back.",
+    "confirm": "What the run will ask before its first write, per VM: each disruptive or "
+               "irreversible step, and the fixes validation may need (\"if needed\"). "
+               "[x] approved, [ ] declined: Space toggles a line (a VM's line toggles all of "
+               "it), a approves all, n declines all. Nothing is asked mid-run; a declined step "
+               "stops that VM before it, and the saved recipe records it. Running starts "
+               "writes; every write is journalled so the run can be resumed or rolled back.",
     "run": "Live progress per VM and the log. Cancelling stops safely: the journal keeps the "
            "state, so the run can be resumed (Resume on the first screen) or rolled back.",
     "validation": "Extension validation results per VM, the diagnosis when it failed, and "
-                  "the fix that was proposed, accepted or declined.",
+                  "the fix it needed, applied or declined as approved before the run.",
     "summary": "The outcome per VM. Save the recipe to replay it headless with "
                "`fipswizard apply`, or roll back what the run changed.",
     "rollback": "What rollback will undo, newest first, from the journal.",
-    "question": "The run needs an answer before a disruptive or irreversible step: read the "
-                "diagnosis and the cost, then accept or decline.",
+    "question": "You asked to be asked again before each disruptive step (or a rollback "
+                "asks): read the diagnosis and the cost, then accept or decline.",
     "dialog": "Read the message; Enter or Escape closes it.",
     "help": "Keys and help for the screen you came from.",
 }
