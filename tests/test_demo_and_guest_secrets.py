@@ -43,7 +43,10 @@ async def test_demo_every_guest_ends_as_its_scenario_says(tmp_path: Path) -> Non
         if str(row.outcome) == "compliant":
             assert state["vms"][name]["fips_flag"] is True, name
             assert str(guests[name]["fips_enabled"]) in ("1", "True"), (name, guests[name])
-    assert "2.12" in rows["flatcar-edge"].detail and "auto-update" in rows["flatcar-edge"].detail
+    # stock Flatcar (agent 2.12.0.4, auto-update off, waagent.conf a link into /usr): the agent
+    # step turns auto-update on (the link replaced by a file) and the goal-state agent updates
+    assert "agent.auto-update" in rows["flatcar-edge"].applied, rows["flatcar-edge"]
+    assert guests["flatcar-edge"]["fips_enabled"] in ("1", 1, True)
     assert "Not Ready" in rows["rhel96-notready"].detail
     assert "mexicocentral" in rows["ubuntu2204-mexico"].detail
     # the RHEL 9.5 daemon loop was avoided by the workaround, applied before the reboot
