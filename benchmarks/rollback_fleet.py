@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from fipswizard.context import Settings, Target
-from fipswizard.prompter import HeadlessPrompter
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure, bench_estate, start_in_thread
 from fipswizard.session import Options, run_apply, run_rollback

@@ -32,12 +32,22 @@ def first_paint_seconds(args: list[str], workdir: Path) -> float:
     stamp.unlink(missing_ok=True)
     primary, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 32, 100, 0, 0))
-    env = {**os.environ, "FIPSWIZARD_EXIT_AFTER_FIRST_PAINT": str(stamp),
-           "TERM": "xterm-256color", "XDG_STATE_HOME": str(workdir)}
+    env = {
+        **os.environ,
+        "FIPSWIZARD_EXIT_AFTER_FIRST_PAINT": str(stamp),
+        "TERM": "xterm-256color",
+        "XDG_STATE_HOME": str(workdir),
+    }
     started = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "fipswizard", *args], cwd=ROOT, env=env,
-                            stdin=secondary, stdout=secondary, stderr=secondary,
-                            close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fipswizard", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        close_fds=True,
+    )
     os.close(secondary)
     try:
         while proc.poll() is None:  # drain the terminal so the app never blocks writing

@@ -1,5 +1,5 @@
 """`python -m fipswizard` is the same as the `fipswizard` console script."""
 
-from fipswizard.cli import main
+from fipswizard.headless.cli import main
 
 raise SystemExit(main())

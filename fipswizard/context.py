@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
-from fipswizard.prompter import Prompter
+from fipswizard.engine.prompter import Prompter
 from fipswizard.secrets import Secret
 
 if TYPE_CHECKING:

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fipswizard.context import Context, Settings, Target
+from fipswizard.engine.events import Event
+from fipswizard.engine.journal import Journal
+from fipswizard.engine.plan import Plan, build_plan, discover
+from fipswizard.engine.prompter import Prompter
+from fipswizard.engine.report import Summary
 from fipswizard.errors import BadInput
-from fipswizard.events import Event
-from fipswizard.journal import Journal
-from fipswizard.plan import Plan, build_plan, discover
-from fipswizard.prompter import Prompter
 from fipswizard.recipe import Recipe, dump_recipe, parse_recipe
-from fipswizard.report import Summary
 from fipswizard.secrets import Secret, secret_from
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ async def run_apply(
     on_event: Callable[[Event], None],
 ) -> Summary:
     """Discover, plan and run the recipe; every event goes to `on_event` and the summary."""
-    from fipswizard.engine import Engine
+    from fipswizard.engine.run import Engine
 
     opts = for_recipe(opts, recipe)
     run_id, correlation_id = new_ids()
@@ -206,8 +206,8 @@ async def run_rollback(
 ) -> Summary:
     """Recover interrupted operations, then undo; asks `prompter` once with the full list.
     With `preview`, hand it that list (per VM, in order) and send nothing."""
-    from fipswizard.rollback import pending_recoveries, pending_undos, plan_lines
-    from fipswizard.rollback import run_rollback as undo_all
+    from fipswizard.engine.rollback import pending_recoveries, pending_undos, plan_lines
+    from fipswizard.engine.rollback import run_rollback as undo_all
 
     journal = Journal(journal_path)
     recipe = journal_recipe(journal)

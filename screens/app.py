@@ -15,7 +15,7 @@ from textual.app import App
 from textual.screen import Screen
 
 from fipswizard.session import Options
-from screens.commands import SCREENS, WizardCommands, app_bindings, help_markup
+from screens.command_table import SCREENS, WizardCommands, app_bindings, help_markup
 from screens.dialogs import ErrorDialog, HelpScreen
 from screens.error_info import describe_error, log
 from screens.home import HomeScreen
@@ -36,9 +36,16 @@ class FipsWizardApp(App[None]):
     BINDINGS = app_bindings()
     COMMANDS = App.COMMANDS | {WizardCommands}
 
-    def __init__(self, *, demo: bool, opts: Options | None, workdir: Path | None = None,
-                 log_path: str = "", autostart: bool = True,
-                 exit_after_first_paint: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        demo: bool,
+        opts: Options | None,
+        workdir: Path | None = None,
+        log_path: str = "",
+        autostart: bool = True,
+        exit_after_first_paint: str = "",
+    ) -> None:
         super().__init__()
         self.demo, self.opts, self.workdir, self.log_path = demo, opts, workdir, log_path
         self.autostart, self.exit_after_first_paint = autostart, exit_after_first_paint
@@ -64,8 +71,9 @@ class FipsWizardApp(App[None]):
         from screens.wizard import Wizard
 
         self.wizard = Wizard(self)
-        self.run_worker(self.wizard.walk(), group="wizard", exclusive=True,
-                        exit_on_error=False, name="wizard")
+        self.run_worker(
+            self.wizard.walk(), group="wizard", exclusive=True, exit_on_error=False, name="wizard"
+        )
 
     def cancel_engine(self) -> None:
         """Cancel the engine worker: the journal keeps the state (resume or roll back later)."""
@@ -95,8 +103,11 @@ class FipsWizardApp(App[None]):
         if self._exit_renderables:
             self._exit_renderables.clear()
             where = self.log_path or "the log file"
-            self.error_console.print(f"fipswizard: internal error in the TUI; details in {where}",
-                                     markup=False, highlight=False)
+            self.error_console.print(
+                f"fipswizard: internal error in the TUI; details in {where}",
+                markup=False,
+                highlight=False,
+            )
         super()._print_error_renderables()
 
     def action_help(self) -> None:
@@ -105,23 +116,40 @@ class FipsWizardApp(App[None]):
         if screen_id == "help":
             return
         focused = getattr(screen, "focused_help", lambda: "")()
-        self.push_screen(HelpScreen(help_markup(screen_id if screen_id in SCREENS else "home",
-                                                focused)))
+        self.push_screen(
+            HelpScreen(help_markup(screen_id if screen_id in SCREENS else "home", focused))
+        )
 
     def action_toggle_theme(self) -> None:
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
 
-def create_app(*, demo: bool, opts: Options | None = None, workdir: Path | None = None,
-               log_path: str = "", autostart: bool = True) -> FipsWizardApp:
+def create_app(
+    *,
+    demo: bool,
+    opts: Options | None = None,
+    workdir: Path | None = None,
+    log_path: str = "",
+    autostart: bool = True,
+) -> FipsWizardApp:
     """The app as the CLI runs it; tests pass `opts` (sandbox endpoint) or `autostart=False`."""
-    return FipsWizardApp(demo=demo, opts=opts, workdir=workdir, log_path=log_path,
-                         autostart=autostart,
-                         exit_after_first_paint=os.environ.get(EXIT_AFTER_FIRST_PAINT, ""))
+    return FipsWizardApp(
+        demo=demo,
+        opts=opts,
+        workdir=workdir,
+        log_path=log_path,
+        autostart=autostart,
+        exit_after_first_paint=os.environ.get(EXIT_AFTER_FIRST_PAINT, ""),
+    )
 
 
-def run_app(*, demo: bool, arm_endpoint: str | None = None, workdir: str | None = None,
-            ca_bundle: str | None = None) -> int:
+def run_app(
+    *,
+    demo: bool,
+    arm_endpoint: str | None = None,
+    workdir: str | None = None,
+    ca_bundle: str | None = None,
+) -> int:
     """Entry point for `fipswizard` (no arguments) and `fipswizard demo`; returns the exit code."""
     import sys
 
@@ -135,9 +163,11 @@ def run_app(*, demo: bool, arm_endpoint: str | None = None, workdir: str | None 
     except FipsWizardError as err:  # e.g. a malformed FIPSWIZARD_POLL_INTERVAL
         print(f"fipswizard: {err}", file=sys.stderr)
         return int(err.exit_code)
-    opts = None if demo else Options(arm_endpoint=arm_endpoint, ca_bundle=ca_bundle,
-                                     settings=settings)
-    app = create_app(demo=demo, opts=opts, workdir=Path(workdir) if workdir else None,
-                     log_path=str(log_path))
+    opts = (
+        None if demo else Options(arm_endpoint=arm_endpoint, ca_bundle=ca_bundle, settings=settings)
+    )
+    app = create_app(
+        demo=demo, opts=opts, workdir=Path(workdir) if workdir else None, log_path=str(log_path)
+    )
     app.run()
     return int(app.return_code or 0)

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from fipswizard.approvals import ApprovalItem
+from fipswizard.engine.approvals import ApprovalItem
 from screens.approval_list import ApprovalList
 
 Keys = set[tuple[str, str]]
@@ -29,8 +29,10 @@ class ApprovalScreen(ModalScreen[Keys]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Label("Approve before the first write", classes="dialog-title")
-            yield Static("Reading the VMs showed these steps too. Nothing has been written "
-                         "yet. [x] approved, [ ] declined; Space toggles.")
+            yield Static(
+                "Reading the VMs showed these steps too. Nothing has been written "
+                "yet. [x] approved, [ ] declined; Space toggles."
+            )
             yield ApprovalList(self.items, id="gate-approvals")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Approve all", id="all", variant="warning")

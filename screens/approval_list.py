@@ -14,7 +14,7 @@ from textual.markup import escape
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from fipswizard.approvals import ApprovalItem, by_target
+from fipswizard.engine.approvals import ApprovalItem, by_target
 
 Key = tuple[str, str]
 

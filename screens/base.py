@@ -12,17 +12,23 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from screens.commands import SCREEN_HELP
+from screens.command_table import SCREEN_HELP
 
 ResultT = TypeVar("ResultT")
 
-PHASES = (("target", "Target"), ("preflight", "Preflight"), ("plan", "Plan"),
-          ("confirm", "Confirm"), ("run", "Run"), ("validation", "Validation"),
-          ("summary", "Summary"))
+PHASES = (
+    ("target", "Target"),
+    ("preflight", "Preflight"),
+    ("plan", "Plan"),
+    ("confirm", "Confirm"),
+    ("run", "Run"),
+    ("validation", "Validation"),
+    ("summary", "Summary"),
+)
 
 
 def phase_markup(current: str) -> str:
-    """"1 Target > 2 Preflight > ..." with the current phase picked out."""
+    """ "1 Target > 2 Preflight > ..." with the current phase picked out."""
     parts = []
     for n, (key, label) in enumerate(PHASES, 1):
         text = f"{n} {label}"

@@ -6,11 +6,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Static
 
-from fipswizard.approvals import plan_items
-from fipswizard.plan import Plan
+from fipswizard.engine.approvals import plan_items
+from fipswizard.engine.plan import Plan
 from screens.approval_list import ApprovalList
 from screens.base import WizardScreen
-from screens.commands import bindings_for
+from screens.command_table import bindings_for
 from screens.results import Nav, RunChoice
 
 ASK_EACH = "Ask again before each disruptive step: "
@@ -19,15 +19,19 @@ ASK_EACH = "Ask again before each disruptive step: "
 def confirm_markup(plan: Plan) -> str:
     items = plan_items(plan)
     writes = sum(1 for u in plan.units for s in u.steps if s.risk.value != "read-only")
-    lines = [f"The run changes {len(plan.vm_units)} VM(s) in {writes} step(s); each write is "
-             "journalled before and after, so it can be resumed or rolled back.",
-             "Nothing is written before you press Run. Steps that are already done are skipped.",
-             ""]
+    lines = [
+        f"The run changes {len(plan.vm_units)} VM(s) in {writes} step(s); each write is "
+        "journalled before and after, so it can be resumed or rolled back.",
+        "Nothing is written before you press Run. Steps that are already done are skipped.",
+        "",
+    ]
     if items:
-        lines.append("[b]Approve per VM[/b] what may stop or restart it (\\[x] approved, \\[ ] "
-                     "declined; Space toggles, a = all, n = none). \"If needed\" fixes run only "
-                     "when validation shows they are. A declined step stops that VM before it, "
-                     "and the saved recipe records it.")
+        lines.append(
+            "[b]Approve per VM[/b] what may stop or restart it (\\[x] approved, \\[ ] "
+            'declined; Space toggles, a = all, n = none). "If needed" fixes run only '
+            "when validation shows they are. A declined step stops that VM before it, "
+            "and the saved recipe records it."
+        )
     else:
         lines.append("Nothing in this plan is disruptive or irreversible.")
     return "\n".join(lines)
@@ -62,10 +66,13 @@ class ConfirmScreen(WizardScreen[RunChoice | Nav]):
 
     def action_next(self) -> None:
         approvals = self.query_one(ApprovalList)
-        self.dismiss(RunChoice(
-            ask_each=self.query_one("#ask-each", Checkbox).value,
-            approved=frozenset(approvals.approved),
-            known=frozenset(i.key for i in self.items)))
+        self.dismiss(
+            RunChoice(
+                ask_each=self.query_one("#ask-each", Checkbox).value,
+                approved=frozenset(approvals.approved),
+                known=frozenset(i.key for i in self.items),
+            )
+        )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "next":

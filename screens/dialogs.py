@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from screens.base import target_label
-from screens.commands import bindings_for
+from screens.command_table import bindings_for
 from screens.error_info import ErrorInfo
 from screens.run_record import Diagnosis
 
@@ -105,12 +105,13 @@ class QuestionScreen(ModalScreen[Reply]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Label("The run needs your answer", classes="dialog-title")
-            yield Static(f"[b]VM:[/b] {escape(target_label(self.target))} "
-                         f"[$text-muted]({escape(self.target)})[/]")
+            yield Static(
+                f"[b]VM:[/b] {escape(target_label(self.target))} "
+                f"[$text-muted]({escape(self.target)})[/]"
+            )
             with VerticalScroll(id="question-text"):
                 if self.diagnosis is not None:
-                    yield Static(f"[b]Diagnosis:[/b] {escape(self.diagnosis.text)}",
-                                 id="diagnosis")
+                    yield Static(f"[b]Diagnosis:[/b] {escape(self.diagnosis.text)}", id="diagnosis")
                     if self.diagnosis.cost:
                         yield Static(f"[b]Cost:[/b] {escape(self.diagnosis.cost)}", id="cost")
                 yield Static(f"[b]Proposed:[/b] {escape(self.question)}", id="proposal")

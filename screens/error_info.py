@@ -34,10 +34,17 @@ def describe_error(err: BaseException, log_path: str = "") -> ErrorInfo:
         if getattr(err, "label", None) and message is not None:
             text = f"ARM {err.label}: {message}"  # type: ignore[attr-defined]
         advice = str(getattr(err, "advice", "") or advice)
-        return ErrorInfo("Azure refused the request" if hasattr(err, "label") else "Cannot go on",
-                         redact(code), redact(text), redact(advice))
+        return ErrorInfo(
+            "Azure refused the request" if hasattr(err, "label") else "Cannot go on",
+            redact(code),
+            redact(text),
+            redact(advice),
+        )
     log.error("internal error in the TUI", exc_info=err)
     where = f" (details in {log_path})" if log_path else " (details in the log file)"
-    return ErrorInfo("Internal error", type(err).__name__,
-                     redact(f"{type(err).__name__}: {err}".splitlines()[0]),
-                     "this is a bug in fipswizard; please report it with the log file" + where)
+    return ErrorInfo(
+        "Internal error",
+        type(err).__name__,
+        redact(f"{type(err).__name__}: {err}".splitlines()[0]),
+        "this is a bug in fipswizard; please report it with the log file" + where,
+    )

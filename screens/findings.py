@@ -13,7 +13,7 @@ from packaging.version import InvalidVersion, Version
 
 from fipswizard.azure.regions import RegionStatus, region_advice
 from fipswizard.context import Settings
-from fipswizard.plan import Plan, Unit, subscription_key
+from fipswizard.engine.plan import Plan, Unit, subscription_key
 
 LEVELS = ("ok", "info", "warning", "refusal")
 
@@ -46,7 +46,7 @@ def _older(version: str, minimum: str) -> bool:
 
 
 def _state_word(text: str) -> str:
-    """"done, will skip: feature state Registered" -> "Registered"."""
+    """ "done, will skip: feature state Registered" -> "Registered"."""
     tail = text.split(":", 1)[-1].strip()
     return tail.removeprefix("feature state ").split(" (")[0] if tail else "-"
 
@@ -62,34 +62,61 @@ def _feature(plan: Plan, states: dict[tuple[str, str], str], subscription: str) 
     return _state_word(text) if text else "-"
 
 
-def _findings(plan: Plan, unit: Unit, facts: dict[str, Any], feature: str,
-              minimum: str) -> list[Finding]:
+def _findings(
+    plan: Plan, unit: Unit, facts: dict[str, Any], feature: str, minimum: str
+) -> list[Finding]:
     out: list[Finding] = []
     if "error" in facts:
         return [Finding("refusal", f"could not read the VM: {facts['error']}")]
     advice = region_advice(plan.recipe.cloud, str(facts.get("location", "")))
-    level = {RegionStatus.KNOWN_SUPPORTED: "ok", RegionStatus.UNKNOWN: "warning",
-             RegionStatus.KNOWN_UNSUPPORTED: "warning"}[advice.status]
+    level = {
+        RegionStatus.KNOWN_SUPPORTED: "ok",
+        RegionStatus.UNKNOWN: "warning",
+        RegionStatus.KNOWN_UNSUPPORTED: "warning",
+    }[advice.status]
     out.append(Finding(level, "region " + advice.describe()))
     if feature in ("NotRegistered", "Unregistered", "Registering", "Pending"):
-        out.append(Finding("info", f"subscription feature is {feature}: the run registers it "
-                                   "(can take a while; resumable)"))
-    out.append(Finding("ok", "FIPS flag already on") if facts.get("flag") else
-               Finding("info", "FIPS flag off: the run sets it (a VM model update)"))
+        out.append(
+            Finding(
+                "info",
+                f"subscription feature is {feature}: the run registers it "
+                "(can take a while; resumable)",
+            )
+        )
+    out.append(
+        Finding("ok", "FIPS flag already on")
+        if facts.get("flag")
+        else Finding("info", "FIPS flag off: the run sets it (a VM model update)")
+    )
     if not facts.get("agent_ready"):
-        out.append(Finding("refusal", f"guest agent is {facts.get('agent_status', 'unknown')}: "
-                                      "Run Command and extensions cannot work until it is Ready"))
+        out.append(
+            Finding(
+                "refusal",
+                f"guest agent is {facts.get('agent_status', 'unknown')}: "
+                "Run Command and extensions cannot work until it is Ready",
+            )
+        )
     version = str(facts.get("agent_version", ""))
     if version and version != "Unknown" and _older(version, minimum):
-        out.append(Finding("warning", f"agent {version} is older than {minimum}: extensions "
-                                      "with protected settings fail in FIPS mode until it updates"))
+        out.append(
+            Finding(
+                "warning",
+                f"agent {version} is older than {minimum}: extensions "
+                "with protected settings fail in FIPS mode until it updates",
+            )
+        )
     if facts.get("power_state") not in (None, "running"):
         out.append(Finding("warning", f"power state {facts.get('power_state')}"))
     for note in unit.notes:
         out.append(Finding("refusal" if "refus" in note.lower() else "info", note))
-    out.append(Finding("info", "distro, FIPS mode, SSH keys and agent settings inside the "
-                               "guest are read by the run's guest probe (its findings show on "
-                               "the validation screen)"))
+    out.append(
+        Finding(
+            "info",
+            "distro, FIPS mode, SSH keys and agent settings inside the "
+            "guest are read by the run's guest probe (its findings show on "
+            "the validation screen)",
+        )
+    )
     return out
 
 
@@ -101,8 +128,9 @@ def _verdict(findings: list[Finding]) -> str:
     return "ready"
 
 
-def vm_rows(plan: Plan, states: dict[tuple[str, str], str],
-            min_agent: str = Settings().min_agent) -> list[VmRow]:
+def vm_rows(
+    plan: Plan, states: dict[tuple[str, str], str], min_agent: str = Settings().min_agent
+) -> list[VmRow]:
     rows = []
     targets = {rt.target.key: rt.target for rt in plan.recipe.targets}
     for unit in plan.vm_units:
@@ -110,11 +138,26 @@ def vm_rows(plan: Plan, states: dict[tuple[str, str], str],
         facts = plan.facts.get(unit.key, {})
         feature = _feature(plan, states, target.subscription)
         found = _findings(plan, unit, facts, feature, min_agent)
-        checks = tuple(f"{s.title}: {states[(unit.key, s.id)]}" for s in unit.steps
-                       if (unit.key, s.id) in states)
+        checks = tuple(
+            f"{s.title}: {states[(unit.key, s.id)]}"
+            for s in unit.steps
+            if (unit.key, s.id) in states
+        )
         agent = f"{facts.get('agent_status', '?')} {facts.get('agent_version', '')}".strip()
         image = str(facts.get("os_name") or facts.get("image") or "?")
         flag = "?" if "error" in facts else ("on" if facts.get("flag") else "off")
-        rows.append(VmRow(unit.key, target.vm, str(facts.get("location", "?")), feature, flag,
-                          agent, image, _verdict(found), tuple(found), checks))
+        rows.append(
+            VmRow(
+                unit.key,
+                target.vm,
+                str(facts.get("location", "?")),
+                feature,
+                flag,
+                agent,
+                image,
+                _verdict(found),
+                tuple(found),
+                checks,
+            )
+        )
     return rows

@@ -8,7 +8,7 @@ from textual.markup import escape
 from textual.widgets import LoadingIndicator, Static
 
 from screens.base import PhaseBar, WizardScreen, phase_markup
-from screens.commands import bindings_for
+from screens.command_table import bindings_for
 from screens.messages import PhaseEntered
 
 
@@ -21,8 +21,9 @@ class HomeScreen(WizardScreen[None]):
         self.latest = PhaseEntered("target", "Starting...", busy=True)
 
     def compose_body(self) -> ComposeResult:
-        yield Static("fipswizard: FIPS 140-3 on Azure Linux VMs, control plane and guest.",
-                     id="home-title")
+        yield Static(
+            "fipswizard: FIPS 140-3 on Azure Linux VMs, control plane and guest.", id="home-title"
+        )
         yield Static(id="home-status")
         yield LoadingIndicator(id="home-busy")
 

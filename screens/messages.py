@@ -10,7 +10,7 @@ from typing import Any
 
 from textual.message import Message
 
-from fipswizard.events import (
+from fipswizard.engine.events import (
     Event,
     RunFinished,
     RunStarted,

@@ -1,4 +1,4 @@
-"""Phase 3: the dry run, rendered by fipswizard.preview from the Plan `fipswizard plan` prints."""
+"""Phase 3: the dry run, rendered by fipswizard.engine.preview (what `fipswizard plan` prints)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,19 @@ from textual.content import Content
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from fipswizard.plan import Plan, Unit
-from fipswizard.preview import plan_text
-from fipswizard.steps import HttpAction, Risk
+from fipswizard.engine.plan import Plan, Unit
+from fipswizard.engine.preview import plan_text
+from fipswizard.engine.steps import HttpAction, Risk
 from screens.base import WizardScreen
-from screens.commands import bindings_for
+from screens.command_table import bindings_for
 from screens.results import Nav
 
-RISK_STYLE = {Risk.READ_ONLY: "$success", Risk.REVERSIBLE: "$primary",
-              Risk.DISRUPTIVE: "$warning bold", Risk.IRREVERSIBLE: "$error bold"}
+RISK_STYLE = {
+    Risk.READ_ONLY: "$success",
+    Risk.REVERSIBLE: "$primary",
+    Risk.DISRUPTIVE: "$warning bold",
+    Risk.IRREVERSIBLE: "$error bold",
+}
 
 
 def split_sections(text: str) -> tuple[str, list[str]]:
@@ -44,14 +48,19 @@ def plan_counts(plan: Plan) -> str:
     scripts = sum(not isinstance(a, HttpAction) for a in actions)
     fixes = sum(1 for u in plan.units if u.fixes)
     by_risk = ", ".join(f"{risks[r]} {r}" for r in Risk if risks[r])
-    return (f"{len(steps)} steps ({by_risk}); {writes} write requests, {scripts} guest scripts; "
-            f"{fixes} VM(s) with a conditional fix. ! = a step that asks first")
+    return (
+        f"{len(steps)} steps ({by_risk}); {writes} write requests, {scripts} guest scripts; "
+        f"{fixes} VM(s) with a conditional fix. ! = a step that asks first"
+    )
 
 
 def unit_label(unit: Unit) -> str:
     """Short: the VM name (or the subscription), marked when a step needs confirmation."""
-    name = unit.key.rsplit("/", 1)[-1] if unit.after is not None else \
-        f"subscription {unit.key.split(':', 1)[1][:8]}…"
+    name = (
+        unit.key.rsplit("/", 1)[-1]
+        if unit.after is not None
+        else f"subscription {unit.key.split(':', 1)[1][:8]}…"
+    )
     risky = any(s.risk.needs_confirmation for s in unit.steps)
     return f"{name} !" if risky else name
 
@@ -70,8 +79,9 @@ class PlanScreen(WizardScreen[Nav]):
         yield Static(plan_counts(self.plan), id="plan-counts")
         with Horizontal(id="plan-panes"):
             options = [Option("Whole plan", id="all")]
-            options += [Option(unit_label(u), id=f"unit-{n}")
-                        for n, u in enumerate(self.plan.units)]
+            options += [
+                Option(unit_label(u), id=f"unit-{n}") for n, u in enumerate(self.plan.units)
+            ]
             units = OptionList(*options, id="plan-units")
             units.tooltip = "Pick a VM to see only its steps."
             yield units

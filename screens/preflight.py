@@ -7,9 +7,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.widgets import Button, DataTable, Static
 
-from fipswizard.plan import Plan
+from fipswizard.engine.plan import Plan
 from screens.base import WizardScreen
-from screens.commands import bindings_for
+from screens.command_table import bindings_for
 from screens.findings import VmRow, vm_rows
 from screens.results import Nav
 
@@ -36,10 +36,14 @@ class PreflightScreen(WizardScreen[Nav]):
     def compose_body(self) -> ComposeResult:
         refused = sum(r.verdict == "refused" for r in self.rows)
         warned = sum(r.verdict == "warnings" for r in self.rows)
-        yield Static(f"{len(self.rows)} VM(s) read: {refused} refused, {warned} with warnings. "
-                     "Nothing has been changed.", id="preflight-summary")
-        table: DataTable[str] = DataTable(id="preflight-table", cursor_type="row",
-                                          zebra_stripes=True)
+        yield Static(
+            f"{len(self.rows)} VM(s) read: {refused} refused, {warned} with warnings. "
+            "Nothing has been changed.",
+            id="preflight-summary",
+        )
+        table: DataTable[str] = DataTable(
+            id="preflight-table", cursor_type="row", zebra_stripes=True
+        )
         table.tooltip = "One row per VM; the pane below explains the highlighted one."
         yield table
         with VerticalScroll(id="preflight-details"):
@@ -52,8 +56,16 @@ class PreflightScreen(WizardScreen[Nav]):
         table = self.query_one(DataTable)
         table.add_columns("VM", "Verdict", "Region", "Flag", "Agent", "Feature", "OS / image")
         for row in self.rows:
-            table.add_row(row.vm, self.themed(row.verdict, VERDICT_VAR[row.verdict]), row.region,
-                          row.flag, row.agent, row.feature, row.image, key=row.key)
+            table.add_row(
+                row.vm,
+                self.themed(row.verdict, VERDICT_VAR[row.verdict]),
+                row.region,
+                row.flag,
+                row.agent,
+                row.feature,
+                row.image,
+                key=row.key,
+            )
         table.focus()
         if self.rows:
             self._show(self.rows[0])

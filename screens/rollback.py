@@ -9,22 +9,28 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.widgets import Button, Static
 
-from fipswizard.rollback import Undo
+from fipswizard.engine.rollback import Undo
 from screens.base import WizardScreen, target_label
-from screens.commands import bindings_for
+from screens.command_table import bindings_for
 from screens.results import Nav
 
 
 def undo_markup(undos: list[Undo], journal: Path) -> str:
-    lines = [f"Journal: {escape(str(journal))}", "",
-             f"[b]{len(undos)} change(s) to undo, newest first:[/b]"]
+    lines = [
+        f"Journal: {escape(str(journal))}",
+        "",
+        f"[b]{len(undos)} change(s) to undo, newest first:[/b]",
+    ]
     for n, undo in enumerate(undos, 1):
         risk = undo.step.risk
         style = "$warning b" if risk.needs_confirmation else "$primary"
         what = f"{target_label(undo.begun.target)}: undo '{undo.step.title}'"
         lines.append(f"{n:>3}. [{style}]\\[{risk}][/] {escape(what)}")
-    lines += ["", "Subscription features stay registered (they are subscription-wide); "
-              "use `fipswizard rollback --unregister-feature` to undo them too."]
+    lines += [
+        "",
+        "Subscription features stay registered (they are subscription-wide); "
+        "use `fipswizard rollback --unregister-feature` to undo them too.",
+    ]
     return "\n".join(lines)
 
 

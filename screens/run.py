@@ -10,17 +10,23 @@ from textual.containers import Horizontal
 from textual.markup import escape
 from textual.widgets import Button, DataTable, Label, Log, ProgressBar, Static
 
-from fipswizard.commands import progress_line
-from fipswizard.events import StepStarted
+from fipswizard.engine.events import StepStarted
+from fipswizard.engine.report import progress_line
 from fipswizard.secrets import redact
 from screens.base import WizardScreen, target_label
-from screens.commands import bindings_for
+from screens.command_table import bindings_for
 from screens.dialogs import YesNoDialog
 from screens.messages import EngineMsg, RunEnded
 from screens.run_record import RunRecord, TargetLine
 
-STATUS_VAR = {"applied": "success", "skipped": "text-muted", "failed": "error",
-              "declined": "warning", "blocked": "warning", "running": "accent"}
+STATUS_VAR = {
+    "applied": "success",
+    "skipped": "text-muted",
+    "failed": "error",
+    "declined": "warning",
+    "blocked": "warning",
+    "running": "accent",
+}
 OUTCOME_VAR = {"compliant": "success"}
 
 
@@ -30,8 +36,12 @@ class RunScreen(WizardScreen[None]):
     COMMANDS_ID = "run"
     BINDINGS = bindings_for("run")
 
-    def __init__(self, title: str, planned: list[tuple[str, str]],
-                 cancel_engine: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        planned: list[tuple[str, str]],
+        cancel_engine: Callable[[], object] | None = None,
+    ) -> None:
         """`planned`: the (target, step id) pairs expected; fixes found later add to them."""
         super().__init__()
         self.title_text = title
@@ -87,11 +97,15 @@ class RunScreen(WizardScreen[None]):
     def _show_target(self, line: TargetLine) -> None:
         step = line.steps.get(line.current) if line.current else None
         if line.outcome:
-            step_text, status = "done", self.themed(line.outcome,
-                                                    OUTCOME_VAR.get(line.outcome, "warning"))
+            step_text, status = (
+                "done",
+                self.themed(line.outcome, OUTCOME_VAR.get(line.outcome, "warning")),
+            )
         elif step is not None:
-            step_text, status = step.title, self.themed(step.status,
-                                                        STATUS_VAR.get(step.status, "accent"))
+            step_text, status = (
+                step.title,
+                self.themed(step.status, STATUS_VAR.get(step.status, "accent")),
+            )
         else:
             step_text, status = "", self.themed("", "accent")
         latest = (line.detail if line.outcome else line.last_output)[:80]
@@ -111,8 +125,7 @@ class RunScreen(WizardScreen[None]):
                 row.display, self._wait_owner = False, ""
             return
         row.display, self._wait_owner = True, line.key
-        self.query_one("#wait-label", Label).update(
-            escape(f"{line.name}: {line.last_output}")[:60])
+        self.query_one("#wait-label", Label).update(escape(f"{line.name}: {line.last_output}")[:60])
         self.query_one("#wait-progress", ProgressBar).update(progress=line.wait_fraction)
 
     def on_run_ended(self, message: RunEnded) -> None:
@@ -136,10 +149,16 @@ class RunScreen(WizardScreen[None]):
             if yes and not self.ended and self._cancel is not None:
                 self._cancel()
 
-        self.app.push_screen(YesNoDialog(
-            "Cancel the run?", "Steps in progress stop now. The journal keeps what was done, "
-            "so the run can be resumed or rolled back later.", "Cancel the run", "Keep running"),
-            answered)
+        self.app.push_screen(
+            YesNoDialog(
+                "Cancel the run?",
+                "Steps in progress stop now. The journal keeps what was done, "
+                "so the run can be resumed or rolled back later.",
+                "Cancel the run",
+                "Keep running",
+            ),
+            answered,
+        )
 
     def action_next(self) -> None:
         if self.ended:

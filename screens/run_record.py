@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from fipswizard.events import (
+from fipswizard.engine.events import (
     Event,
     RunFinished,
     RunStarted,
@@ -70,8 +70,9 @@ class TargetLine:
         return self.key.rsplit("/", 1)[-1]
 
     def validation(self) -> list[StepLine]:
-        return [s for s in self.steps.values()
-                if s.step_id.startswith((VALIDATION_PREFIX, FIX_PREFIX))]
+        return [
+            s for s in self.steps.values() if s.step_id.startswith((VALIDATION_PREFIX, FIX_PREFIX))
+        ]
 
 
 @dataclass

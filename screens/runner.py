@@ -13,8 +13,8 @@ from typing import Any
 from textual.app import App
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from fipswizard.events import Event
-from fipswizard.report import Summary
+from fipswizard.engine.events import Event
+from fipswizard.engine.report import Summary
 from fipswizard.secrets import redact
 from screens.messages import RunEnded, engine_message
 from screens.run import RunScreen
@@ -48,30 +48,43 @@ def _ended_text(how: str, summary: Summary, journal: Path, error: str) -> str:
         good = sum(str(t.outcome) == "compliant" for t in summary.targets.values())
         return f"Finished: {good} of {len(summary.targets)} target(s) ended well. Continue: ^N"
     if how == "cancelled":
-        return (f"Cancelled. The journal {journal} keeps the state: resume it from the first "
-                "screen, or roll it back. Continue: ^N")
+        return (
+            f"Cancelled. The journal {journal} keeps the state: resume it from the first "
+            "screen, or roll it back. Continue: ^N"
+        )
     return f"The run stopped: {error}. The journal {journal} keeps the state. Continue: ^N"
 
 
-async def drive(app: App[Any], feed: RunFeed, job: Job, journal: Path,
-                on_error: Callable[[BaseException], Awaitable[None]]) -> RunFeed:
+async def drive(
+    app: App[Any],
+    feed: RunFeed,
+    job: Job,
+    journal: Path,
+    on_error: Callable[[BaseException], Awaitable[None]],
+) -> RunFeed:
     """Show the screen, run the job in the engine worker, report how it ended, await the screen."""
     screen = feed.screen
     closed = app.push_screen(screen, wait_for_dismiss=True)
-    worker = app.run_worker(job(feed), group=ENGINE_GROUP, exclusive=True, exit_on_error=False,
-                            name="engine run")
+    worker = app.run_worker(
+        job(feed), group=ENGINE_GROUP, exclusive=True, exit_on_error=False, name="engine run"
+    )
     error = ""
     try:
         await worker.wait()
         feed.how = "finished"
     except WorkerCancelled:
         feed.how = "cancelled"
-        while len(app.screen_stack) > 1 and app.screen_stack[-1] is not screen \
-                and screen in app.screen_stack:
+        while (
+            len(app.screen_stack) > 1
+            and app.screen_stack[-1] is not screen
+            and screen in app.screen_stack
+        ):
             app.pop_screen()  # a question the cancelled run left open
     except WorkerFailed as failed:
-        feed.how, error = "failed", str(failed.error).splitlines()[0] if str(failed.error) else \
-            type(failed.error).__name__
+        feed.how, error = (
+            "failed",
+            str(failed.error).splitlines()[0] if str(failed.error) else type(failed.error).__name__,
+        )
         await on_error(failed.error)
     screen.post_message(RunEnded(feed.how, ended_text(feed.how, feed.summary, journal, error)))
     await closed

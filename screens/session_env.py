@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fipswizard.journal import Journal
+from fipswizard.engine.journal import Journal
 from fipswizard.recipe import Recipe
 from fipswizard.session import Options
 
@@ -36,7 +36,7 @@ class WizardSession:
         is not the recipe cloud's own, and the credential it needs."""
         import shlex
 
-        from fipswizard.demo import DEMO_TOKEN
+        from fipswizard.demo_env import DEMO_TOKEN
 
         argv = ["fipswizard"]
         endpoint = self.endpoint_hint or self.opts.arm_endpoint
@@ -45,17 +45,21 @@ class WizardSession:
         command = shlex.join([*argv, "apply", str(path), "--yes"])
         if self.endpoint_hint:  # the demo's simulated Azure takes its own made-up token
             return f"saved {path}; replay it with: FIPSWIZARD_ACCESS_TOKEN={DEMO_TOKEN} {command}"
-        return (f"saved {path}; replay it with: {command}  (credential: FIPSWIZARD_ACCESS_TOKEN "
-                "or `az login`)")
+        return (
+            f"saved {path}; replay it with: {command}  (credential: FIPSWIZARD_ACCESS_TOKEN "
+            "or `az login`)"
+        )
 
 
-async def open_session(stack: AsyncExitStack, *, demo: bool, opts: Options | None,
-                       workdir: Path | None) -> WizardSession:
+async def open_session(
+    stack: AsyncExitStack, *, demo: bool, opts: Options | None, workdir: Path | None
+) -> WizardSession:
     """A demo session starts the simulated Azure (closed with the stack); else use `opts`."""
     if not demo:
         return WizardSession(opts or Options(), workdir or Path.cwd())
-    from fipswizard.demo import demo_environment
+    from fipswizard.demo_env import demo_environment
 
     env = await stack.enter_async_context(demo_environment(workdir))
-    return WizardSession(env.opts, env.recipe_path.parent, env.recipe, dict(env.expected),
-                         env.endpoint)
+    return WizardSession(
+        env.opts, env.recipe_path.parent, env.recipe, dict(env.expected), env.endpoint
+    )

@@ -9,9 +9,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.widgets import Button, DataTable, Static
 
-from fipswizard.report import Summary
+from fipswizard.engine.report import Summary
 from screens.base import WizardScreen, target_label
-from screens.commands import bindings_for
+from screens.command_table import bindings_for
 from screens.dialogs import PathDialog
 from screens.results import SaveRecipe, SummaryAction, SummaryResult
 
@@ -20,9 +20,16 @@ class SummaryScreen(WizardScreen[SummaryResult]):
     COMMANDS_ID = "summary"
     BINDINGS = bindings_for("summary")
 
-    def __init__(self, summary: Summary, *, journal: Path, save_default: Path,
-                 expected: dict[str, str] | None = None, rollback: bool = False,
-                 note: str = "") -> None:
+    def __init__(
+        self,
+        summary: Summary,
+        *,
+        journal: Path,
+        save_default: Path,
+        expected: dict[str, str] | None = None,
+        rollback: bool = False,
+        note: str = "",
+    ) -> None:
         super().__init__()
         self.summary, self.journal, self.save_default = summary, journal, save_default
         self.expected, self.is_rollback, self.note = expected, rollback, note
@@ -47,8 +54,7 @@ class SummaryScreen(WizardScreen[SummaryResult]):
         lines = []
         for t in self.summary.targets.values():
             if t.advice and (t.outcome is None or t.outcome.value != "compliant"):
-                lines.append(f"[b]{escape(target_label(t.key))}[/b] what to do: "
-                             f"{escape(t.advice)}")
+                lines.append(f"[b]{escape(target_label(t.key))}[/b] what to do: {escape(t.advice)}")
         lines.append(f"Journal: {escape(str(self.journal))}")
         if self.note:
             lines.append(f"[$success]{escape(self.note)}[/]")
@@ -65,10 +71,12 @@ class SummaryScreen(WizardScreen[SummaryResult]):
         for t in self.summary.targets.values():
             outcome = str(t.outcome) if t.outcome is not None else "unfinished"
             ok = outcome == "compliant"
-            row: list[object] = [target_label(t.key),
-                                 self.themed(self.ok_word if ok else outcome,
-                                             "success" if ok else "warning"),
-                                 str(len(t.applied)), t.detail]
+            row: list[object] = [
+                target_label(t.key),
+                self.themed(self.ok_word if ok else outcome, "success" if ok else "warning"),
+                str(len(t.applied)),
+                t.detail,
+            ]
             if self.expected is not None:
                 row.insert(2, self.expected.get(t.key, "-"))
             table.add_row(*row, key=t.key)
@@ -84,8 +92,9 @@ class SummaryScreen(WizardScreen[SummaryResult]):
             if path is not None:
                 self.dismiss(SaveRecipe(path))
 
-        self.app.push_screen(PathDialog("Save the recipe as", str(self.save_default), "Save"),
-                             chosen)
+        self.app.push_screen(
+            PathDialog("Save the recipe as", str(self.save_default), "Save"), chosen
+        )
 
     def action_rollback(self) -> None:
         self.dismiss(SummaryAction.ROLLBACK)
@@ -97,7 +106,10 @@ class SummaryScreen(WizardScreen[SummaryResult]):
         self.dismiss(SummaryAction.QUIT)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"save": self.action_save_recipe, "rollback": self.action_rollback,
-                   "new": self.action_next,
-                   "quit": self.action_quit}
+        actions = {
+            "save": self.action_save_recipe,
+            "rollback": self.action_rollback,
+            "new": self.action_next,
+            "quit": self.action_quit,
+        }
         actions[event.button.id or "quit"]()

@@ -14,7 +14,7 @@ from fipswizard.errors import FipsWizardError
 from fipswizard.recipe import Recipe
 from fipswizard.session import Options
 from screens.base import WizardScreen
-from screens.commands import bindings_for
+from screens.command_table import bindings_for
 from screens.dialogs import PathDialog
 from screens.messages import GroupsListed, ListingFailed, SubscriptionsListed, VmsListed
 from screens.results import OpenRecipe, ResumeJournal, RollbackJournal, TargetResult, UseRecipe
@@ -51,17 +51,38 @@ class TargetScreen(WizardScreen[TargetResult]):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="target-pickers"):
-            yield Select(self.clouds, value=self.cloud, allow_blank=False, id="cloud",
-                         tooltip="The Azure cloud (the ARM endpoint can be overridden).")
-            yield Select([], prompt="Subscription", id="subscription",
-                         tooltip="Subscriptions your credential can see.")
-            yield Select([], prompt="Resource group", id="group",
-                         tooltip="Resource groups of the subscription.")
+            yield Select(
+                self.clouds,
+                value=self.cloud,
+                allow_blank=False,
+                id="cloud",
+                tooltip="The Azure cloud (the ARM endpoint can be overridden).",
+            )
+            yield Select(
+                [],
+                prompt="Subscription",
+                id="subscription",
+                tooltip="Subscriptions your credential can see.",
+            )
+            yield Select(
+                [],
+                prompt="Resource group",
+                id="group",
+                tooltip="Resource groups of the subscription.",
+            )
         with Horizontal(id="target-filter-row"):
-            yield Input(placeholder="filter: name, region or image", id="filter",
-                        tooltip="Type words to narrow the VM list.")
-            yield Select(self.fixes, value=self.fix, allow_blank=False, id="fix",
-                         tooltip="What to do if validation shows the old certificate package.")
+            yield Input(
+                placeholder="filter: name, region or image",
+                id="filter",
+                tooltip="Type words to narrow the VM list.",
+            )
+            yield Select(
+                self.fixes,
+                value=self.fix,
+                allow_blank=False,
+                id="fix",
+                tooltip="What to do if validation shows the old certificate package.",
+            )
         vms: SelectionList[str] = SelectionList(id="vms")
         vms.tooltip = "Space ticks a VM; ticked VMs are kept across resource groups."
         yield vms
@@ -102,8 +123,10 @@ class TargetScreen(WizardScreen[TargetResult]):
 
     def on_subscriptions_listed(self, message: SubscriptionsListed) -> None:
         ids = [str(s.get("subscriptionId", "")) for s in message.items]
-        options = [(f"{s.get('displayName', '')} ({sid[:8]}…)", sid)
-                   for s, sid in zip(message.items, ids, strict=True)]
+        options = [
+            (f"{s.get('displayName', '')} ({sid[:8]}…)", sid)
+            for s, sid in zip(message.items, ids, strict=True)
+        ]
         select = self.query_one("#subscription", Select)
         select.set_options(options)
         wanted = next((i for i in ids if i.lower() == self.want_sub.lower()), ids[0] if ids else "")
@@ -115,8 +138,9 @@ class TargetScreen(WizardScreen[TargetResult]):
         names = [str(g.get("name", "")) for g in message.items]
         select = self.query_one("#group", Select)
         select.set_options([(n, n) for n in names])
-        wanted = next((n for n in names if n.lower() == self.want_group.lower()),
-                      names[0] if names else "")
+        wanted = next(
+            (n for n in names if n.lower() == self.want_group.lower()), names[0] if names else ""
+        )
         self._status(f"{len(names)} resource group(s) in {self.sub}.")
         if wanted:
             select.value = wanted
@@ -153,10 +177,16 @@ class TargetScreen(WizardScreen[TargetResult]):
         vms: SelectionList[str] = self.query_one("#vms", SelectionList)
         with self.prevent(SelectionList.SelectedChanged):
             vms.clear_options()
-            vms.add_options([
-                Selection(row_label(r), r["name"],
-                          self.choice.is_chosen(self.sub, self.group, r["name"]))
-                for r in self._shown()])
+            vms.add_options(
+                [
+                    Selection(
+                        row_label(r),
+                        r["name"],
+                        self.choice.is_chosen(self.sub, self.group, r["name"]),
+                    )
+                    for r in self._shown()
+                ]
+            )
             if vms.option_count:
                 vms.highlighted = 0  # space ticks at once, no arrow key first
 
@@ -189,8 +219,12 @@ class TargetScreen(WizardScreen[TargetResult]):
         self.dismiss(UseRecipe(recipe))
 
     # ---- files: the wizard worker reads them
-    def _ask_path(self, title: str, make: type[OpenRecipe | ResumeJournal | RollbackJournal],
-                  default: str = "") -> None:
+    def _ask_path(
+        self,
+        title: str,
+        make: type[OpenRecipe | ResumeJournal | RollbackJournal],
+        default: str = "",
+    ) -> None:
         def chosen(path: Path | None) -> None:
             if path is not None:
                 self.dismiss(make(path))
@@ -207,6 +241,10 @@ class TargetScreen(WizardScreen[TargetResult]):
         self._ask_path("Roll back what a journal recorded", RollbackJournal)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        actions = {"open": self.action_open_recipe, "resume": self.action_resume_journal,
-                   "rollback": self.action_rollback_journal, "next": self.action_next}
+        actions = {
+            "open": self.action_open_recipe,
+            "resume": self.action_resume_journal,
+            "rollback": self.action_rollback_journal,
+            "next": self.action_next,
+        }
         actions[event.button.id or "next"]()

@@ -22,7 +22,8 @@ class TargetChoice:
     def __init__(self, base: Recipe | None) -> None:
         self.base = base
         self.chosen: dict[str, RecipeTarget] = {
-            rt.target.key.lower(): rt for rt in (base.targets if base else ())}
+            rt.target.key.lower(): rt for rt in (base.targets if base else ())
+        }
 
     def key(self, sub: str, rg: str, vm: str) -> str:
         return f"{sub}/{rg}/{vm}".lower()
@@ -48,8 +49,9 @@ class TargetChoice:
 
     def recipe(self, cloud: str, fix: str) -> Recipe:
         """The recipe `apply` would replay, validated exactly as `apply` validates it."""
-        targets = tuple(RecipeTarget(replace(rt.target, cloud=cloud), rt.guest)
-                        for rt in self.chosen.values())
+        targets = tuple(
+            RecipeTarget(replace(rt.target, cloud=cloud), rt.guest) for rt in self.chosen.values()
+        )
         if self.base is not None:
             recipe = replace(self.base, targets=targets, cloud=cloud, fix=fix)
         else:
@@ -61,12 +63,16 @@ class TargetChoice:
 def filter_rows(rows: list[dict[str, str]], text: str) -> list[dict[str, str]]:
     """Rows whose name, location or image contains every word of the filter."""
     words = text.lower().split()
-    return [r for r in rows
-            if all(any(w in r[c].lower() for c in ("name", "location", "image")) for w in words)]
+    return [
+        r
+        for r in rows
+        if all(any(w in r[c].lower() for c in ("name", "location", "image")) for w in words)
+    ]
 
 
-async def fetch(opts: Options, cloud: str, what: str, *args: str,
-                custom: dict[str, str] | None = None) -> list[Any]:
+async def fetch(
+    opts: Options, cloud: str, what: str, *args: str, custom: dict[str, str] | None = None
+) -> list[Any]:
     """One listing (subscriptions | groups | vms) through a short-lived ARM client.
 
     `custom` is the recipe's [custom_cloud] table, needed when cloud is "custom"."""

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from fipswizard.approvals import ApprovalItem
+from fipswizard.engine.approvals import ApprovalItem
 from screens.approval_dialog import ApprovalScreen
 from screens.dialogs import QuestionScreen, Reply
 from screens.run_record import RunRecord
@@ -31,10 +31,16 @@ class TuiPrompter:
     (the rollback's). `gate` and `known`: what the Confirm screen approved, and what it showed.
     """
 
-    def __init__(self, app: FipsWizardApp, record: RunRecord,
-                 approved: Approval = lambda _target, _question: False, *,
-                 gate: Keys = frozenset(), known: Keys = frozenset(),
-                 ask_each: bool = False) -> None:
+    def __init__(
+        self,
+        app: FipsWizardApp,
+        record: RunRecord,
+        approved: Approval = lambda _target, _question: False,
+        *,
+        gate: Keys = frozenset(),
+        known: Keys = frozenset(),
+        ask_each: bool = False,
+    ) -> None:
         self.app, self.record, self.approved = app, record, approved
         self.gate, self.known, self.ask_each = gate, known, ask_each
         self._one_at_a_time = asyncio.Lock()
@@ -49,7 +55,8 @@ class TuiPrompter:
         if unknown:
             async with self._one_at_a_time:
                 extra: set[tuple[str, str]] = await self.app.push_screen_wait(
-                    ApprovalScreen(unknown))
+                    ApprovalScreen(unknown)
+                )
             for item in unknown:
                 self._decided(item, item.key in extra, "gate")
             chosen |= extra

@@ -8,20 +8,27 @@ from textual.markup import escape
 from textual.widgets import Button, Static
 
 from screens.base import WizardScreen
-from screens.commands import bindings_for
+from screens.command_table import bindings_for
 from screens.results import Nav
 from screens.run_record import RunRecord, TargetLine
 
-STATUS_MARKUP = {"applied": "[$success]passed[/]", "skipped": "[$success]already passed[/]",
-                 "failed": "[$error]failed[/]", "declined": "[$warning]declined[/]",
-                 "blocked": "[$warning]blocked[/]", "running": "[$warning]interrupted[/]"}
+STATUS_MARKUP = {
+    "applied": "[$success]passed[/]",
+    "skipped": "[$success]already passed[/]",
+    "failed": "[$error]failed[/]",
+    "declined": "[$warning]declined[/]",
+    "blocked": "[$warning]blocked[/]",
+    "running": "[$warning]interrupted[/]",
+}
 
 
 def target_markup(line: TargetLine, record: RunRecord) -> str:
     outcome = line.outcome or "unfinished"
     style = "$success" if outcome == "compliant" else "$warning"
-    lines = [f"[b]{escape(line.name)}[/b]  [{style}]{escape(outcome)}[/]"
-             f"  [$text-muted]{escape(line.key)}[/]"]
+    lines = [
+        f"[b]{escape(line.name)}[/b]  [{style}]{escape(outcome)}[/]"
+        f"  [$text-muted]{escape(line.key)}[/]"
+    ]
     steps = line.validation()
     if not steps:
         lines.append(f"  validation not reached: {escape(line.detail or 'the run stopped')}")
@@ -64,14 +71,20 @@ class ValidationScreen(WizardScreen[Nav]):
 
     def compose_body(self) -> ComposeResult:
         # Fixes were approved (or declined) before the run, as "if needed"; count those needed.
-        fixes = [s for t in self.record.targets.values() for s in t.steps.values()
-                 if s.step_id.startswith("fix-")]
+        fixes = [
+            s
+            for t in self.record.targets.values()
+            for s in t.steps.values()
+            if s.step_id.startswith("fix-")
+        ]
         applied = sum(s.status == "applied" for s in fixes)
         declined = sum(s.status == "declined" for s in fixes)
-        yield Static("Extensions with protected settings prove the certificate package works. "
-                     f"{len(fixes)} fix(es) needed: {applied} applied, {declined} declined "
-                     "(as approved before the run).",
-                     id="validation-summary")
+        yield Static(
+            "Extensions with protected settings prove the certificate package works. "
+            f"{len(fixes)} fix(es) needed: {applied} applied, {declined} declined "
+            "(as approved before the run).",
+            id="validation-summary",
+        )
         with VerticalScroll(id="validation-scroll"):
             yield Static(validation_markup(self.record), id="validation-text")
         with Horizontal(classes="nav-buttons"):

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fipswizard.engine.journal import Journal
+from fipswizard.engine.plan import Plan
 from fipswizard.errors import FipsWizardError
-from fipswizard.journal import Journal
-from fipswizard.plan import Plan
 from fipswizard.recipe import Recipe, dump_recipe, load_recipe
 from screens.confirm import ConfirmScreen
 from screens.dialogs import ErrorDialog
@@ -79,10 +79,14 @@ class Wizard:
         """The whole wizard; never lets an exception reach the screen as a traceback."""
         try:
             async with AsyncExitStack() as stack:
-                self.phase("target", "Starting" + (" the simulated Azure..." if self.app.demo
-                                                   else "..."), busy=True)
-                self.session = await open_session(stack, demo=self.app.demo, opts=self.app.opts,
-                                                  workdir=self.app.workdir)
+                self.phase(
+                    "target",
+                    "Starting" + (" the simulated Azure..." if self.app.demo else "..."),
+                    busy=True,
+                )
+                self.session = await open_session(
+                    stack, demo=self.app.demo, opts=self.app.opts, workdir=self.app.workdir
+                )
                 await self._phases(self.session)
         except Exception as err:  # the last line of defence: a dialog, then leave
             await self.error(err)
@@ -91,9 +95,15 @@ class Wizard:
     async def _phases(self, s: WizardSession) -> None:
         """A small state machine: each phase method returns the name of the next one."""
         walk = Walk(recipe=s.base)
-        phases = {"target": self._target, "read": self._preflight_read,
-                  "preflight": self._preflight, "plan": self._plan, "confirm": self._confirm,
-                  "validation": self._validation, "summary": self._summary}
+        phases = {
+            "target": self._target,
+            "read": self._preflight_read,
+            "preflight": self._preflight,
+            "plan": self._plan,
+            "confirm": self._confirm,
+            "validation": self._validation,
+            "summary": self._summary,
+        }
         state = "target"
         while state != "quit":
             state = await phases[state](s, walk)
@@ -149,13 +159,19 @@ class Wizard:
         return "summary"
 
     async def _summary(self, s: WizardSession, w: Walk) -> str:
-        from fipswizard.commands import exit_code
+        from fipswizard.engine.report import exit_code
 
         assert w.feed is not None and w.recipe is not None
         self.phase("summary", "Summary.")
-        result = await self.app.push_screen_wait(SummaryScreen(
-            w.feed.summary, journal=w.journal, save_default=s.save_default, expected=s.expected,
-            note=w.note))
+        result = await self.app.push_screen_wait(
+            SummaryScreen(
+                w.feed.summary,
+                journal=w.journal,
+                save_default=s.save_default,
+                expected=s.expected,
+                note=w.note,
+            )
+        )
         w.note = ""
         if isinstance(result, SaveRecipe):
             if await self._guard(_save, result.path, _decided(w)):
@@ -171,11 +187,12 @@ class Wizard:
 
     async def _read(self, s: WizardSession, recipe: Recipe) -> tuple[Plan, dict[Any, str]]:
         """Discover, plan and read each step's current state: GETs only."""
-        from fipswizard.plan_state import read_states
+        from fipswizard.engine.plan_state import read_states
         from fipswizard.session import make_arm, make_cloud, make_plan, new_ids
 
-        self.phase("preflight", f"Reading {len(recipe.targets)} VM(s) from Azure (GETs only)...",
-                   busy=True)
+        self.phase(
+            "preflight", f"Reading {len(recipe.targets)} VM(s) from Azure (GETs only)...", busy=True
+        )
         _, correlation_id = new_ids()
         async with make_arm(make_cloud(recipe, s.opts), correlation_id, s.opts) as arm:
             plan = await make_plan(recipe, s.opts, offline=False, arm=arm)
@@ -189,17 +206,31 @@ class Wizard:
         assert recipe is not None
         self.phase("run", "Running.")
         planned = [(u.key, st.id) for u in plan.units for st in u.steps]
-        feed = RunFeed(RunScreen(f"Running {len(recipe.targets)} VM(s); journal {journal}",
-                                 planned, self.app.cancel_engine))
-        prompter = TuiPrompter(self.app, feed.record, gate=choice.approved, known=choice.known,
-                               ask_each=choice.ask_each)
-        return await drive(self.app, feed,
-                           lambda on_event: run_apply(recipe, s.opts, prompter, journal, on_event),
-                           journal, self.error)
+        feed = RunFeed(
+            RunScreen(
+                f"Running {len(recipe.targets)} VM(s); journal {journal}",
+                planned,
+                self.app.cancel_engine,
+            )
+        )
+        prompter = TuiPrompter(
+            self.app,
+            feed.record,
+            gate=choice.approved,
+            known=choice.known,
+            ask_each=choice.ask_each,
+        )
+        return await drive(
+            self.app,
+            feed,
+            lambda on_event: run_apply(recipe, s.opts, prompter, journal, on_event),
+            journal,
+            self.error,
+        )
 
     async def _rollback(self, s: WizardSession, journal: Path) -> bool:
         """Preview, confirm and run a rollback; True when the operator chose to quit."""
-        from fipswizard.rollback import pending_undos
+        from fipswizard.engine.rollback import pending_undos
         from fipswizard.session import run_rollback
 
         undos = await self._guard(lambda: pending_undos(Journal(journal)))
@@ -212,15 +243,25 @@ class Wizard:
             return False
         self.phase("run", "Rolling back.")
         planned = [(u.begun.target, u.step.id) for u in undos]
-        feed = RunFeed(RunScreen(f"Rolling back {len(undos)} change(s) from {journal}", planned,
-                                 self.app.cancel_engine))
+        feed = RunFeed(
+            RunScreen(
+                f"Rolling back {len(undos)} change(s) from {journal}",
+                planned,
+                self.app.cancel_engine,
+            )
+        )
         # The preview above was the confirmation run_rollback asks for.
         prompter = TuiPrompter(self.app, feed.record, lambda t, _q: t == "rollback")
-        await drive(self.app, feed,
-                    lambda on_event: run_rollback(journal, s.opts, prompter, on_event),
-                    journal, self.error)
-        result = await self.app.push_screen_wait(SummaryScreen(
-            feed.summary, journal=journal, save_default=s.save_default, rollback=True))
+        await drive(
+            self.app,
+            feed,
+            lambda on_event: run_rollback(journal, s.opts, prompter, on_event),
+            journal,
+            self.error,
+        )
+        result = await self.app.push_screen_wait(
+            SummaryScreen(feed.summary, journal=journal, save_default=s.save_default, rollback=True)
+        )
         if result is SummaryAction.QUIT:
             self.app.exit(return_code=0 if feed.summary.ok else 1)
         return result is SummaryAction.QUIT
@@ -252,7 +293,7 @@ def _journal_recipe(path: Path) -> Recipe:
 def _decided(w: Walk) -> Recipe:
     """The recipe with what the operator decided: declined steps per VM, and the VMs refused
     at preflight left out, so `apply --yes` replays exactly that."""
-    from fipswizard.approvals import with_decisions
+    from fipswizard.engine.approvals import with_decisions
     from screens.findings import vm_rows
 
     assert w.recipe is not None
@@ -276,6 +317,8 @@ def _save(path: Path, recipe: Recipe) -> bool:
     try:
         path.write_text(dump_recipe(recipe), encoding="utf-8")
     except OSError as err:
-        raise FipsWizardError(f"cannot write {path}: {err.strerror}\n  what to do: choose a "
-                              "directory you can write to") from None
+        raise FipsWizardError(
+            f"cannot write {path}: {err.strerror}\n  what to do: choose a "
+            "directory you can write to"
+        ) from None
     return True

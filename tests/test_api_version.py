@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fipswizard.context import Settings, Target
-from fipswizard.prompter import HeadlessPrompter
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.session import Options, run_apply

@@ -372,7 +372,7 @@ async def test_412_rereads_and_puts_again_with_the_fresh_etag() -> None:
     from fipswizard.azure.arm_step import vm_params
     from fipswizard.azure.steps_vm import VmFlagStep
     from fipswizard.context import Context
-    from fipswizard.steps import Risk
+    from fipswizard.engine.steps import Risk
 
     etags = ['"1"', '"2"']
     vm_body = {"location": "eastus", "properties": {"provisioningState": "Succeeded"}}

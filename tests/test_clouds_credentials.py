@@ -311,7 +311,7 @@ def test_blank_endpoint_through_the_cli_exits_2(
     env: dict[str, str],
     named: str,
 ) -> None:
-    from fipswizard.cli import main
+    from fipswizard.headless.cli import main
 
     monkeypatch.delenv("FIPSWIZARD_ARM_ENDPOINT", raising=False)
     monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "not-used-token")

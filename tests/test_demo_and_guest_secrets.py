@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from fipswizard.context import ScriptResult, Target
-from fipswizard.events import Event
+from fipswizard.engine.events import Event
+from fipswizard.engine.journal import Journal
+from fipswizard.engine.preview import plan_json, plan_text
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.guest.runners import RunCommandRunner, parse_run_command
-from fipswizard.journal import Journal
-from fipswizard.preview import plan_json, plan_text
-from fipswizard.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.sandbox.arm_managed_runcommand import resource_json
@@ -26,7 +26,7 @@ from tests.inproc import FAST, Recorder
 
 
 async def test_demo_every_guest_ends_as_its_scenario_says(tmp_path: Path) -> None:
-    from fipswizard.demo import compare, demo_environment
+    from fipswizard.demo_env import compare, demo_environment
 
     async with demo_environment(tmp_path) as env:
         events: list[Event] = []
@@ -102,7 +102,7 @@ async def test_pro_token_and_tuxcare_key_never_written(
     monkeypatch.setenv("FIPSWIZARD_PRO_TOKEN", pro)
     monkeypatch.setenv("FIPSWIZARD_TUXCARE_KEY", tux)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    from fipswizard.commands import print_progress
+    from fipswizard.headless.commands import print_progress
     from fipswizard.logs import setup_logging
 
     setup_logging(verbose=True)

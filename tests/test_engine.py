@@ -9,15 +9,15 @@ import pytest
 
 from fipswizard.azure.steps_validate import FixNeeded
 from fipswizard.context import Context, Target
-from fipswizard.engine import Engine
+from fipswizard.engine.events import RunFinished, StepFinished, StepStatus, TargetOutcome
+from fipswizard.engine.journal import Journal
+from fipswizard.engine.plan import Plan, Unit
+from fipswizard.engine.prompter import HeadlessPrompter
+from fipswizard.engine.rollback import pending_undos, run_rollback
+from fipswizard.engine.run import Engine
+from fipswizard.engine.steps import Action, Outcome, Risk, Step
 from fipswizard.errors import StepError
-from fipswizard.events import RunFinished, StepFinished, StepStatus, TargetOutcome
-from fipswizard.journal import Journal
-from fipswizard.plan import Plan, Unit
-from fipswizard.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
-from fipswizard.rollback import pending_undos, run_rollback
-from fipswizard.steps import Action, Outcome, Risk, Step
 
 WORLD: dict[str, Any] = {}
 SUB = "11111111-2222-3333-4444-555555555555"

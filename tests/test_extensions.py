@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fipswizard.context import Target
-from fipswizard.events import Event, StepFinished, StepStatus
-from fipswizard.prompter import HeadlessPrompter
+from fipswizard.engine.events import Event, StepFinished, StepStatus
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.sandbox.estate import bootstrap_extension

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -11,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from fipswizard.context import Target
-from fipswizard.events import Event
-from fipswizard.prompter import HeadlessPrompter
+from fipswizard.engine.events import Event
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe
 from fipswizard.sandbox import BucketSpec, Faults, SandboxAzure, bench_estate, demo_estate
 from fipswizard.session import Options, run_apply
@@ -76,7 +75,7 @@ async def test_token_and_vmaccess_password_never_written(
         if '"password"' in b
     ]
     assert passwords, "the VMAccess validation must have sent a password"
-    from fipswizard.commands import print_progress
+    from fipswizard.headless.commands import print_progress
 
     for e in events:
         print_progress(e)
@@ -89,23 +88,6 @@ async def test_token_and_vmaccess_password_never_written(
         assert not any(needle in h for h in haystacks)
 
 
-def test_engine_never_imports_textual_or_screens() -> None:
-    for path in (ROOT / "fipswizard").rglob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            names = (
-                [a.name for a in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            for name in names:
-                top = name.split(".")[0]
-                if top in ("textual", "screens"):
-                    assert path.name == "cli.py", f"{path} imports {name}"
-
-
 def test_headless_plan_and_apply_never_import_textual_or_identity(tmp_path: Path) -> None:
     code = """
 import os, sys
@@ -113,7 +95,7 @@ from fipswizard.sandbox import SandboxAzure, demo_estate, start_in_thread
 url, stop = start_in_thread(SandboxAzure(demo_estate(), op_seconds=0.05, registration_seconds=0.1))
 os.environ.update(FIPSWIZARD_ACCESS_TOKEN="t0ken-for-import-test", FIPSWIZARD_ARM_ENDPOINT=url,
                   FIPSWIZARD_POLL_INTERVAL="0.05")
-from fipswizard.cli import main
+from fipswizard.headless.cli import main
 r = sys.argv[1]
 codes = [main(["plan", r]), main(["plan", r, "--offline"]), main(["apply", r, "--yes"])]
 stop()

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from fipswizard.context import Target
-from fipswizard.events import Event, StepFinished, StepOutput, StepStatus
-from fipswizard.prompter import HeadlessPrompter
+from fipswizard.engine.events import Event, StepFinished, StepOutput, StepStatus
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure
 from fipswizard.sandbox.estate import DEMO_GROUP, DEMO_SUBSCRIPTION, Estate, new_vm

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from fipswizard.approvals import ApprovalItem
 from fipswizard.context import Context, Target
-from fipswizard.engine import Engine
+from fipswizard.engine.approvals import ApprovalItem
+from fipswizard.engine.events import Event, StepFinished, StepOutput, StepStatus, TargetOutcome
+from fipswizard.engine.journal import Journal
+from fipswizard.engine.plan import Plan, Unit
+from fipswizard.engine.prompter import HeadlessPrompter
+from fipswizard.engine.run import Engine
+from fipswizard.engine.steps import Outcome, Risk, Step
 from fipswizard.errors import StepError
-from fipswizard.events import Event, StepFinished, StepOutput, StepStatus, TargetOutcome
-from fipswizard.journal import Journal
-from fipswizard.plan import Plan, Unit
-from fipswizard.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
-from fipswizard.steps import Outcome, Risk, Step
 from tests.test_engine import SUB, WORLD, Fix, Flip
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from fipswizard.context import Target
-from fipswizard.events import Event, StepFinished, StepStarted
-from fipswizard.prompter import HeadlessPrompter
+from fipswizard.engine.events import Event, StepFinished, StepStarted
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.session import Options, run_apply, run_rollback

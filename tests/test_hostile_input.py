@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from fipswizard import commands
-from fipswizard.cli import main
 from fipswizard.context import Target
-from fipswizard.events import Event
-from fipswizard.journal import Journal
+from fipswizard.engine.events import Event
+from fipswizard.engine.journal import Journal
+from fipswizard.headless import commands
+from fipswizard.headless.cli import main
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.session import Options, make_plan

@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from fipswizard import commands
-from fipswizard.cli import main
 from fipswizard.context import Target
+from fipswizard.headless import commands
+from fipswizard.headless.cli import main
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.session import Options, make_plan

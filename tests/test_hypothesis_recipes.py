@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from fipswizard import commands
-from fipswizard.cli import main
 from fipswizard.errors import RecipeError
+from fipswizard.headless import commands
+from fipswizard.headless.cli import main
 from fipswizard.recipe import TARGET_KEYS, TOP_KEYS, load_recipe
 
 BUDGET = settings(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fipswizard.context import Target
+from fipswizard.engine.journal import EVENTS, Journal
 from fipswizard.errors import BadInput
-from fipswizard.journal import EVENTS, Journal
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe
 from fipswizard.secrets import Secret
 

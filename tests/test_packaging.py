@@ -36,4 +36,5 @@ def test_wheel_includes_recipes_and_styles(tmp_path: Path) -> None:
     assert {f"screens/{p.name}" for p in (ROOT / "screens").glob("*.tcss")} <= names
     assert any(n.startswith("fipswizard/sandbox/") for n in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "fipswizard = fipswizard.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    entry_points = zipfile.ZipFile(wheel).read(entry).decode()
+    assert "fipswizard = fipswizard.headless.cli:main" in entry_points

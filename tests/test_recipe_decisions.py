@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fipswizard.approvals import declined_by
 from fipswizard.context import Target
-from fipswizard.prompter import HeadlessPrompter
+from fipswizard.engine.approvals import declined_by
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe, parse_recipe
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.session import Options, run_apply

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from fipswizard.context import Target
-from fipswizard.prompter import HeadlessPrompter
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.session import Options, run_apply, run_rollback

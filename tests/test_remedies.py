@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from fipswizard.cli import _parser
 from fipswizard.guest.detect import GuestFacts
 from fipswizard.guest.preflight import preflight
+from fipswizard.headless.cli import _parser
 from fipswizard.recipe import DEFAULT_SECRET_SOURCES
 
 

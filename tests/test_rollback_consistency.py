@@ -1,5 +1,5 @@
 """Rollback leaves every VM consistent (issue 7 item 3; the states are defined once, in
-fipswizard/rollback.py): flag and guest FIPS both on, both off, or flag on and guest off."""
+fipswizard/engine/rollback.py): flag and guest FIPS both on, both off, or flag on and guest off."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from fipswizard.demo import DEMO_SECRETS, EXPECTED, demo_recipe
-from fipswizard.events import Event, StepFinished, StepStarted, StepStatus
-from fipswizard.journal import Journal
-from fipswizard.prompter import HeadlessPrompter
-from fipswizard.rollback import pending_undos
+from fipswizard.demo_env import DEMO_SECRETS, EXPECTED, demo_recipe
+from fipswizard.engine.events import Event, StepFinished, StepStarted, StepStatus
+from fipswizard.engine.journal import Journal
+from fipswizard.engine.prompter import HeadlessPrompter
+from fipswizard.engine.rollback import pending_undos
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.sandbox.model import VirtualMachine
 from fipswizard.session import Options, run_apply, run_rollback

@@ -11,11 +11,11 @@ from fipswizard.azure.arm import ArmClient
 from fipswizard.azure.clouds import CLOUDS
 from fipswizard.azure.credentials import StaticToken
 from fipswizard.context import Context, Settings, Target
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.errors import StepError
 from fipswizard.guest.recipes import load_guest_recipe
 from fipswizard.guest.runners import RunCommandRunner
-from fipswizard.guest.steps import RebootStep, guest_steps
-from fipswizard.prompter import HeadlessPrompter
+from fipswizard.guest.script_steps import RebootStep, guest_steps
 from fipswizard.sandbox import FakeClock, SandboxAzure
 from fipswizard.sandbox.arm_runcommand import options
 from fipswizard.sandbox.estate import DEMO_GROUP, DEMO_SUBSCRIPTION

@@ -12,11 +12,11 @@ from fipswizard.azure.clouds import CLOUDS
 from fipswizard.azure.credentials import StaticToken
 from fipswizard.azure.steps_feature import FeatureStep
 from fipswizard.context import Context, Settings
+from fipswizard.engine.steps import Risk
 from fipswizard.sandbox import FakeClock, Faults, SandboxAzure
 from fipswizard.sandbox.estate import DEMO_GROUP, DEMO_SUBSCRIPTION, GOV_SUBSCRIPTION
 from fipswizard.sandbox.testing import ARM, arm_client, vm_path
 from fipswizard.secrets import Secret
-from fipswizard.steps import Risk
 
 FEATURE = (
     "/providers/Microsoft.Features/providers/Microsoft.Compute/features/OptInToFips1403Compliance"

@@ -22,7 +22,7 @@ from fipswizard.guest.recipes import (
     wrap_snippet,
 )
 from fipswizard.guest.runners import RunCommandRunner
-from fipswizard.guest.steps import REBOOT_CHECK, REBOOT_CLEAR
+from fipswizard.guest.script_steps import REBOOT_CHECK, REBOOT_CLEAR
 from fipswizard.sandbox import FakeClock, SandboxAzure
 from fipswizard.sandbox.estate import DEMO_GROUP, DEMO_SUBSCRIPTION
 from fipswizard.sandbox.guest_model import RHEL9_DAEMON_MAIN

@@ -12,8 +12,10 @@ from fipswizard.sandbox.model import PACKAGE_FIPS, PACKAGE_LEGACY
 from fipswizard.sandbox.testing import arm_client, vm_path, wait_operation
 
 API = {"api-version": "2024-11-01"}
-FEATURE = (f"/subscriptions/{DEMO_SUBSCRIPTION}/providers/Microsoft.Features/providers/"
-           "Microsoft.Compute/features/OptInToFips1403Compliance")
+FEATURE = (
+    f"/subscriptions/{DEMO_SUBSCRIPTION}/providers/Microsoft.Features/providers/"
+    "Microsoft.Compute/features/OptInToFips1403Compliance"
+)
 SECRET_PASSWORD = "Sandbox-Pa55word-7b1e"
 
 
@@ -41,21 +43,39 @@ async def act(c: httpx.AsyncClient, clock: FakeClock, vm: str, action: str) -> h
 async def opt_in(c: httpx.AsyncClient, clock: FakeClock, vm: str, location: str) -> None:
     await c.post(FEATURE + "/register", params={"api-version": "2021-07-01"})
     clock.advance(10)
-    await c.post(f"/subscriptions/{DEMO_SUBSCRIPTION}/providers/Microsoft.Compute/register",
-                 params=API)
-    r = await c.put(demo_vm(vm), params=API, json={"location": location, "properties": {
-        "additionalCapabilities": {"enableFips1403Encryption": True}}})
+    await c.post(
+        f"/subscriptions/{DEMO_SUBSCRIPTION}/providers/Microsoft.Compute/register", params=API
+    )
+    r = await c.put(
+        demo_vm(vm),
+        params=API,
+        json={
+            "location": location,
+            "properties": {"additionalCapabilities": {"enableFips1403Encryption": True}},
+        },
+    )
     assert r.status_code == 200, r.text
     assert (await wait_operation(c, r, clock)).json()["status"] == "Succeeded"
 
 
-async def vmaccess(c: httpx.AsyncClient, clock: FakeClock, vm: str, location: str,
-                   settings: dict[str, object]) -> tuple[httpx.Response, httpx.Response]:
-    r = await c.put(demo_vm(vm) + "/extensions/enablevmaccess", params=API, json={
-        "location": location, "properties": {
-            "publisher": "Microsoft.OSTCExtensions", "type": "VMAccessForLinux",
-            "typeHandlerVersion": "1.5", "autoUpgradeMinorVersion": True, "settings": {},
-            "protectedSettings": settings}})
+async def vmaccess(
+    c: httpx.AsyncClient, clock: FakeClock, vm: str, location: str, settings: dict[str, object]
+) -> tuple[httpx.Response, httpx.Response]:
+    r = await c.put(
+        demo_vm(vm) + "/extensions/enablevmaccess",
+        params=API,
+        json={
+            "location": location,
+            "properties": {
+                "publisher": "Microsoft.OSTCExtensions",
+                "type": "VMAccessForLinux",
+                "typeHandlerVersion": "1.5",
+                "autoUpgradeMinorVersion": True,
+                "settings": {},
+                "protectedSettings": settings,
+            },
+        },
+    )
     assert r.status_code in (200, 201), r.text
     return r, await wait_operation(c, r, clock)
 
@@ -85,7 +105,8 @@ async def test_power_states_move_over_time(sandbox: SandboxAzure, clock: FakeClo
 
 
 async def test_deallocate_start_regenerates_package_and_changes_ip(
-        sandbox: SandboxAzure, clock: FakeClock) -> None:
+    sandbox: SandboxAzure, clock: FakeClock
+) -> None:
     vm = sandbox.estate.vms["ubuntu2204-web"]
     ip_before = vm.public_ip
     async with arm_client(sandbox) as c:
@@ -103,8 +124,7 @@ async def test_deallocate_start_regenerates_package_and_changes_ip(
     assert state["vms"]["ubuntu2204-web"]["public_ip"] == vm.public_ip
 
 
-async def test_power_off_then_start_keeps_package(sandbox: SandboxAzure,
-                                                  clock: FakeClock) -> None:
+async def test_power_off_then_start_keeps_package(sandbox: SandboxAzure, clock: FakeClock) -> None:
     vm = sandbox.estate.vms["ubuntu2204-web"]
     async with arm_client(sandbox) as c:
         await opt_in(c, clock, "ubuntu2204-web", "uksouth")
@@ -115,24 +135,31 @@ async def test_power_off_then_start_keeps_package(sandbox: SandboxAzure,
 
 
 async def test_protected_settings_fail_after_opt_in_until_reallocated(
-        sandbox: SandboxAzure, clock: FakeClock) -> None:
+    sandbox: SandboxAzure, clock: FakeClock
+) -> None:
     name, loc = "ubuntu2204-fipsimage", "uksouth"
     guest = sandbox.estate.vms[name].guest
     async with arm_client(sandbox) as c:
         # Before the opt-in the FIPS guest cannot read protected settings at all.
-        _, before = await vmaccess(c, clock, name, loc, {"username": "fwcheck",
-                                                         "password": SECRET_PASSWORD})
+        _, before = await vmaccess(
+            c, clock, name, loc, {"username": "fwcheck", "password": SECRET_PASSWORD}
+        )
         assert before.json()["status"] == "Failed"
         await opt_in(c, clock, name, loc)
-        start, done = await vmaccess(c, clock, name, loc, {"username": "fwcheck",
-                                                           "password": SECRET_PASSWORD})
+        start, done = await vmaccess(
+            c, clock, name, loc, {"username": "fwcheck", "password": SECRET_PASSWORD}
+        )
         assert start.json()["properties"]["provisioningState"] in ("Creating", "Updating")
         error = done.json()["error"]
         assert error["code"] == "VMExtensionProvisioningError"
         assert "Error converting PFX to PEM" in error["message"]
         assert "(DES-EDE3-CBC" in error["message"] and "unsupported" in error["message"]
-        ext = (await c.get(demo_vm(name) + "/extensions/enablevmaccess",
-                           params={**API, "$expand": "instanceView"})).json()
+        ext = (
+            await c.get(
+                demo_vm(name) + "/extensions/enablevmaccess",
+                params={**API, "$expand": "instanceView"},
+            )
+        ).json()
         assert ext["properties"]["provisioningState"] == "Failed"
         status = ext["properties"]["instanceView"]["statuses"][0]
         assert status["level"] == "Error"
@@ -144,8 +171,9 @@ async def test_protected_settings_fail_after_opt_in_until_reallocated(
 
         await act(c, clock, name, "deallocate")
         await act(c, clock, name, "start")
-        _, ok = await vmaccess(c, clock, name, loc, {"username": "fwcheck",
-                                                     "password": SECRET_PASSWORD})
+        _, ok = await vmaccess(
+            c, clock, name, loc, {"username": "fwcheck", "password": SECRET_PASSWORD}
+        )
         assert ok.json()["status"] == "Succeeded"
         assert guest.users["fwcheck"]["sudo"] is True
         _, removed = await vmaccess(c, clock, name, loc, {"remove_user": "fwcheck"})
@@ -155,39 +183,57 @@ async def test_protected_settings_fail_after_opt_in_until_reallocated(
     assert vm_json["properties"]["provisioningState"] == "Succeeded"
 
 
-async def test_old_goal_state_agent_fails_with_p7m_error(sandbox: SandboxAzure,
-                                                        clock: FakeClock) -> None:
+async def test_old_goal_state_agent_fails_with_p7m_error(
+    sandbox: SandboxAzure, clock: FakeClock
+) -> None:
     guest = sandbox.estate.vms["flatcar-edge"].guest
     guest.fips_enabled = True  # agent 2.12.0.4 with auto-update off
     async with arm_client(sandbox) as c:
         await opt_in(c, clock, "flatcar-edge", "westus2")
         await act(c, clock, "flatcar-edge", "deallocate")
         await act(c, clock, "flatcar-edge", "start")
-        _, done = await vmaccess(c, clock, "flatcar-edge", "westus2",
-                                 {"username": "u", "password": SECRET_PASSWORD})
-        assert "Failed to decrypt /var/lib/waagent/Certificates.p7m" in \
-            done.json()["error"]["message"]
+        _, done = await vmaccess(
+            c, clock, "flatcar-edge", "westus2", {"username": "u", "password": SECRET_PASSWORD}
+        )
+        assert (
+            "Failed to decrypt /var/lib/waagent/Certificates.p7m" in done.json()["error"]["message"]
+        )
         # Turning auto-update on and rebooting brings the goal-state agent to 2.15.0.1.
         guest.autoupdate = True
         await act(c, clock, "flatcar-edge", "restart")
         assert guest.goal_state_version == "2.15.0.1"
-        _, ok = await vmaccess(c, clock, "flatcar-edge", "westus2",
-                               {"username": "u", "password": SECRET_PASSWORD})
+        _, ok = await vmaccess(
+            c, clock, "flatcar-edge", "westus2", {"username": "u", "password": SECRET_PASSWORD}
+        )
     assert ok.json()["status"] == "Succeeded"
 
 
-async def test_custom_script_puts_stdout_in_substatus(sandbox: SandboxAzure,
-                                                      clock: FakeClock) -> None:
+async def test_custom_script_puts_stdout_in_substatus(
+    sandbox: SandboxAzure, clock: FakeClock
+) -> None:
     async with arm_client(sandbox) as c:
-        r = await c.put(demo_vm("rhel94-app") + "/extensions/CustomScript", params=API, json={
-            "properties": {"publisher": "Microsoft.Azure.Extensions", "type": "CustomScript",
-                           "typeHandlerVersion": "2.1", "settings": {},
-                           "protectedSettings": {"commandToExecute": "cat /etc/os-release"}}})
+        r = await c.put(
+            demo_vm("rhel94-app") + "/extensions/CustomScript",
+            params=API,
+            json={
+                "properties": {
+                    "publisher": "Microsoft.Azure.Extensions",
+                    "type": "CustomScript",
+                    "typeHandlerVersion": "2.1",
+                    "settings": {},
+                    "protectedSettings": {"commandToExecute": "cat /etc/os-release"},
+                }
+            },
+        )
         assert r.status_code == 201
         assert (await wait_operation(c, r, clock)).json()["status"] == "Succeeded"
-        ext = (await c.get(demo_vm("rhel94-app") + "/extensions/customscript",
-                           params={**API, "$expand": "instanceView"})).json()
-        view = (await c.get(demo_vm("rhel94-app"), params={**API, "$expand": "instanceView"}))
+        ext = (
+            await c.get(
+                demo_vm("rhel94-app") + "/extensions/customscript",
+                params={**API, "$expand": "instanceView"},
+            )
+        ).json()
+        view = await c.get(demo_vm("rhel94-app"), params={**API, "$expand": "instanceView"})
     subs = ext["properties"]["instanceView"]["substatuses"]
     stdout = next(s for s in subs if s["code"] == "ComponentStatus/StdOut/succeeded")
     assert 'PRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"' in stdout["message"]
@@ -199,9 +245,17 @@ async def test_custom_script_puts_stdout_in_substatus(sandbox: SandboxAzure,
 async def test_extension_rules(sandbox: SandboxAzure, clock: FakeClock) -> None:
     async with arm_client(sandbox) as c:
         await vmaccess(c, clock, "rhel94-app", "westus2", {"username": "a", "password": "p"})
-        dup = await c.put(demo_vm("rhel94-app") + "/extensions/other", params=API, json={
-            "properties": {"publisher": "Microsoft.OSTCExtensions", "type": "VMAccessForLinux",
-                           "typeHandlerVersion": "1.5"}})
+        dup = await c.put(
+            demo_vm("rhel94-app") + "/extensions/other",
+            params=API,
+            json={
+                "properties": {
+                    "publisher": "Microsoft.OSTCExtensions",
+                    "type": "VMAccessForLinux",
+                    "typeHandlerVersion": "1.5",
+                }
+            },
+        )
         assert dup.status_code == 400
         assert "Multiple VMExtensions per handler" in dup.json()["error"]["message"]
         _, no_password = await vmaccess(c, clock, "rhel94-app", "westus2", {"username": "b"})
@@ -212,20 +266,25 @@ async def test_extension_rules(sandbox: SandboxAzure, clock: FakeClock) -> None:
         missing = await c.get(demo_vm("rhel94-app") + "/extensions/enablevmaccess", params=API)
         assert missing.status_code == 404
         await act(c, clock, "rhel94-app", "deallocate")
-        stopped = await c.put(demo_vm("rhel94-app") + "/extensions/x", params=API, json={
-            "properties": {"publisher": "P", "type": "T", "typeHandlerVersion": "1.0"}})
+        stopped = await c.put(
+            demo_vm("rhel94-app") + "/extensions/x",
+            params=API,
+            json={"properties": {"publisher": "P", "type": "T", "typeHandlerVersion": "1.0"}},
+        )
     assert (stopped.status_code, stopped.json()["error"]["code"]) == (409, "OperationNotAllowed")
 
 
 async def test_agent_not_ready_fails_extensions(sandbox: SandboxAzure, clock: FakeClock) -> None:
     async with arm_client(sandbox) as c:
-        _, done = await vmaccess(c, clock, "rhel96-notready", "eastasia",
-                                 {"username": "u", "password": "p"})
+        _, done = await vmaccess(
+            c, clock, "rhel96-notready", "eastasia", {"username": "u", "password": "p"}
+        )
     assert done.json()["error"]["code"] == "VMAgentStatusCommunicationError"
 
 
-async def test_rhel95_daemon_loops_under_fips_until_patched(sandbox: SandboxAzure,
-                                                           clock: FakeClock) -> None:
+async def test_rhel95_daemon_loops_under_fips_until_patched(
+    sandbox: SandboxAzure, clock: FakeClock
+) -> None:
     guest = sandbox.estate.vms["rhel95-db"].guest
     guest.pending_on_boot["fips_enabled"] = True
     async with arm_client(sandbox) as c:
@@ -234,7 +293,8 @@ async def test_rhel95_daemon_loops_under_fips_until_patched(sandbox: SandboxAzur
         assert view["vmAgent"]["statuses"][0]["displayStatus"] == "Not Ready"
         text = guest.files[RHEL9_DAEMON_MAIN]
         guest.files[RHEL9_DAEMON_MAIN] = text.replace(
-            "        self._initialize_telemetry()\n", "        # self._initialize_telemetry()\n")
+            "        self._initialize_telemetry()\n", "        # self._initialize_telemetry()\n"
+        )
         view = (await c.get(demo_vm("rhel95-db") + "/instanceView", params=API)).json()
     assert view["vmAgent"]["statuses"][0]["displayStatus"] == "Ready"
 
@@ -250,8 +310,7 @@ async def test_rhel95_daemon_loops_under_fips_until_patched(sandbox: SandboxAzur
         ("rhel96-notready", "running", "boot diagnostics", "az vm start"),
     ],
 )
-async def test_agent_wait_advice_per_cause(name: str, power: str, says: str,
-                                           not_says: str) -> None:
+async def test_agent_wait_advice_per_cause(name: str, power: str, says: str, not_says: str) -> None:
     import time
 
     from fipswizard.azure.arm import ArmClient
@@ -259,11 +318,11 @@ async def test_agent_wait_advice_per_cause(name: str, power: str, says: str,
     from fipswizard.azure.credentials import StaticToken
     from fipswizard.azure.steps_vm import AgentStep
     from fipswizard.context import Context
+    from fipswizard.engine.prompter import HeadlessPrompter
+    from fipswizard.engine.steps import Risk
     from fipswizard.errors import StepError
-    from fipswizard.prompter import HeadlessPrompter
     from fipswizard.sandbox.estate import demo_estate
     from fipswizard.secrets import Secret
-    from fipswizard.steps import Risk
     from tests.inproc import FAST
 
     az = SandboxAzure(demo_estate(), op_seconds=0.05)
@@ -274,8 +333,9 @@ async def test_agent_wait_advice_per_cause(name: str, power: str, says: str,
     cloud = resolve_cloud("AzureCloud")
     params = {"endpoint": cloud.arm_endpoint, "api": "2025-04-01", "vm_path": demo_vm(name)}
     step = AgentStep(name, "agent", Risk.READ_ONLY, params)
-    async with ArmClient(cloud, StaticToken(Secret("t", "token")), correlation_id="c",
-                         transport=az.transport()) as arm:
+    async with ArmClient(
+        cloud, StaticToken(Secret("t", "token")), correlation_id="c", transport=az.transport()
+    ) as arm:
         ctx = Context(prompter=HeadlessPrompter(True), settings=FAST, arm=arm)
         started = time.monotonic()
         with pytest.raises(StepError) as err:

@@ -27,8 +27,10 @@ AUTH = {"Authorization": "Bearer t"}
 
 
 async def test_async_server_keep_alive_and_dropped_connection() -> None:
-    sandbox = SandboxAzure(op_seconds=0, faults=Faults(rules=[
-        Rule(action="drop-after", method="PATCH", path="rhel94-app")]))
+    sandbox = SandboxAzure(
+        op_seconds=0,
+        faults=Faults(rules=[Rule(action="drop-after", method="PATCH", path="rhel94-app")]),
+    )
     server = SandboxServer(sandbox)
     base = await server.start()
     try:
@@ -55,8 +57,9 @@ def test_start_in_thread_for_sync_callers() -> None:
     try:
         with httpx.Client(base_url=url, headers=AUTH) as c:
             r = c.get(vm_path(DEMO_SUBSCRIPTION, DEMO_GROUP, "flatcar-edge"), params=API)
-            assert r.json()["properties"]["storageProfile"]["imageReference"]["publisher"] == \
-                "kinvolk"
+            assert (
+                r.json()["properties"]["storageProfile"]["imageReference"]["publisher"] == "kinvolk"
+            )
             assert c.get("/_sandbox/requests").json()[0]["status"] == 200
     finally:
         stop()
@@ -68,9 +71,23 @@ def test_serve_subprocess_prints_url_and_stops_on_sigterm(tmp_path: Path) -> Non
     url_file = tmp_path / "url"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fipswizard.sandbox", "serve", "--estate", "bench:3",
-         "--op-seconds", "0.1", "--url-file", str(url_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "fipswizard.sandbox",
+            "serve",
+            "--estate",
+            "bench:3",
+            "--op-seconds",
+            "0.1",
+            "--url-file",
+            str(url_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 20)
@@ -83,8 +100,14 @@ def test_serve_subprocess_prints_url_and_stops_on_sigterm(tmp_path: Path) -> Non
         assert url_file.read_text().strip() == url
         with httpx.Client(base_url=url, headers=AUTH) as c:
             path = vm_path(BENCH_SUBSCRIPTION, BENCH_GROUP, "vm0002")
-            r = c.put(path, params=API, json={"location": "westus2", "properties": {
-                "additionalCapabilities": {"enableFips1403Encryption": True}}})
+            r = c.put(
+                path,
+                params=API,
+                json={
+                    "location": "westus2",
+                    "properties": {"additionalCapabilities": {"enableFips1403Encryption": True}},
+                },
+            )
             assert r.status_code == 200
             state = c.get("/_sandbox/state").json()
             assert state["vms"]["vm0002"]["fips_flag"] is True
@@ -99,8 +122,12 @@ def test_serve_subprocess_prints_url_and_stops_on_sigterm(tmp_path: Path) -> Non
 
 
 def test_serve_rejects_a_bad_estate() -> None:
-    proc = subprocess.run([sys.executable, "-m", "fipswizard.sandbox", "serve", "--estate",
-                           "nope"], capture_output=True, text=True, timeout=30,
-                          cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [sys.executable, "-m", "fipswizard.sandbox", "serve", "--estate", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert proc.returncode == 2
     assert "unknown estate" in proc.stderr

@@ -28,12 +28,12 @@ from fipswizard.azure.steps_feature import FeatureStep
 from fipswizard.azure.steps_validate import CustomScriptValidation
 from fipswizard.azure.vm_model import agent_and_power, vm_facts
 from fipswizard.context import Context, Settings
+from fipswizard.engine.steps import Risk
 from fipswizard.guest.runners import parse_run_command
 from fipswizard.sandbox import FakeClock, SandboxAzure
 from fipswizard.sandbox.estate import DEMO_GROUP, DEMO_SUBSCRIPTION
 from fipswizard.sandbox.testing import arm_client, vm_path, wait_operation
 from fipswizard.secrets import Secret
-from fipswizard.steps import Risk
 
 EXAMPLES = Path(__file__).parent / "spec_examples"
 COMPUTE = {"api-version": "2025-04-01"}

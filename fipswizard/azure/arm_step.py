@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from fipswizard.azure.vm_model import VmFacts, vm_facts
 from fipswizard.context import Context
-from fipswizard.steps import Step
+from fipswizard.engine.steps import Step
 
 
 class ArmStep(Step):

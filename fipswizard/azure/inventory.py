@@ -23,10 +23,13 @@ MAX_PAGES = 1000  # a loop guard: ARM never pages a listing this deep
 def _split_next(next_link: str, arm: ArmClient) -> tuple[str, str, dict[str, str]]:
     """(path, api-version, other query) of a nextLink, refusing links off the ARM endpoint."""
     if not same_origin(next_link, arm.endpoint):  # the one definition, in clouds.py
-        raise ArmError(0, "UntrustedNextLink",
-                       f"ARM paged the listing to {urlsplit(next_link).netloc!r}, which is not "
-                       f"the ARM endpoint {arm.endpoint}; the bearer token is not sent there",
-                       advice="check the ARM endpoint setting (--arm-endpoint) and re-run")
+        raise ArmError(
+            0,
+            "UntrustedNextLink",
+            f"ARM paged the listing to {urlsplit(next_link).netloc!r}, which is not "
+            f"the ARM endpoint {arm.endpoint}; the bearer token is not sent there",
+            advice="check the ARM endpoint setting (--arm-endpoint) and re-run",
+        )
     parts = urlsplit(next_link)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     api = query.pop("api-version", "")
@@ -45,8 +48,12 @@ async def list_all(arm: ArmClient, path: str, api: str, **query: str) -> list[di
             return items
         path, next_api, query = _split_next(str(next_link), arm)
         api = next_api or api
-    raise ArmError(0, "TooManyPages", f"{path}: more than {MAX_PAGES} pages",
-                   advice="narrow the listing (a resource group) and retry")
+    raise ArmError(
+        0,
+        "TooManyPages",
+        f"{path}: more than {MAX_PAGES} pages",
+        advice="narrow the listing (a resource group) and retry",
+    )
 
 
 async def list_subscriptions(arm: ArmClient) -> list[dict[str, Any]]:
@@ -55,15 +62,17 @@ async def list_subscriptions(arm: ArmClient) -> list[dict[str, Any]]:
 
 
 async def list_resource_groups(arm: ArmClient, subscription: str) -> list[dict[str, Any]]:
-    return await list_all(arm, f"/subscriptions/{subscription}/resourcegroups",
-                          RESOURCE_GROUPS_API)
+    return await list_all(arm, f"/subscriptions/{subscription}/resourcegroups", RESOURCE_GROUPS_API)
 
 
-async def list_vms(arm: ArmClient, subscription: str, resource_group: str,
-                   api: str) -> list[dict[str, Any]]:
+async def list_vms(
+    arm: ArmClient, subscription: str, resource_group: str, api: str
+) -> list[dict[str, Any]]:
     """The VM models (no instance view) in one resource group, all pages."""
-    path = (f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
-            "/providers/Microsoft.Compute/virtualMachines")
+    path = (
+        f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
+        "/providers/Microsoft.Compute/virtualMachines"
+    )
     return await list_all(arm, path, api)
 
 

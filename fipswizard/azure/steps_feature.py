@@ -8,8 +8,8 @@ from typing import Any
 
 from fipswizard.azure.arm_step import ArmStep
 from fipswizard.context import Context
+from fipswizard.engine.steps import Action, HttpAction, Outcome
 from fipswizard.errors import StepError
-from fipswizard.steps import Action, HttpAction, Outcome
 
 # States compared casefolded: Microsoft's doc output shows "Registered", but the spec examples
 # (Microsoft.Features 2021-07-01 registerFeature.json, 2025-03-01 getFeature.json) return

@@ -11,9 +11,9 @@ from fipswizard.azure.arm_step import ArmStep
 from fipswizard.azure.steps_vm import STOPPED, wait_for_agent
 from fipswizard.azure.vm_model import MalformedResource
 from fipswizard.context import Context
+from fipswizard.engine.steps import Action, HttpAction, Outcome
 from fipswizard.errors import FipsWizardError, StepError
 from fipswizard.secrets import MASK, Secret
-from fipswizard.steps import Action, HttpAction, Outcome
 
 TAG = {"fipswizard": "validation"}  # on the final PUT: this VM was validated
 USER_TAG = {"fipswizard": "temporary-user"}  # VMAccess's first PUT: a user is still there

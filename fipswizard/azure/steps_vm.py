@@ -10,8 +10,8 @@ from fipswizard.azure.arm_step import ArmStep
 from fipswizard.azure.regions import RegionStatus, region_advice
 from fipswizard.azure.vm_model import MalformedResource, VmFacts, vm_facts
 from fipswizard.context import Context
+from fipswizard.engine.steps import Action, HttpAction, Outcome
 from fipswizard.errors import StepError
-from fipswizard.steps import Action, HttpAction, Outcome
 
 REGION_REFUSED = "region not supported"  # RegionRejected's first words (rollback reads them)
 
@@ -148,7 +148,7 @@ class VmFlagStep(ArmStep):
 
     async def _refuse_if_guest_fips(self, ctx: Context) -> None:
         """Flag off with the guest in FIPS mode is the one inconsistent state (see
-        fipswizard/rollback.py): ask the guest itself, whoever put it in FIPS mode."""
+        fipswizard/engine/rollback.py): ask the guest itself, whoever put it in FIPS mode."""
         if ctx.runner is None:
             return  # no guest channel (offline tests): the journal-based rule alone applies
         from fipswizard.guest.validate import VALIDATE_SCRIPT  # read-only

@@ -26,16 +26,27 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from fipswizard.engine.steps import Risk
 from fipswizard.errors import RecipeError
-from fipswizard.steps import Risk
 
 PHASES = ("check", "apply", "verify", "rollback")
 STEP_KINDS = ("script", "reboot")
 TOP_KEYS = ("id", "title", "service", "supported", "notes", "include", "match", "step")
 MATCH_KEYS = ("id", "version")
 STEP_KEYS = (
-    "id", "kind", "title", "risk", "secrets", "when", "check", "apply", "verify",
-    "rollback", "rollback_refused", "after_reboot", "rollback_after_reboot",
+    "id",
+    "kind",
+    "title",
+    "risk",
+    "secrets",
+    "when",
+    "check",
+    "apply",
+    "verify",
+    "rollback",
+    "rollback_refused",
+    "after_reboot",
+    "rollback_after_reboot",
 )
 MARKER = "# fipswizard-script: "
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -174,8 +185,13 @@ def _load(recipe_id: str, base: str, stack: tuple[str, ...]) -> GuestRecipe:
     if not _NAME.match(recipe_id) or not source.is_file():
         known = ", ".join(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml")))
         where = stack[-1] if stack else str(folder)
-        raise RecipeError(where, "include" if stack else "id", "no such guest recipe",
-                          found=recipe_id, allowed=known or "(none)")
+        raise RecipeError(
+            where,
+            "include" if stack else "id",
+            "no such guest recipe",
+            found=recipe_id,
+            allowed=known or "(none)",
+        )
     text = source.read_text(encoding="utf-8")
     lib = folder / "lib.sh"
     prelude = lib.read_text(encoding="utf-8") if lib.is_file() else None
@@ -200,23 +216,39 @@ class _Parser:
                 return number
         return None
 
-    def fail(self, key: str, problem: str, *, after: int = 0, found: object = None,
-             allowed: str | None = None) -> RecipeError:
-        return RecipeError(self.path, key, problem, line=self.line(key, after) or after or None,
-                           found=found, allowed=allowed)
+    def fail(
+        self,
+        key: str,
+        problem: str,
+        *,
+        after: int = 0,
+        found: object = None,
+        allowed: str | None = None,
+    ) -> RecipeError:
+        return RecipeError(
+            self.path,
+            key,
+            problem,
+            line=self.line(key, after) or after or None,
+            found=found,
+            allowed=allowed,
+        )
 
-    def recipe(self, recipe_id: str, base: str, stack: tuple[str, ...],
-               prelude: str | None) -> GuestRecipe:
+    def recipe(
+        self, recipe_id: str, base: str, stack: tuple[str, ...], prelude: str | None
+    ) -> GuestRecipe:
         try:
             data = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as err:
             m = re.search(r"line (\d+)", str(err))
-            raise RecipeError(self.path, "(syntax)", str(err),
-                              line=int(m.group(1)) if m else None) from err
+            raise RecipeError(
+                self.path, "(syntax)", str(err), line=int(m.group(1)) if m else None
+            ) from err
         self.known(data, TOP_KEYS, 0)
         if data.get("id") != recipe_id:
-            raise self.fail("id", "must equal the file name", found=data.get("id"),
-                            allowed=recipe_id)
+            raise self.fail(
+                "id", "must equal the file name", found=data.get("id"), allowed=recipe_id
+            )
         title = self.string(data, "title", 0, required=True)
         notes = self.strings(data, "notes", 0)
         matches = tuple(self.match(m, i) for i, m in enumerate(self.tables(data, "match")))
@@ -224,21 +256,30 @@ class _Parser:
         includes = self.strings(data, "include", 0)
         steps = self.with_includes(own, includes, base, (*stack, self.path))
         return GuestRecipe(
-            id=recipe_id, title=title, path=self.path, prelude=prelude,
-            service=self.string(data, "service", 0), supported=self.string(data, "supported", 0),
-            notes=notes, includes=includes, matches=matches, steps=tuple(steps),
+            id=recipe_id,
+            title=title,
+            path=self.path,
+            prelude=prelude,
+            service=self.string(data, "service", 0),
+            supported=self.string(data, "supported", 0),
+            notes=notes,
+            includes=includes,
+            matches=matches,
+            steps=tuple(steps),
         )
 
-    def with_includes(self, own: list[GuestStepSpec], includes: tuple[str, ...], base: str,
-                      stack: tuple[str, ...]) -> list[GuestStepSpec]:
+    def with_includes(
+        self, own: list[GuestStepSpec], includes: tuple[str, ...], base: str, stack: tuple[str, ...]
+    ) -> list[GuestStepSpec]:
         extra: list[GuestStepSpec] = []
         for name in includes:
             if any(Path(p).name == f"{name}.toml" for p in stack):
                 raise self.fail("include", "include cycle", found=name)
             other = _load(name, base, stack)
             if any(s.is_reboot for s in other.steps):
-                raise self.fail("include", "an included recipe must not have a reboot step",
-                                found=name)
+                raise self.fail(
+                    "include", "an included recipe must not have a reboot step", found=name
+                )
             extra.extend(other.steps)
         seen: set[str] = set()
         for spec in [*own, *extra]:
@@ -256,8 +297,13 @@ class _Parser:
         try:
             SpecifierSet(version)
         except InvalidSpecifier as err:
-            raise self.fail("version", "not a version specifier", after=after, found=version,
-                            allowed="e.g. \">=9.0,<10\"") from err
+            raise self.fail(
+                "version",
+                "not a version specifier",
+                after=after,
+                found=version,
+                allowed='e.g. ">=9.0,<10"',
+            ) from err
         return RecipeMatch(os_id.lower(), version)
 
     def step(self, table: dict[str, Any], index: int, recipe_id: str) -> GuestStepSpec:
@@ -268,17 +314,24 @@ class _Parser:
             raise self.fail("id", "step ids are lower-case words", after=after, found=step_id)
         kind = self.string(table, "kind", after) or "script"
         if kind not in STEP_KINDS:
-            raise self.fail("kind", "unknown step kind", after=after, found=kind,
-                            allowed=", ".join(STEP_KINDS))
+            raise self.fail(
+                "kind", "unknown step kind", after=after, found=kind, allowed=", ".join(STEP_KINDS)
+            )
         risk_text = self.string(table, "risk", after, required=True)
         if risk_text not in {r.value for r in Risk}:
-            raise self.fail("risk", "unknown risk", after=after, found=risk_text,
-                            allowed=", ".join(r.value for r in Risk))
+            raise self.fail(
+                "risk",
+                "unknown risk",
+                after=after,
+                found=risk_text,
+                allowed=", ".join(r.value for r in Risk),
+            )
         secrets = self.strings(table, "secrets", after)
         for name in secrets:
             if not _SECRET.match(name):
-                raise self.fail("secrets", "secret names are lower_snake_case", after=after,
-                                found=name)
+                raise self.fail(
+                    "secrets", "secret names are lower_snake_case", after=after, found=name
+                )
         flags = {key: table.get(key, False) for key in ("after_reboot", "rollback_after_reboot")}
         for key, value in flags.items():
             if not isinstance(value, bool):
@@ -291,29 +344,41 @@ class _Parser:
         else:
             for key in ("check", "apply"):
                 if not scripts[key].strip():
-                    raise self.fail(key if key in table else "step", f"missing '{key}' script",
-                                    after=after, found=step_id)
+                    raise self.fail(
+                        key if key in table else "step",
+                        f"missing '{key}' script",
+                        after=after,
+                        found=step_id,
+                    )
         return GuestStepSpec(
-            id=step_id, title=self.string(table, "title", after, required=True),
-            risk=Risk(risk_text), recipe=recipe_id, kind=kind, secrets=secrets,
+            id=step_id,
+            title=self.string(table, "title", after, required=True),
+            risk=Risk(risk_text),
+            recipe=recipe_id,
+            kind=kind,
+            secrets=secrets,
             after_reboot=flags["after_reboot"],
-            rollback_after_reboot=flags["rollback_after_reboot"], **scripts,
+            rollback_after_reboot=flags["rollback_after_reboot"],
+            **scripts,
         )
 
     def known(self, table: dict[str, Any], allowed: tuple[str, ...], after: int) -> None:
         for key in table:
             if key not in allowed:
-                raise self.fail(key, "unknown key", after=after, found=key,
-                                allowed=", ".join(allowed))
+                raise self.fail(
+                    key, "unknown key", after=after, found=key, allowed=", ".join(allowed)
+                )
 
-    def string(self, table: dict[str, Any], key: str, after: int, *,
-               required: bool = False) -> str:
+    def string(self, table: dict[str, Any], key: str, after: int, *, required: bool = False) -> str:
         value = table.get(key, "")
         if not isinstance(value, str):
             raise self.fail(key, "must be a string", after=after, found=value)
         if required and not value.strip():
-            raise self.fail(key if key in table else "step" if after else key,
-                            f"'{key}' is required", after=after)
+            raise self.fail(
+                key if key in table else "step" if after else key,
+                f"'{key}' is required",
+                after=after,
+            )
         return value
 
     def strings(self, table: dict[str, Any], key: str, after: int) -> tuple[str, ...]:

@@ -7,8 +7,8 @@ except on Azure Linux, whose SymCrypt provider still allows older algorithms by 
 from __future__ import annotations
 
 from fipswizard.context import Context
+from fipswizard.engine.steps import Action, Outcome, ScriptAction, Step
 from fipswizard.errors import StepError
-from fipswizard.steps import Action, Outcome, ScriptAction, Step
 
 VALIDATE_SCRIPT = r"""# fipswizard-script: engine/validate/check
 # Read-only: is the guest really in FIPS mode? One fact per line; exit 0 yes, 10 no.
@@ -49,11 +49,13 @@ class GuestValidateStep(Step):
     async def check(self, ctx: Context) -> Outcome:
         result = await ctx.need_runner().run(VALIDATE_SCRIPT)
         facts = _facts(result.stdout)
-        detail = ", ".join(f"{k}={facts.get(k, '?')}"
-                           for k in ("fips_enabled", "openssl_md5", "fips_provider"))
+        detail = ", ".join(
+            f"{k}={facts.get(k, '?')}" for k in ("fips_enabled", "openssl_md5", "fips_provider")
+        )
         if result.rc not in (0, 10):
-            raise StepError(f"guest validation script failed (exit {result.rc}): "
-                            f"{result.stderr[-300:]}")
+            raise StepError(
+                f"guest validation script failed (exit {result.rc}): {result.stderr[-300:]}"
+            )
         return Outcome(result.rc == 0, detail, facts)
 
     async def apply(self, ctx: Context, before: Outcome) -> None:

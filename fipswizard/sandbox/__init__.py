@@ -17,6 +17,16 @@ from fipswizard.sandbox.wire import ConnectionDropped
 FAKE_ARM = "https://management.azure.com"
 
 __all__ = [
-    "FAKE_ARM", "BucketSpec", "ConnectionDropped", "Estate", "FakeClock", "Faults", "Rule",
-    "SandboxAzure", "SandboxServer", "bench_estate", "demo_estate", "start_in_thread",
+    "FAKE_ARM",
+    "BucketSpec",
+    "ConnectionDropped",
+    "Estate",
+    "FakeClock",
+    "Faults",
+    "Rule",
+    "SandboxAzure",
+    "SandboxServer",
+    "bench_estate",
+    "demo_estate",
+    "start_in_thread",
 ]

@@ -23,8 +23,9 @@ from fipswizard.sandbox.throttle import BucketSpec
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fipswizard.sandbox",
-                                     description="Simulated Azure (ARM) for fipswizard.")
+    parser = argparse.ArgumentParser(
+        prog="python -m fipswizard.sandbox", description="Simulated Azure (ARM) for fipswizard."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the sandbox on 127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -38,10 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--drop-rate", type=float, default=0.0)
     serve.add_argument("--drop-phase", default="random", choices=("random", "before", "after"))
     serve.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
-    serve.add_argument("--op-seconds", type=float, default=2.0,
-                       help="duration of long-running operations")
-    serve.add_argument("--registration-seconds", type=float, default=5.0,
-                       help="how long a feature stays Registering")
+    serve.add_argument(
+        "--op-seconds", type=float, default=2.0, help="duration of long-running operations"
+    )
+    serve.add_argument(
+        "--registration-seconds",
+        type=float,
+        default=5.0,
+        help="how long a feature stays Registering",
+    )
     serve.add_argument("--seed", type=int, default=0)
     serve.add_argument("--url-file", type=Path, help="also write the base URL here")
     return parser
@@ -56,14 +62,23 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    faults = Faults(fault_rate=args.fault_rate, fault_status=args.fault_status,
-                    drop_rate=args.drop_rate, drop_phase=args.drop_phase,
-                    latency=args.latency, seed=args.seed)
-    sandbox = SandboxAzure(estate_from_spec(args.estate), op_seconds=args.op_seconds,
-                           registration_seconds=args.registration_seconds,
-                           reads=BucketSpec(args.read_burst, args.read_rate),
-                           writes=BucketSpec(args.write_burst, args.write_rate),
-                           faults=faults, seed=args.seed)
+    faults = Faults(
+        fault_rate=args.fault_rate,
+        fault_status=args.fault_status,
+        drop_rate=args.drop_rate,
+        drop_phase=args.drop_phase,
+        latency=args.latency,
+        seed=args.seed,
+    )
+    sandbox = SandboxAzure(
+        estate_from_spec(args.estate),
+        op_seconds=args.op_seconds,
+        registration_seconds=args.registration_seconds,
+        reads=BucketSpec(args.read_burst, args.read_rate),
+        writes=BucketSpec(args.write_burst, args.write_rate),
+        faults=faults,
+        seed=args.seed,
+    )
     server = SandboxServer(sandbox)
     url = await server.start("127.0.0.1", args.port)
     print(url, flush=True)
@@ -73,8 +88,11 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"sandbox: serving {args.estate} estate; SIGTERM or Ctrl-C stops", file=sys.stderr,
-          flush=True)
+    print(
+        f"sandbox: serving {args.estate} estate; SIGTERM or Ctrl-C stops",
+        file=sys.stderr,
+        flush=True,
+    )
     await stop.wait()
     await server.stop()
 

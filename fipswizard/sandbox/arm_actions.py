@@ -13,9 +13,11 @@ if TYPE_CHECKING:
 
 
 def _not_allowed(action: str, vm: VirtualMachine) -> ArmError:
-    return ArmError(409, "OperationNotAllowed",
-                    f"Operation '{action}' is not allowed on VM '{vm.name}' since the VM is "
-                    f"{vm.power_state}.")
+    return ArmError(
+        409,
+        "OperationNotAllowed",
+        f"Operation '{action}' is not allowed on VM '{vm.name}' since the VM is {vm.power_state}.",
+    )
 
 
 def _deallocate(az: SandboxAzure, vm: VirtualMachine) -> Operation:
@@ -55,8 +57,7 @@ def _restart(az: SandboxAzure, vm: VirtualMachine) -> Operation:
     return reboot(az, vm, "restart")
 
 
-def reboot(az: SandboxAzure, vm: VirtualMachine, kind: str, now: float | None = None
-           ) -> Operation:
+def reboot(az: SandboxAzure, vm: VirtualMachine, kind: str, now: float | None = None) -> Operation:
     """A guest reboot (the restart action, or a script that asked for one)."""
 
     def begin(t: float) -> None:
@@ -83,16 +84,22 @@ def _power_off(az: SandboxAzure, vm: VirtualMachine) -> Operation:
     return schedule(az, vm, "powerOff", done, on_begin=begin)
 
 
-POWER_ACTIONS = {"deallocate": _deallocate, "start": _start, "restart": _restart,
-                 "poweroff": _power_off}
+POWER_ACTIONS = {
+    "deallocate": _deallocate,
+    "start": _start,
+    "restart": _restart,
+    "poweroff": _power_off,
+}
 
 
 def power_action(az: SandboxAzure, req: Request, p: dict[str, str]) -> Response:
     start = POWER_ACTIONS.get(p["action"].lower())
     if start is None:
-        raise ArmError(404, "InvalidResourceType",
-                       f"The sandbox does not implement the action '{p['action']}' on "
-                       "virtual machines.")
+        raise ArmError(
+            404,
+            "InvalidResourceType",
+            f"The sandbox does not implement the action '{p['action']}' on virtual machines.",
+        )
     vm = az.find_vm(p)
     op = start(az, vm)
     return Response(202, async_headers(az, req, op, location=True))

@@ -14,8 +14,10 @@ from fipswizard.sandbox.wire import ArmError, Request, Response, json_response
 if TYPE_CHECKING:
     from fipswizard.sandbox.core import SandboxAzure
 
-REGION_REFUSED = ("Creation of VMs using a Fips 140-3 compliant encryption for extension "
-                  "settings isn't supported in this region.")
+REGION_REFUSED = (
+    "Creation of VMs using a Fips 140-3 compliant encryption for extension "
+    "settings isn't supported in this region."
+)
 READ_ONLY = {"provisioningState", "vmId", "instanceView", "timeCreated"}
 
 
@@ -23,9 +25,12 @@ def list_vms(az: SandboxAzure, req: Request, p: dict[str, str]) -> Response:
     sub = az.subscription(p["sub"])
     group = az.resource_group(sub, p["rg"]) if "rg" in p else None
     iso = az.iso(az.now())
-    value = [vm_json(vm, iso) for vm in az.estate.vms.values()
-             if vm.subscription.lower() == sub.id.lower()
-             and (group is None or vm.resource_group.lower() == group.lower())]
+    value = [
+        vm_json(vm, iso)
+        for vm in az.estate.vms.values()
+        if vm.subscription.lower() == sub.id.lower()
+        and (group is None or vm.resource_group.lower() == group.lower())
+    ]
     return json_response(200, {"value": value})
 
 
@@ -37,8 +42,9 @@ def get_vm(az: SandboxAzure, req: Request, p: dict[str, str]) -> Response:
             return Response(200, {"Content-Type": "application/json; charset=utf-8"}, bad)
         return json_response(200, bad)
     expand = req.query.get("$expand", "").lower() == "instanceview"
-    return json_response(200, vm_json(vm, az.iso(az.now()), instance_view=expand),
-                         {"ETag": vm.etag})
+    return json_response(
+        200, vm_json(vm, az.iso(az.now()), instance_view=expand), {"ETag": vm.etag}
+    )
 
 
 def get_instance_view(az: SandboxAzure, req: Request, p: dict[str, str]) -> Response:
@@ -59,13 +65,19 @@ def check_preconditions(req: Request, vm: VirtualMachine) -> None:
     if if_match is not None and if_match.strip() != "*":
         wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
         if vm.etag.strip('"') not in wanted:
-            raise ArmError(412, "PreconditionFailed",
-                           f"The specified precondition 'If-Match = {if_match}' failed: the "
-                           f"current ETag of '{vm.name}' is {vm.etag}.")
+            raise ArmError(
+                412,
+                "PreconditionFailed",
+                f"The specified precondition 'If-Match = {if_match}' failed: the "
+                f"current ETag of '{vm.name}' is {vm.etag}.",
+            )
     if req.headers.get("if-none-match", "").strip() == "*":
-        raise ArmError(412, "PreconditionFailed",
-                       f"The specified precondition 'If-None-Match = *' failed: virtual machine "
-                       f"'{vm.name}' already exists.")
+        raise ArmError(
+            412,
+            "PreconditionFailed",
+            f"The specified precondition 'If-None-Match = *' failed: virtual machine "
+            f"'{vm.name}' already exists.",
+        )
 
 
 def _update(az: SandboxAzure, req: Request, p: dict[str, str], *, is_put: bool) -> Response:
@@ -73,14 +85,18 @@ def _update(az: SandboxAzure, req: Request, p: dict[str, str], *, is_put: bool) 
     body = req.json_object()
     location = body.get("location")
     if is_put and not location:
-        raise ArmError(400, "LocationRequired", "The location property is required for this "
-                       "definition.")
+        raise ArmError(
+            400, "LocationRequired", "The location property is required for this definition."
+        )
     if location and normalise_location(str(location)) != normalise_location(vm.location):
-        raise ArmError(400, "InvalidResourceLocation",
-                       f"The resource '{vm.name}' already exists in location '{vm.location}' in "
-                       f"resource group '{vm.resource_group}'. A resource with the same name "
-                       f"cannot be created in location '{location}'. Please select a new "
-                       "resource name.")
+        raise ArmError(
+            400,
+            "InvalidResourceLocation",
+            f"The resource '{vm.name}' already exists in location '{vm.location}' in "
+            f"resource group '{vm.resource_group}'. A resource with the same name "
+            f"cannot be created in location '{location}'. Please select a new "
+            "resource name.",
+        )
     check_preconditions(req, vm)
     patch = body.get("properties") or {}
     if not isinstance(patch, dict):
@@ -108,8 +124,9 @@ def _update(az: SandboxAzure, req: Request, p: dict[str, str], *, is_put: bool) 
             vm.regenerate_package()
 
     op = schedule(az, vm, "put-vm" if is_put else "patch-vm", done, serial=False)
-    return json_response(200, vm_json(vm, az.iso(az.now())),
-                         {**async_headers(az, req, op), "ETag": vm.etag})
+    return json_response(
+        200, vm_json(vm, az.iso(az.now())), {**async_headers(az, req, op), "ETag": vm.etag}
+    )
 
 
 def _normalise_fips_flag(patch: dict[str, Any]) -> bool | None:
@@ -124,9 +141,12 @@ def _normalise_fips_flag(patch: dict[str, Any]) -> bool | None:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         value = value.lower() == "true"
     if not isinstance(value, bool):
-        raise ArmError(400, "InvalidParameter",
-                       "The value of parameter 'additionalCapabilities.enableFips1403Encryption' "
-                       f"is invalid: expected a boolean, got {value!r}.")
+        raise ArmError(
+            400,
+            "InvalidParameter",
+            "The value of parameter 'additionalCapabilities.enableFips1403Encryption' "
+            f"is invalid: expected a boolean, got {value!r}.",
+        )
     caps["enableFips1403Encryption"] = value
     return value
 
@@ -141,15 +161,21 @@ def _validate_secrets(patch: dict[str, Any]) -> None:
         vault = (group or {}).get("sourceVault", {}) if isinstance(group, dict) else {}
         certs = group.get("vaultCertificates") if isinstance(group, dict) else None
         if not isinstance(vault, dict) or not vault.get("id"):
-            raise ArmError(400, "InvalidParameter",
-                           f"Required parameter 'osProfile.secrets[{i}].sourceVault.id' is "
-                           "missing.")
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                f"Required parameter 'osProfile.secrets[{i}].sourceVault.id' is missing.",
+            )
         if not isinstance(certs, list) or not all(
-                isinstance(c, dict) and str(c.get("certificateUrl", "")).startswith("https://")
-                for c in certs):
-            raise ArmError(400, "InvalidParameter",
-                           f"'osProfile.secrets[{i}].vaultCertificates' must list objects with an "
-                           "https 'certificateUrl' (a Key Vault secret URL).")
+            isinstance(c, dict) and str(c.get("certificateUrl", "")).startswith("https://")
+            for c in certs
+        ):
+            raise ArmError(
+                400,
+                "InvalidParameter",
+                f"'osProfile.secrets[{i}].vaultCertificates' must list objects with an "
+                "https 'certificateUrl' (a Key Vault secret URL).",
+            )
 
 
 def deep_merge(target: dict[str, Any], patch: dict[str, Any]) -> None:

@@ -37,11 +37,19 @@ HttpResult = tuple[int, dict[str, str], bytes]
 
 
 class SandboxAzure:
-    def __init__(self, estate: Estate | None = None, *, clock: Clock = time.monotonic,
-                 op_seconds: float = 2.0, registration_seconds: float = 5.0,
-                 reads: BucketSpec = DEFAULT_READS, writes: BucketSpec = DEFAULT_WRITES,
-                 faults: Faults | None = None, seed: int = 0,
-                 wall_start: float | None = None) -> None:
+    def __init__(
+        self,
+        estate: Estate | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        op_seconds: float = 2.0,
+        registration_seconds: float = 5.0,
+        reads: BucketSpec = DEFAULT_READS,
+        writes: BucketSpec = DEFAULT_WRITES,
+        faults: Faults | None = None,
+        seed: int = 0,
+        wall_start: float | None = None,
+    ) -> None:
         self.estate = estate if estate is not None else demo_estate()
         self._clock = clock
         self.skew = 0.0  # POST /_sandbox/advance moves sandbox time forward
@@ -72,8 +80,10 @@ class SandboxAzure:
         return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
 
     def new_public_ip(self) -> str:
-        return f"20.{self._ids.randint(1, 254)}.{self._ids.randint(0, 255)}." \
-               f"{self._ids.randint(1, 254)}"
+        return (
+            f"20.{self._ids.randint(1, 254)}.{self._ids.randint(0, 255)}."
+            f"{self._ids.randint(1, 254)}"
+        )
 
     def compute_versions(self) -> list[str]:
         return list(API_VERSIONS["compute"])
@@ -82,27 +92,35 @@ class SandboxAzure:
     def subscription(self, sub_id: str) -> Subscription:
         sub = self.estate.subscriptions.get(sub_id.lower())
         if sub is None:
-            raise ArmError(404, "SubscriptionNotFound",
-                           f"The subscription '{sub_id}' could not be found.")
+            raise ArmError(
+                404, "SubscriptionNotFound", f"The subscription '{sub_id}' could not be found."
+            )
         return sub
 
     def resource_group(self, sub: Subscription, name: str) -> str:
         group = sub.resource_groups.get(name.lower())
         if group is None:
-            raise ArmError(404, "ResourceGroupNotFound",
-                           f"Resource group '{name}' could not be found.")
+            raise ArmError(
+                404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found."
+            )
         return group
 
     def find_vm(self, p: Mapping[str, str]) -> VirtualMachine:
         sub = self.subscription(p["sub"])
         group = self.resource_group(sub, p["rg"])
         vm = self.estate.vms.get(p["vm"].lower())
-        if vm is None or vm.subscription.lower() != sub.id.lower() \
-                or vm.resource_group.lower() != group.lower():
-            raise ArmError(404, "ResourceNotFound",
-                           f"The Resource 'Microsoft.Compute/virtualMachines/{p['vm']}' under "
-                           f"resource group '{p['rg']}' was not found. For more details please "
-                           "go to https://aka.ms/ARMResourceNotFoundFix")
+        if (
+            vm is None
+            or vm.subscription.lower() != sub.id.lower()
+            or vm.resource_group.lower() != group.lower()
+        ):
+            raise ArmError(
+                404,
+                "ResourceNotFound",
+                f"The Resource 'Microsoft.Compute/virtualMachines/{p['vm']}' under "
+                f"resource group '{p['rg']}' was not found. For more details please "
+                "go to https://aka.ms/ARMResourceNotFoundFix",
+            )
         return vm
 
     def settle(self) -> None:
@@ -116,8 +134,9 @@ class SandboxAzure:
             return control.state(self)
 
     # ---- the front door
-    async def handle(self, method: str, url: str, headers: Mapping[str, str],
-                     body: bytes) -> HttpResult:
+    async def handle(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> HttpResult:
         req = Request.parse(method, url, headers, body)
         if req.segments[:1] == ["_sandbox"]:
             with self.lock:
@@ -153,20 +172,30 @@ class SandboxAzure:
         try:
             _check_auth(req)
             segments = req.segments
-            sub = segments[1] if len(segments) > 1 and segments[0].lower() == "subscriptions" \
+            sub = (
+                segments[1]
+                if len(segments) > 1 and segments[0].lower() == "subscriptions"
                 else "tenant"
+            )
             bucket = self.throttle.bucket(sub, kind, now)
             wait = bucket.take(now)
             if wait is not None:
-                raise ArmError(429, "TooManyRequests",
-                               f"The request for subscription '{sub}' could not be processed due "
-                               "to an excessive volume of traffic. Please try again later.",
-                               {"Retry-After": retry_after(wait)})
+                raise ArmError(
+                    429,
+                    "TooManyRequests",
+                    f"The request for subscription '{sub}' could not be processed due "
+                    "to an excessive volume of traffic. Please try again later.",
+                    {"Retry-After": retry_after(wait)},
+                )
             if decision.status is not None:
                 code = STATUS_CODES[decision.status]
-                raise ArmError(decision.status, code,
-                               "The service is temporarily unavailable (sandbox fault "
-                               "injection). Please retry.", {"Retry-After": "1"})
+                raise ArmError(
+                    decision.status,
+                    code,
+                    "The service is temporarily unavailable (sandbox fault "
+                    "injection). Please retry.",
+                    {"Retry-After": "1"},
+                )
             route, params = resolve(req)
             resp = route.handler(self, req, params)
         except ArmError as err:
@@ -176,8 +205,7 @@ class SandboxAzure:
             resp = ArmError(500, "InternalServerError", f"sandbox error: {exc!r}").response()
         resp.headers.update(common)
         if bucket is not None:
-            resp.headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = \
-                str(bucket.remaining())
+            resp.headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(bucket.remaining())
         if decision.drop:
             self._log(req, resp.status, "after")
             raise ConnectionDropped(after_apply=True)
@@ -185,8 +213,15 @@ class SandboxAzure:
         return resp
 
     def _log(self, req: Request, status: int, dropped: str | None) -> None:
-        self.log.add(self.elapsed(req.now), req.method, req.path, req.raw_query, status,
-                     req.is_write, dropped)
+        self.log.add(
+            self.elapsed(req.now),
+            req.method,
+            req.path,
+            req.raw_query,
+            status,
+            req.is_write,
+            dropped,
+        )
 
 
 def _check_auth(req: Request) -> None:
@@ -195,7 +230,12 @@ def _check_auth(req: Request) -> None:
     if scheme.lower() == "bearer" and token.strip():
         return
     problem = "is missing" if not value else "is not in a valid format"
-    raise ArmError(401, "AuthenticationFailed",
-                   f"Authentication failed. The 'Authorization' header {problem}.",
-                   {"WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.'
-                                        'com/common", error="invalid_token"'})
+    raise ArmError(
+        401,
+        "AuthenticationFailed",
+        f"Authentication failed. The 'Authorization' header {problem}.",
+        {
+            "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.'
+            'com/common", error="invalid_token"'
+        },
+    )

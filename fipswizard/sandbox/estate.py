@@ -60,40 +60,70 @@ def stable_ip(seed: str) -> str:
     return f"20.{digest[0]}.{digest[1]}.{max(1, digest[2])}"
 
 
-def new_vm(sub: str, group: str, name: str, location: str, image_key: str, guest: SimGuest,
-           scenario: str, *, size: str = "Standard_D2s_v5") -> VirtualMachine:
+def new_vm(
+    sub: str,
+    group: str,
+    name: str,
+    location: str,
+    image_key: str,
+    guest: SimGuest,
+    scenario: str,
+    *,
+    size: str = "Standard_D2s_v5",
+) -> VirtualMachine:
     image = IMAGES[image_key]
     props = {
         "hardwareProfile": {"vmSize": size},
         "storageProfile": {
             "imageReference": image.reference(),
             "osDisk": {
-                "osType": "Linux", "name": f"{name}_OsDisk_1", "createOption": "FromImage",
-                "caching": "ReadWrite", "diskSizeGB": 30,
+                "osType": "Linux",
+                "name": f"{name}_OsDisk_1",
+                "createOption": "FromImage",
+                "caching": "ReadWrite",
+                "diskSizeGB": 30,
                 "managedDisk": {
                     "storageAccountType": "Premium_LRS",
-                    "id": (f"/subscriptions/{sub}/resourceGroups/{group.upper()}/providers/"
-                           f"Microsoft.Compute/disks/{name}_OsDisk_1"),
+                    "id": (
+                        f"/subscriptions/{sub}/resourceGroups/{group.upper()}/providers/"
+                        f"Microsoft.Compute/disks/{name}_OsDisk_1"
+                    ),
                 },
                 "deleteOption": "Delete",
             },
             "dataDisks": [],
         },
         "osProfile": {
-            "computerName": name, "adminUsername": "azureuser",
-            "linuxConfiguration": {"disablePasswordAuthentication": True,
-                                   "provisionVMAgent": True},
-            "secrets": [], "allowExtensionOperations": True,
+            "computerName": name,
+            "adminUsername": "azureuser",
+            "linuxConfiguration": {"disablePasswordAuthentication": True, "provisionVMAgent": True},
+            "secrets": [],
+            "allowExtensionOperations": True,
         },
-        "networkProfile": {"networkInterfaces": [{
-            "id": (f"/subscriptions/{sub}/resourceGroups/{group}/providers/"
-                   f"Microsoft.Network/networkInterfaces/{name}-nic")}]},
+        "networkProfile": {
+            "networkInterfaces": [
+                {
+                    "id": (
+                        f"/subscriptions/{sub}/resourceGroups/{group}/providers/"
+                        f"Microsoft.Network/networkInterfaces/{name}-nic"
+                    )
+                }
+            ]
+        },
         "timeCreated": "2025-06-02T09:14:07.4412345+00:00",
     }
     vm_id = str(uuid.UUID(_stable_hex(f"{sub}/{name}")[:32], version=4))
-    return VirtualMachine(name=name, subscription=sub, resource_group=group, location=location,
-                          vm_id=vm_id, props=props, guest=guest, scenario=scenario,
-                          public_ip=stable_ip(name))
+    return VirtualMachine(
+        name=name,
+        subscription=sub,
+        resource_group=group,
+        location=location,
+        vm_id=vm_id,
+        props=props,
+        guest=guest,
+        scenario=scenario,
+        public_ip=stable_ip(name),
+    )
 
 
 def bootstrap_extension() -> Extension:
@@ -102,13 +132,24 @@ def bootstrap_extension() -> Extension:
     supported for OS type 'Linux'", reference arm-conformance.md D6), so a second
     CustomScript under another name is refused."""
     return Extension(
-        name="bootstrap", publisher="Microsoft.Azure.Extensions", type="CustomScript",
+        name="bootstrap",
+        publisher="Microsoft.Azure.Extensions",
+        type="CustomScript",
         type_handler_version="2.1",
-        settings={"commandToExecute": "sh bootstrap.sh",
-                  "fileUris": ["https://example.blob.core.windows.net/boot/bootstrap.sh"]},
-        tags={"owner": "platform-team"}, provisioning_state="Succeeded",
-        statuses=[status("ProvisioningState/succeeded", "Provisioning succeeded",
-                         message="Enable succeeded: \n[stdout]\nbootstrapped\n\n[stderr]\n")])
+        settings={
+            "commandToExecute": "sh bootstrap.sh",
+            "fileUris": ["https://example.blob.core.windows.net/boot/bootstrap.sh"],
+        },
+        tags={"owner": "platform-team"},
+        provisioning_state="Succeeded",
+        statuses=[
+            status(
+                "ProvisioningState/succeeded",
+                "Provisioning succeeded",
+                message="Enable succeeded: \n[stdout]\nbootstrapped\n\n[stderr]\n",
+            )
+        ],
+    )
 
 
 def demo_estate() -> Estate:
@@ -119,46 +160,97 @@ def demo_estate() -> Estate:
     estate.add_subscription(Subscription(GOV_SUBSCRIPTION, "fips-demo-gov"))
 
     def vm(name: str, loc: str, image: str, guest: SimGuest, scenario: str) -> VirtualMachine:
-        return estate.add_vm(new_vm(DEMO_SUBSCRIPTION, DEMO_GROUP, name, loc, image, guest,
-                                    scenario))
+        return estate.add_vm(
+            new_vm(DEMO_SUBSCRIPTION, DEMO_GROUP, name, loc, image, guest, scenario)
+        )
 
-    vm("ubuntu2204-web", "uksouth", "ubuntu-pro-2204", make_guest("ubuntu-pro-2204"),
-       "Ubuntu Pro 22.04, agent 2.15.0.1 Ready, guest not FIPS: the happy path")
-    vm("ubuntu2404-api", "eastasia", "ubuntu-pro-2404", make_guest("ubuntu-pro-2404"),
-       "Ubuntu Pro 24.04, agent 2.15.0.1, not FIPS: rollback is snapshot-only on noble")
-    vm("rhel95-db", "westus2", "rhel-95", make_guest("rhel-95", daemon="2.7.0.6",
-                                                    goal_state="2.15.0.1"),
-       "RHEL 9.5, daemon 2.7.0.6: the agent loops after the FIPS reboot unless patched")
-    app = vm("rhel94-app", "westus2", "rhel-94",
-             make_guest("rhel-94", daemon="2.9.1.1", goal_state="2.15.0.1"),
-             "RHEL 9.4 already opted in (flag on, new certificate package), guest not FIPS")
+    vm(
+        "ubuntu2204-web",
+        "uksouth",
+        "ubuntu-pro-2204",
+        make_guest("ubuntu-pro-2204"),
+        "Ubuntu Pro 22.04, agent 2.15.0.1 Ready, guest not FIPS: the happy path",
+    )
+    vm(
+        "ubuntu2404-api",
+        "eastasia",
+        "ubuntu-pro-2404",
+        make_guest("ubuntu-pro-2404"),
+        "Ubuntu Pro 24.04, agent 2.15.0.1, not FIPS: rollback is snapshot-only on noble",
+    )
+    vm(
+        "rhel95-db",
+        "westus2",
+        "rhel-95",
+        make_guest("rhel-95", daemon="2.7.0.6", goal_state="2.15.0.1"),
+        "RHEL 9.5, daemon 2.7.0.6: the agent loops after the FIPS reboot unless patched",
+    )
+    app = vm(
+        "rhel94-app",
+        "westus2",
+        "rhel-94",
+        make_guest("rhel-94", daemon="2.9.1.1", goal_state="2.15.0.1"),
+        "RHEL 9.4 already opted in (flag on, new certificate package), guest not FIPS",
+    )
     app.props["additionalCapabilities"] = {"enableFips1403Encryption": True}
     app.cert_package = PACKAGE_FIPS
-    vm("alma92-ledger", "australiaeast", "alma-92",
-       make_guest("alma-92", daemon="2.9.1.1", goal_state="2.15.0.1"),
-       "AlmaLinux 9.2 (TuxCare FIPS packages), daemon 2.9.1.1, goal-state 2.15.0.1")
-    vm("flatcar-edge", "westus2", "flatcar-stable",
-       make_guest("flatcar-stable", daemon="2.12.0.4", autoupdate=False),
-       "Flatcar stable as shipped (agent 2.12.0.4, AutoUpdate.Enabled=n, /etc/waagent.conf a "
-       "link into /usr): the link becomes a file with auto-update on, then FIPS")
-    vm("ubuntu2204-fipsimage", "uksouth", "ubuntu-pro-fips-2204",
-       make_guest("ubuntu-pro-fips-2204", fips=True),
-       "Ubuntu Pro FIPS 22.04 image, already FIPS: protected settings fail until "
-       "deallocate + start")
-    vm("rhel96-notready", "eastasia", "rhel-96",
-       make_guest("rhel-96", daemon="2.7.0.6", goal_state="2.15.0.1", agent_broken=True),
-       "RHEL 9.6 with the agent Not Ready: Run Command and extensions cannot work")
-    boot = vm("ubuntu2204-bootstrap", "uksouth", "ubuntu-pro-2204",
-              make_guest("ubuntu-pro-2204"),
-              "Ubuntu Pro 22.04 with its own CustomScript extension (a bootstrap script): "
-              "Azure allows one per handler, so fipswizard validates with VMAccess only")
+    vm(
+        "alma92-ledger",
+        "australiaeast",
+        "alma-92",
+        make_guest("alma-92", daemon="2.9.1.1", goal_state="2.15.0.1"),
+        "AlmaLinux 9.2 (TuxCare FIPS packages), daemon 2.9.1.1, goal-state 2.15.0.1",
+    )
+    vm(
+        "flatcar-edge",
+        "westus2",
+        "flatcar-stable",
+        make_guest("flatcar-stable", daemon="2.12.0.4", autoupdate=False),
+        "Flatcar stable as shipped (agent 2.12.0.4, AutoUpdate.Enabled=n, /etc/waagent.conf a "
+        "link into /usr): the link becomes a file with auto-update on, then FIPS",
+    )
+    vm(
+        "ubuntu2204-fipsimage",
+        "uksouth",
+        "ubuntu-pro-fips-2204",
+        make_guest("ubuntu-pro-fips-2204", fips=True),
+        "Ubuntu Pro FIPS 22.04 image, already FIPS: protected settings fail until "
+        "deallocate + start",
+    )
+    vm(
+        "rhel96-notready",
+        "eastasia",
+        "rhel-96",
+        make_guest("rhel-96", daemon="2.7.0.6", goal_state="2.15.0.1", agent_broken=True),
+        "RHEL 9.6 with the agent Not Ready: Run Command and extensions cannot work",
+    )
+    boot = vm(
+        "ubuntu2204-bootstrap",
+        "uksouth",
+        "ubuntu-pro-2204",
+        make_guest("ubuntu-pro-2204"),
+        "Ubuntu Pro 22.04 with its own CustomScript extension (a bootstrap script): "
+        "Azure allows one per handler, so fipswizard validates with VMAccess only",
+    )
     boot.extensions["bootstrap"] = bootstrap_extension()
-    vm("ubuntu2204-mexico", "mexicocentral", "ubuntu-pro-2204", make_guest("ubuntu-pro-2204"),
-       "Ubuntu Pro 22.04 in Mexico Central: the platform rejects the FIPS flag in this region")
-    estate.add_vm(new_vm(GOV_SUBSCRIPTION, GOV_GROUP, "ubuntu2204-batch", "westus3",
-                         "ubuntu-pro-2204", make_guest("ubuntu-pro-2204"),
-                         "Ubuntu Pro 22.04; its subscription has no opt-in feature "
-                         "(FeatureNotFound)"))
+    vm(
+        "ubuntu2204-mexico",
+        "mexicocentral",
+        "ubuntu-pro-2204",
+        make_guest("ubuntu-pro-2204"),
+        "Ubuntu Pro 22.04 in Mexico Central: the platform rejects the FIPS flag in this region",
+    )
+    estate.add_vm(
+        new_vm(
+            GOV_SUBSCRIPTION,
+            GOV_GROUP,
+            "ubuntu2204-batch",
+            "westus3",
+            "ubuntu-pro-2204",
+            make_guest("ubuntu-pro-2204"),
+            "Ubuntu Pro 22.04; its subscription has no opt-in feature (FeatureNotFound)",
+        )
+    )
     return estate
 
 
@@ -171,9 +263,17 @@ def bench_estate(n: int) -> Estate:
     sub.add_feature(Feature(FIPS_FEATURE, "Registered", registered_at=NEVER))
     for i in range(1, n + 1):
         name = f"vm{i:04d}"
-        estate.add_vm(new_vm(BENCH_SUBSCRIPTION, BENCH_GROUP, name, "westus2",
-                             "ubuntu-pro-2204", make_guest("ubuntu-pro-2204"),
-                             "Ubuntu Pro 22.04, agent Ready, feature Registered"))
+        estate.add_vm(
+            new_vm(
+                BENCH_SUBSCRIPTION,
+                BENCH_GROUP,
+                name,
+                "westus2",
+                "ubuntu-pro-2204",
+                make_guest("ubuntu-pro-2204"),
+                "Ubuntu Pro 22.04, agent Ready, feature Registered",
+            )
+        )
     return estate
 
 

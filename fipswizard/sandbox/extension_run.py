@@ -21,14 +21,16 @@ P7M_FAILURE = (
     "/var/lib/waagent/TransportPrivate.pem -recip /var/lib/waagent/TransportCert.pem returned 4: "
     "Error decrypting CMS structure: error:0308010C:digital envelope routines:"
     "inner_evp_generic_fetch:unsupported:crypto/evp/evp_fetch.c:349:Global default library "
-    "context, Algorithm (DES-EDE3-CBC : 21), Properties ()")
+    "context, Algorithm (DES-EDE3-CBC : 21), Properties ()"
+)
 PFX_FAILURE = (
     "Enable failed: could not read the protected settings: Error converting PFX to PEM: "
     "[CommandError] openssl pkcs12 -nodes -password pass: -in /var/lib/waagent/Certificates.pfx "
     "-out /var/lib/waagent/Certificates.pem returned 1: Error outputting keys and certificates: "
     "error:0308010C:digital envelope routines:inner_evp_generic_fetch:unsupported:"
     "crypto/evp/evp_fetch.c:349:Global default library context, Algorithm (DES-EDE3-CBC : 21), "
-    "Properties ()")
+    "Properties ()"
+)
 
 
 @dataclass
@@ -40,10 +42,19 @@ class ExtensionResult:
     @property
     def statuses(self) -> list[dict[str, Any]]:
         if self.ok:
-            return [status("ProvisioningState/succeeded", "Provisioning succeeded",
-                           message=self.message)]
-        return [status("ProvisioningState/failed/1", "Provisioning failed", level="Error",
-                       message=self.message)]
+            return [
+                status(
+                    "ProvisioningState/succeeded", "Provisioning succeeded", message=self.message
+                )
+            ]
+        return [
+            status(
+                "ProvisioningState/failed/1",
+                "Provisioning failed",
+                level="Error",
+                message=self.message,
+            )
+        ]
 
 
 def protected_settings_problem(vm: VirtualMachine) -> str | None:
@@ -83,7 +94,8 @@ def _vmaccess(vm: VirtualMachine, prot: dict[str, Any]) -> ExtensionResult:
         if prot.get("expiration"):
             entry["expiration"] = str(prot["expiration"])
         return ExtensionResult(
-            True, "Enable succeeded: Succeeded in create the account or set the password.")
+            True, "Enable succeeded: Succeeded in create the account or set the password."
+        )
     if prot.get("reset_ssh"):
         return ExtensionResult(True, "Enable succeeded: Succeeded in resetting sshd_config.")
     return ExtensionResult(False, "Enable failed: No password or ssh_key is specified.")
@@ -95,11 +107,17 @@ def _custom_script(vm: VirtualMachine, ext: Extension) -> ExtensionResult:
     if not command:
         return ExtensionResult(False, "Enable failed: commandToExecute is empty or invalid")
     rc, out, err = vm.guest.run_script(str(command), {})
-    subs = [status("ComponentStatus/StdOut/succeeded", "Provisioning succeeded", message=out),
-            status("ComponentStatus/StdErr/succeeded", "Provisioning succeeded", message=err)]
+    subs = [
+        status("ComponentStatus/StdOut/succeeded", "Provisioning succeeded", message=out),
+        status("ComponentStatus/StdErr/succeeded", "Provisioning succeeded", message=err),
+    ]
     if rc != 0:
         return ExtensionResult(
-            False, f"Enable failed: failed to execute command: command terminated with exit "
-                   f"status={rc}\n[stdout]\n{out}\n[stderr]\n{err}", subs)
-    return ExtensionResult(True, "Enable succeeded: \n[stdout]\n" + out + "\n[stderr]\n" + err,
-                           subs)
+            False,
+            f"Enable failed: failed to execute command: command terminated with exit "
+            f"status={rc}\n[stdout]\n{out}\n[stderr]\n{err}",
+            subs,
+        )
+    return ExtensionResult(
+        True, "Enable succeeded: \n[stdout]\n" + out + "\n[stderr]\n" + err, subs
+    )

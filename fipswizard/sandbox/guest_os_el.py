@@ -43,7 +43,8 @@ def fms_state(guest: SimGuest) -> int:
 
 def _tuxcare(guest: SimGuest) -> dict[str, bool]:
     state: dict[str, bool] = guest.extra.setdefault(
-        "tuxcare", {"release": False, "registered": False, "upgraded": False})
+        "tuxcare", {"release": False, "registered": False, "upgraded": False}
+    )
     return state
 
 
@@ -76,7 +77,8 @@ def fips_mode(guest: SimGuest, phase: str, alma: bool) -> ScriptResult:
         return say.done("FIPS mode is enabled")
     if pending:
         return say.fact("reboot_pending", "yes").done(
-            "FIPS mode is set up; it takes effect after the reboot")
+            "FIPS mode is set up; it takes effect after the reboot"
+        )
     if phase == "check":
         return say.needed("FIPS mode is not enabled")
     backup(guest, POLICY)
@@ -84,20 +86,25 @@ def fips_mode(guest: SimGuest, phase: str, alma: bool) -> ScriptResult:
     guest.extra["grub_fips"] = True
     guest.pending_on_boot["fips_enabled"] = True
     mark_reboot(guest)
-    say.lines = ["Setting system policy to FIPS", "FIPS mode will be enabled.",
-                 "Please reboot the system for the setting to take effect."]
+    say.lines = [
+        "Setting system policy to FIPS",
+        "FIPS mode will be enabled.",
+        "Please reboot the system for the setting to take effect.",
+    ]
     return say.fact("reboot_required", "yes").ok()
 
 
 @step_handler("rhel9", "fips-mode")
-def rhel_fips_mode(guest: SimGuest, phase: str, params: Mapping[str, str],
-                   script: str) -> ScriptResult:
+def rhel_fips_mode(
+    guest: SimGuest, phase: str, params: Mapping[str, str], script: str
+) -> ScriptResult:
     return fips_mode(guest, phase, alma=False)
 
 
 @step_handler("alma92-tuxcare", "fips-mode")
-def alma_fips_mode(guest: SimGuest, phase: str, params: Mapping[str, str],
-                   script: str) -> ScriptResult:
+def alma_fips_mode(
+    guest: SimGuest, phase: str, params: Mapping[str, str], script: str
+) -> ScriptResult:
     return fips_mode(guest, phase, alma=True)
 
 
@@ -105,15 +112,18 @@ def alma_fips_mode(guest: SimGuest, phase: str, params: Mapping[str, str],
 
 
 @step_handler("rhel9", "agent-workaround")
-def agent_workaround(guest: SimGuest, phase: str, params: Mapping[str, str],
-                     script: str) -> ScriptResult:
+def agent_workaround(
+    guest: SimGuest, phase: str, params: Mapping[str, str], script: str
+) -> ScriptResult:
     say = Say()
     if phase == "rollback":
         if not has_backup(guest, RHEL9_DAEMON_MAIN):
             return say.done(f"nothing to undo: {RHEL9_DAEMON_MAIN} was not changed")
         if guest.fips_enabled:
-            return say.refused("the guest still runs in FIPS mode: restoring the unpatched "
-                               "2.7.0.6 daemon now would make the agent loop")
+            return say.refused(
+                "the guest still runs in FIPS mode: restoring the unpatched "
+                "2.7.0.6 daemon now would make the agent loop"
+            )
         restore(guest, RHEL9_DAEMON_MAIN)
         return say.fact("restored", RHEL9_DAEMON_MAIN).ok()
     say.fact("daemon_agent", guest.daemon_version)
@@ -128,8 +138,10 @@ def agent_workaround(guest: SimGuest, phase: str, params: Mapping[str, str],
     if calls > 1:
         return say.refused(f"{calls} uncommented self._initialize_telemetry() calls, not 1")
     if phase != "apply":
-        return say.needed("daemon 2.7.0.6 calls self._initialize_telemetry(): waagent loops "
-                          "after the FIPS reboot without the workaround")
+        return say.needed(
+            "daemon 2.7.0.6 calls self._initialize_telemetry(): waagent loops "
+            "after the FIPS reboot without the workaround"
+        )
     backup(guest, RHEL9_DAEMON_MAIN)
     edited = _SED.sub(r"\1# \2", main)
     grep = [ln for ln in edited.splitlines() if re.search(r"self._initialize_telemetry", ln)]
@@ -137,16 +149,20 @@ def agent_workaround(guest: SimGuest, phase: str, params: Mapping[str, str],
         restore(guest, RHEL9_DAEMON_MAIN)
         return say.error("grep printed something other than the expected line; restored")
     guest.files[RHEL9_DAEMON_MAIN] = edited
-    return say.fact("edited", RHEL9_DAEMON_MAIN).fact(
-        "restarted", script_var(script, "FW_SERVICE") or "waagent").ok()
+    return (
+        say.fact("edited", RHEL9_DAEMON_MAIN)
+        .fact("restarted", script_var(script, "FW_SERVICE") or "waagent")
+        .ok()
+    )
 
 
 # ------------------------------------------------------------------ alma92-tuxcare
 
 
 @step_handler("alma92-tuxcare", "tuxcare-release")
-def tuxcare_release(guest: SimGuest, phase: str, params: Mapping[str, str],
-                    script: str) -> ScriptResult:
+def tuxcare_release(
+    guest: SimGuest, phase: str, params: Mapping[str, str], script: str
+) -> ScriptResult:
     state, say = _tuxcare(guest), Say()
     if phase == "rollback":
         state["release"] = False
@@ -160,12 +176,16 @@ def tuxcare_release(guest: SimGuest, phase: str, params: Mapping[str, str],
 
 
 @step_handler("alma92-tuxcare", "tuxctl-register")
-def tuxctl_register(guest: SimGuest, phase: str, params: Mapping[str, str],
-                    script: str) -> ScriptResult:
+def tuxctl_register(
+    guest: SimGuest, phase: str, params: Mapping[str, str], script: str
+) -> ScriptResult:
     state, say = _tuxcare(guest), Say()
     if phase == "rollback":
-        say.fact("warning", "leaving TuxCare ESU: the next dnf upgrade moves 9.2 to the latest "
-                 "9 minor release, which cannot be undone").fact("rollback_risk", "irreversible")
+        say.fact(
+            "warning",
+            "leaving TuxCare ESU: the next dnf upgrade moves 9.2 to the latest "
+            "9 minor release, which cannot be undone",
+        ).fact("rollback_risk", "irreversible")
         state["registered"] = False
         if has_backup(guest, TOKEN_FILE):
             restore(guest, TOKEN_FILE)
@@ -188,8 +208,9 @@ def tuxctl_register(guest: SimGuest, phase: str, params: Mapping[str, str],
 
 
 @step_handler("alma92-tuxcare", "esu-upgrade")
-def esu_upgrade(guest: SimGuest, phase: str, params: Mapping[str, str],
-                script: str) -> ScriptResult:
+def esu_upgrade(
+    guest: SimGuest, phase: str, params: Mapping[str, str], script: str
+) -> ScriptResult:
     state, say = _tuxcare(guest), Say()
     if phase == "rollback":
         return say.fact("kept", "the upgraded TuxCare packages stay installed").ok()
@@ -198,8 +219,9 @@ def esu_upgrade(guest: SimGuest, phase: str, params: Mapping[str, str],
     if phase != "apply":
         return say.needed("the TuxCare FIPS kernel and openssl are not installed")
     if not state["registered"]:
-        return say.refused("not registered with TuxCare ESU: dnf upgrade would not bring the "
-                           "FIPS packages")
+        return say.refused(
+            "not registered with TuxCare ESU: dnf upgrade would not bring the FIPS packages"
+        )
     state["upgraded"] = True
     guest.pending_on_boot["kernel"] = TUXCARE_KERNEL
     mark_reboot(guest)

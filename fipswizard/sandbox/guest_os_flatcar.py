@@ -17,11 +17,15 @@ LINE = 'set linux_append="$linux_append fips=1"'
 SYSTEM_FIPS = "/etc/system-fips"
 MODULE_CNF = "/etc/ssl/fipsmodule.cnf"
 OPENSSL_CNF = "/etc/ssl/openssl.cnf"
-FIPS_CNF = ("config_diagnostics = 1\nopenssl_conf = openssl_init\n"
-            ".include /etc/ssl/fipsmodule.cnf\n[openssl_init]\nproviders = provider_sect\n"
-            "[provider_sect]\nfips = fips_sect\nbase = base_sect\n[base_sect]\nactivate = 1\n")
-DEFAULT_CNF = ("openssl_conf = openssl_init\n\n[openssl_init]\nproviders = provider_sect\n\n"
-               "[provider_sect]\ndefault = default_sect\n\n[default_sect]\nactivate = 1\n")
+FIPS_CNF = (
+    "config_diagnostics = 1\nopenssl_conf = openssl_init\n"
+    ".include /etc/ssl/fipsmodule.cnf\n[openssl_init]\nproviders = provider_sect\n"
+    "[provider_sect]\nfips = fips_sect\nbase = base_sect\n[base_sect]\nactivate = 1\n"
+)
+DEFAULT_CNF = (
+    "openssl_conf = openssl_init\n\n[openssl_init]\nproviders = provider_sect\n\n"
+    "[provider_sect]\ndefault = default_sect\n\n[default_sect]\nactivate = 1\n"
+)
 
 
 def _seed(guest: SimGuest) -> None:
@@ -39,8 +43,9 @@ def _last_append(guest: SimGuest) -> str:
     return lines[-1] if lines else ""
 
 
-def _simple(guest: SimGuest, phase: str, path: str, is_done: bool, what: str,
-            content: str) -> ScriptResult:
+def _simple(
+    guest: SimGuest, phase: str, path: str, is_done: bool, what: str, content: str
+) -> ScriptResult:
     say = Say()
     if phase == "rollback":
         if not restore(guest, path):
@@ -56,8 +61,7 @@ def _simple(guest: SimGuest, phase: str, path: str, is_done: bool, what: str,
 
 
 @step_handler("flatcar", "grub-fips", ("flatcar",))
-def grub_fips(guest: SimGuest, phase: str, params: Mapping[str, str],
-              script: str) -> ScriptResult:
+def grub_fips(guest: SimGuest, phase: str, params: Mapping[str, str], script: str) -> ScriptResult:
     say = Say()
     if phase == "rollback":
         if not has_backup(guest, GRUB):
@@ -85,30 +89,42 @@ def grub_fips(guest: SimGuest, phase: str, params: Mapping[str, str],
 
 
 @step_handler("flatcar", "system-fips", ("flatcar",))
-def system_fips(guest: SimGuest, phase: str, params: Mapping[str, str],
-                script: str) -> ScriptResult:
+def system_fips(
+    guest: SimGuest, phase: str, params: Mapping[str, str], script: str
+) -> ScriptResult:
     return _simple(guest, phase, SYSTEM_FIPS, SYSTEM_FIPS in guest.files, "exists", "")
 
 
 @step_handler("flatcar", "fipsmodule-cnf", ("flatcar",))
-def fipsmodule_cnf(guest: SimGuest, phase: str, params: Mapping[str, str],
-                   script: str) -> ScriptResult:
+def fipsmodule_cnf(
+    guest: SimGuest, phase: str, params: Mapping[str, str], script: str
+) -> ScriptResult:
     _seed(guest)
-    return _simple(guest, phase, MODULE_CNF, bool(guest.files.get(MODULE_CNF)), "exists",
-                   "[fips_sect]\nactivate = 1\ninstall-status = INSTALL_SELF_TEST_KATS_RUN\n")
+    return _simple(
+        guest,
+        phase,
+        MODULE_CNF,
+        bool(guest.files.get(MODULE_CNF)),
+        "exists",
+        "[fips_sect]\nactivate = 1\ninstall-status = INSTALL_SELF_TEST_KATS_RUN\n",
+    )
 
 
 @step_handler("flatcar", "openssl-cnf", ("flatcar",))
-def openssl_cnf(guest: SimGuest, phase: str, params: Mapping[str, str],
-                script: str) -> ScriptResult:
+def openssl_cnf(
+    guest: SimGuest, phase: str, params: Mapping[str, str], script: str
+) -> ScriptResult:
     _seed(guest)
     fips = guest.files.get(OPENSSL_CNF) == FIPS_CNF
     if phase == "verify":
         active = fips and bool(guest.files.get(MODULE_CNF))
         say = Say().fact("openssl_fips_provider", "active" if active else "inactive")
         say.fact("openssl_md5", "refused" if active else "allowed")
-        return say.done("OpenSSL runs with the FIPS provider") if active else say.needed(
-            "OpenSSL is not in FIPS mode")
+        return (
+            say.done("OpenSSL runs with the FIPS provider")
+            if active
+            else say.needed("OpenSSL is not in FIPS mode")
+        )
     if phase == "apply" and not fips and not guest.files.get(MODULE_CNF):
         return Say().refused(f"{MODULE_CNF} is missing: run step fipsmodule-cnf first")
     return _simple(guest, phase, OPENSSL_CNF, fips, "loads the FIPS provider", FIPS_CNF)

@@ -16,7 +16,8 @@ NOBLE_REFUSAL = (
     "rollback refused on Ubuntu {v}: pro disable fips-updates removes the FIPS metapackage and "
     "with it fips=1, while the FIPS initramfs stays strict, which can leave 24.04 unable to boot "
     "(LP #2140749, ubuntu-pro-client #3518 and PR #3522); restore the OS disk from a snapshot "
-    "taken before the change instead")
+    "taken before the change instead"
+)
 
 
 def _source(guest: SimGuest) -> str:
@@ -25,8 +26,7 @@ def _source(guest: SimGuest) -> str:
 
 
 @step_handler("ubuntu", "pro-attach", ("ubuntu",))
-def pro_attach(guest: SimGuest, phase: str, params: Mapping[str, str],
-               script: str) -> ScriptResult:
+def pro_attach(guest: SimGuest, phase: str, params: Mapping[str, str], script: str) -> ScriptResult:
     say = Say()
     if phase == "rollback":  # the recipe refuses this (never `pro detach`); nothing to do here
         return say.ok()
@@ -35,15 +35,18 @@ def pro_attach(guest: SimGuest, phase: str, params: Mapping[str, str],
     if phase != "apply":
         return say.needed("not attached to Ubuntu Pro")
     if not params.get("FW_SECRET_PRO_TOKEN"):
-        return say.refused("not attached to Ubuntu Pro and no token given: provide the secret "
-                           "pro_token, or use an Ubuntu Pro image")
+        return say.refused(
+            "not attached to Ubuntu Pro and no token given: provide the secret "
+            "pro_token, or use an Ubuntu Pro image"
+        )
     guest.extra["pro_attached"] = True  # the token itself is not kept
     return say.fact("attached", "yes").ok()
 
 
 @step_handler("ubuntu", "fips-updates", ("ubuntu",))
-def fips_updates(guest: SimGuest, phase: str, params: Mapping[str, str],
-                 script: str) -> ScriptResult:
+def fips_updates(
+    guest: SimGuest, phase: str, params: Mapping[str, str], script: str
+) -> ScriptResult:
     say = Say()
     services: dict[str, str] = guest.extra.setdefault("pro_services", {})
     enabled = services.get("fips-updates") == "enabled"
@@ -67,9 +70,12 @@ def fips_updates(guest: SimGuest, phase: str, params: Mapping[str, str],
     if guest.fips_enabled:
         return say.done(f"fips_enabled=1 (kernel {guest.kernel})")
     if enabled:
-        return say.fact("apt_source", _source(guest)).fact("metapackage", "ubuntu-azure-fips") \
-            .fact("reboot_pending", "yes").done("fips-updates is enabled; FIPS takes effect "
-                                                "after the reboot")
+        return (
+            say.fact("apt_source", _source(guest))
+            .fact("metapackage", "ubuntu-azure-fips")
+            .fact("reboot_pending", "yes")
+            .done("fips-updates is enabled; FIPS takes effect after the reboot")
+        )
     if phase != "apply":
         return say.needed("fips-updates is not enabled")
     if not guest.extra.get("pro_attached"):

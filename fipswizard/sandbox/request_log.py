@@ -16,12 +16,27 @@ class RequestLog:
         self._seq = 0
         self._lock = threading.Lock()
 
-    def add(self, t: float, method: str, path: str, query: str, status: int, write: bool,
-            dropped: str | None = None) -> dict[str, Any]:
+    def add(
+        self,
+        t: float,
+        method: str,
+        path: str,
+        query: str,
+        status: int,
+        write: bool,
+        dropped: str | None = None,
+    ) -> dict[str, Any]:
         with self._lock:
             self._seq += 1
-            entry = {"seq": self._seq, "t": round(t, 6), "method": method, "path": path,
-                     "query": query, "status": status, "write": write}
+            entry = {
+                "seq": self._seq,
+                "t": round(t, 6),
+                "method": method,
+                "path": path,
+                "query": query,
+                "status": status,
+                "write": write,
+            }
             if dropped:
                 entry["dropped"] = dropped  # "before" or "after" the change was applied
             self._entries.append(entry)

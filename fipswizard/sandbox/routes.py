@@ -21,11 +21,29 @@ if TYPE_CHECKING:
 Handler = Callable[["SandboxAzure", Request, dict[str, str]], Response]
 
 API_VERSIONS = {
-    "compute": ("2023-03-01", "2023-07-01", "2023-09-01", "2024-03-01", "2024-07-01",
-                "2024-11-01", "2025-04-01", "2025-11-01", "2026-03-01", "2026-04-01"),
+    "compute": (
+        "2023-03-01",
+        "2023-07-01",
+        "2023-09-01",
+        "2024-03-01",
+        "2024-07-01",
+        "2024-11-01",
+        "2025-04-01",
+        "2025-11-01",
+        "2026-03-01",
+        "2026-04-01",
+    ),
     "features": ("2015-12-01", "2021-07-01", "2025-03-01"),
-    "resources": ("2020-01-01", "2021-04-01", "2022-01-01", "2022-09-01", "2022-12-01",
-                  "2024-03-01", "2024-11-01", "2025-04-01"),
+    "resources": (
+        "2020-01-01",
+        "2021-04-01",
+        "2022-01-01",
+        "2022-09-01",
+        "2022-12-01",
+        "2024-03-01",
+        "2024-11-01",
+        "2025-04-01",
+    ),
 }
 
 
@@ -64,8 +82,12 @@ ROUTES = [
     _r("GET", _SUB + "/providers/{ns}", "resources", subs.get_provider),
     _r("POST", _SUB + "/providers/{ns}/register", "resources", subs.register_provider),
     _r("GET", _SUB + "/providers/microsoft.compute/virtualmachines", "compute", vms.list_vms),
-    _r("GET", _SUB + "/providers/microsoft.compute/locations/{loc}/operations/{op}", "compute",
-       get_operation),
+    _r(
+        "GET",
+        _SUB + "/providers/microsoft.compute/locations/{loc}/operations/{op}",
+        "compute",
+        get_operation,
+    ),
     _r("GET", _VMS, "compute", vms.list_vms),
     _r("GET", _VM, "compute", vms.get_vm),
     _r("PUT", _VM, "compute", vms.put_vm),
@@ -109,21 +131,28 @@ def resolve(req: Request) -> tuple[Route, dict[str, str]]:
         _check_api_version(req, route.api)
         return route, params
     if allowed:
-        raise ArmError(405, "MethodNotAllowed",
-                       f"The HTTP method '{req.method}' is not supported for '{req.path}'; "
-                       f"allowed: {', '.join(sorted(set(allowed)))}.",
-                       {"Allow": ", ".join(sorted(set(allowed)))})
-    raise ArmError(404, "InvalidResourceType",
-                   f"The sandbox has no resource at '{req.path}'.")
+        raise ArmError(
+            405,
+            "MethodNotAllowed",
+            f"The HTTP method '{req.method}' is not supported for '{req.path}'; "
+            f"allowed: {', '.join(sorted(set(allowed)))}.",
+            {"Allow": ", ".join(sorted(set(allowed)))},
+        )
+    raise ArmError(404, "InvalidResourceType", f"The sandbox has no resource at '{req.path}'.")
 
 
 def _check_api_version(req: Request, api: str) -> None:
     version = req.query.get("api-version")
     if not version:
-        raise ArmError(400, "MissingApiVersionParameter",
-                       "The api-version query parameter (?api-version=) is required for all "
-                       "requests.")
+        raise ArmError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
     if version not in API_VERSIONS[api]:
-        raise ArmError(400, "InvalidApiVersionParameter",
-                       f"The api-version '{version}' is invalid. The supported versions are "
-                       f"'{','.join(API_VERSIONS[api])}'.")
+        raise ArmError(
+            400,
+            "InvalidApiVersionParameter",
+            f"The api-version '{version}' is invalid. The supported versions are "
+            f"'{','.join(API_VERSIONS[api])}'.",
+        )

@@ -59,8 +59,9 @@ class SandboxServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _one_request(self, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> bool:
+    async def _one_request(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
         """Serve one request; False when the connection should end."""
         line = await reader.readline()
         if not line.strip():
@@ -79,8 +80,9 @@ class SandboxServer:
         if headers.get("expect", "").lower() == "100-continue":
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = await reader.readexactly(length) if length else b""
-        keep_alive = version.upper() == "HTTP/1.1" and \
-            headers.get("connection", "").lower() != "close"
+        keep_alive = (
+            version.upper() == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        )
         url = target if "://" in target else f"{self.base_url}{target}"
         try:
             status, out_headers, out_body = await self.sandbox.handle(method, url, headers, body)
@@ -105,8 +107,13 @@ async def _read_headers(reader: asyncio.StreamReader) -> dict[str, str]:
     raise _BadRequest("too many header lines")
 
 
-async def _write(writer: asyncio.StreamWriter, status: int, headers: dict[str, str],
-                 body: bytes, keep_alive: bool) -> None:
+async def _write(
+    writer: asyncio.StreamWriter,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    keep_alive: bool,
+) -> None:
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
@@ -119,8 +126,9 @@ async def _write(writer: asyncio.StreamWriter, status: int, headers: dict[str, s
     await writer.drain()
 
 
-def start_in_thread(sandbox: SandboxAzure, port: int = 0,
-                    host: str = "127.0.0.1") -> tuple[str, Callable[[], None]]:
+def start_in_thread(
+    sandbox: SandboxAzure, port: int = 0, host: str = "127.0.0.1"
+) -> tuple[str, Callable[[], None]]:
     """Serve `sandbox` from a background thread (for sync callers); returns (url, stop)."""
     loop = asyncio.new_event_loop()
     server = SandboxServer(sandbox)

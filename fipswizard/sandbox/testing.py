@@ -17,21 +17,32 @@ COMPUTE_API = "2024-11-01"
 TERMINAL = ("Succeeded", "Failed", "Canceled")
 
 
-def arm_client(sandbox: SandboxAzure, *, token: str = "sandbox-token",
-               base_url: str = ARM) -> httpx.AsyncClient:
+def arm_client(
+    sandbox: SandboxAzure, *, token: str = "sandbox-token", base_url: str = ARM
+) -> httpx.AsyncClient:
     """An httpx client wired to `sandbox` in-process, with a bearer token."""
-    return httpx.AsyncClient(transport=sandbox.transport(), base_url=base_url,
-                             headers={"Authorization": f"Bearer {token}"})
+    return httpx.AsyncClient(
+        transport=sandbox.transport(),
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def vm_path(subscription: str, group: str, vm: str) -> str:
-    return (f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute"
-            f"/virtualMachines/{vm}")
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute"
+        f"/virtualMachines/{vm}"
+    )
 
 
-async def wait_operation(client: httpx.AsyncClient, started: httpx.Response,
-                         clock: FakeClock | None = None, *, use_location: bool = False,
-                         max_polls: int = 200) -> httpx.Response:
+async def wait_operation(
+    client: httpx.AsyncClient,
+    started: httpx.Response,
+    clock: FakeClock | None = None,
+    *,
+    use_location: bool = False,
+    max_polls: int = 200,
+) -> httpx.Response:
     """Poll an LRO to its end, honouring Retry-After: a FakeClock is advanced instead of
     sleeping. Polls Azure-AsyncOperation unless `use_location` (or it is absent)."""
     url = started.headers.get("Azure-AsyncOperation")

@@ -26,8 +26,10 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         try:
             status, headers, content = await self.sandbox.handle(
-                request.method, str(request.url), dict(request.headers), body)
+                request.method, str(request.url), dict(request.headers), body
+            )
         except ConnectionDropped:
             raise httpx.RemoteProtocolError(
-                "Server disconnected without sending a response.", request=request) from None
+                "Server disconnected without sending a response.", request=request
+            ) from None
         return httpx.Response(status, headers=headers, content=content, request=request)

@@ -19,16 +19,20 @@ class ConnectionDropped(Exception):
     """
 
     def __init__(self, after_apply: bool) -> None:
-        super().__init__("sandbox dropped the connection " + ("after" if after_apply else "before")
-                         + " applying the request")
+        super().__init__(
+            "sandbox dropped the connection "
+            + ("after" if after_apply else "before")
+            + " applying the request"
+        )
         self.after_apply = after_apply
 
 
 class ArmError(Exception):
     """An ARM error answer: `{"error": {"code", "message"}}` with an HTTP status."""
 
-    def __init__(self, status: int, code: str, message: str,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
         self.headers = dict(headers or {})
@@ -81,15 +85,18 @@ class Request:
         try:
             return json.loads(self.body)
         except ValueError as exc:
-            raise ArmError(400, "InvalidRequestContent",
-                           f"The request content was invalid and could not be deserialized: {exc}."
-                           ) from None
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                f"The request content was invalid and could not be deserialized: {exc}.",
+            ) from None
 
     def json_object(self) -> dict[str, Any]:
         data = self.json()
         if not isinstance(data, dict):
-            raise ArmError(400, "InvalidRequestContent",
-                           "The request content must be a JSON object.")
+            raise ArmError(
+                400, "InvalidRequestContent", "The request content must be a JSON object."
+            )
         return data
 
 

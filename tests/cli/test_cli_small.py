@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fipswizard.cli import main
+from fipswizard.headless.cli import main
 from fipswizard.recipe import load_recipe
 
 SUB = "11111111-2222-3333-4444-555555555555"

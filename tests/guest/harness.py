@@ -38,8 +38,9 @@ class Guest:
         spec = self.recipe.step(step)
         available = {k: Secret(v, k) for k, v in self.secrets.items()}
         env = secret_env(spec.secrets, available, required=False)
-        return await self.fake.runner().run(self.prefix + self.script(step, phase), env=env,
-                                            timeout=120)
+        return await self.fake.runner().run(
+            self.prefix + self.script(step, phase), env=env, timeout=120
+        )
 
     async def check(self, step: str) -> ScriptResult:
         return await self.run(step, "check")
@@ -67,9 +68,13 @@ def show(res: ScriptResult) -> str:
     return f"rc={res.rc}\n--- stdout\n{res.stdout}--- stderr\n{res.stderr}"
 
 
-async def assert_step_contract(guest: Guest, step: str, *,
-                               rollback_leftovers: frozenset[str] | None = frozenset(),
-                               after_rollback: int = NEEDED) -> dict[str, str]:
+async def assert_step_contract(
+    guest: Guest,
+    step: str,
+    *,
+    rollback_leftovers: frozenset[str] | None = frozenset(),
+    after_rollback: int = NEEDED,
+) -> dict[str, str]:
     """fresh check says needed; apply; check says done; a second apply changes no byte;
     rollback (when `rollback_leftovers` is not None) restores every byte except those paths
     (and the reboot-required marker), after which check says `after_rollback`. Returns the

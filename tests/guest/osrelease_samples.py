@@ -114,10 +114,7 @@ ID=debian
 
 # Public halves of throwaway keys (type, size): used to test key type and RSA size detection.
 KEYS = {
-    "ed25519": (
-        "ssh-ed25519 "
-        "AAAAC3NzaC1lZDI1NTE5AAAAIGCoCyqKvekZNLPPmKS/dw+MZAI6N4Vd9zyQxLjtyk+F"
-    ),
+    "ed25519": ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGCoCyqKvekZNLPPmKS/dw+MZAI6N4Vd9zyQxLjtyk+F"),
     "rsa1024": (
         "ssh-rsa "
         "AAAAB3NzaC1yc2EAAAADAQABAAAAgQC5go8TDePWFf/Bv9eUmZwEYUEpvuGq1p11iRNkFLu9fKY2glRP"
@@ -161,8 +158,12 @@ KEYS = {
 }
 
 
-def make_root(base: Path, sample: str, files: dict[str, str] | None = None,
-              standins: dict[str, str] | None = None) -> Path:
+def make_root(
+    base: Path,
+    sample: str,
+    files: dict[str, str] | None = None,
+    standins: dict[str, str] | None = None,
+) -> Path:
     """A tiny fake root: os-release (Flatcar-style symlink for flatcar), files, stand-in tools."""
     root = base / f"root-{sample}"
     root.mkdir(parents=True)

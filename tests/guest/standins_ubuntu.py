@@ -12,7 +12,8 @@ from __future__ import annotations
 NOTICE_ENABLE = "FIPS support requires system reboot to complete configuration."
 NOTICE_DISABLE = "Disabling FIPS requires system reboot to complete operation."
 
-PRO = r"""
+PRO = (
+    r"""
 fw_log "$@"
 MT=/var/lib/ubuntu-advantage/private/machine-token.json
 N=/var/lib/ubuntu-advantage/notices
@@ -96,14 +97,18 @@ case ${1:-} in
       printf 'stand-in kernel image %s\n' "$fk" >"/boot/vmlinuz-$fk"
       printf 'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT fips=1"\n' >"$GRUB"
       printf '%s\n' "$fk" >"$S/kernel-next"
-      mkdir -p "$N" && printf '%s' '""" + NOTICE_ENABLE + r"""' >"$N/fips_reboot_required"
+      mkdir -p "$N" && printf '%s' '"""
+    + NOTICE_ENABLE
+    + r"""' >"$N/fips_reboot_required"
       echo "FIPS Updates enabled"
       echo "A reboot is required to complete install."
     else
       [ -e "$SRC" ] || { echo "FIPS Updates is not currently enabled"; exit 1; }
       rm -f "$SRC" "$PREF" "$GRUB" "$N/fips_reboot_required"
       dpkg_del ubuntu-azure-fips
-      mkdir -p "$N" && printf '%s' '""" + NOTICE_DISABLE + r"""' >"$N/fips_disable_reboot_required"
+      mkdir -p "$N" && printf '%s' '"""
+    + NOTICE_DISABLE
+    + r"""' >"$N/fips_disable_reboot_required"
       echo "Updating package lists"
       echo "A reboot is required to complete disable operation."
     fi ;;
@@ -111,5 +116,6 @@ case ${1:-} in
   *) echo "pro stand-in: unsupported: $*" >&2; exit 2 ;;
 esac
 """
+)
 
 TOOLS = {"pro": PRO}

@@ -10,7 +10,7 @@ from fipswizard.errors import BadInput
 from fipswizard.guest.butane import PLACEHOLDER, render_butane
 from fipswizard.guest.recipes import load_guest_recipe
 
-KEY = ("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7fixturekeyonly operator@host # laptop: main")
+KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7fixturekeyonly operator@host # laptop: main"
 
 
 def top_level_keys(text: str) -> list[str]:
@@ -23,7 +23,7 @@ def block(text: str, key: str) -> list[str]:
     start = next(i for i, line in enumerate(lines) if line.strip() == f"{key}:")
     indent = len(lines[start]) - len(lines[start].lstrip())
     out = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.strip() and len(line) - len(line.lstrip()) <= indent:
             break
         out.append(line)
@@ -35,7 +35,7 @@ def inline_config(text: str) -> str:
     lines = text.splitlines()
     at = next(i for i, line in enumerate(lines) if line.strip() == "inline: |")
     body = []
-    for line in lines[at + 1:]:
+    for line in lines[at + 1 :]:
         if not line.startswith(" " * 10):
             break
         body.append(line[10:])
@@ -46,9 +46,17 @@ def test_template_without_keys() -> None:
     text = render_butane(None)
     assert PLACEHOLDER not in text and "passwd" not in text
     assert top_level_keys(text) == ["variant", "version", "kernel_arguments", "storage"]
-    for line in ("variant: flatcar", "version: 1.0.0", "kernel_arguments:", "  should_exist:",
-                 "    - fips=1", "storage:", "  files:", "    - path: /etc/system-fips",
-                 "    - path: /etc/ssl/openssl.cnf"):
+    for line in (
+        "variant: flatcar",
+        "version: 1.0.0",
+        "kernel_arguments:",
+        "  should_exist:",
+        "    - fips=1",
+        "storage:",
+        "  files:",
+        "    - path: /etc/system-fips",
+        "    - path: /etc/ssl/openssl.cnf",
+    ):
         assert line in text.splitlines(), line
     files = block(text, "files")
     assert sum(1 for line in files if line.strip() == "overwrite: true") == 2
@@ -69,8 +77,7 @@ def test_openssl_config_matches_the_in_place_recipe() -> None:
 def test_keys_go_to_user_core_quoted() -> None:
     ed = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIfixture user@box"
     text = render_butane([KEY, ed, KEY, "  "])
-    assert top_level_keys(text) == ["variant", "version", "passwd", "kernel_arguments",
-                                    "storage"]
+    assert top_level_keys(text) == ["variant", "version", "passwd", "kernel_arguments", "storage"]
     users = block(text, "passwd")
     assert users[:3] == ["  users:", "    - name: core", "      ssh_authorized_keys:"]
     assert users[3:] == ['        - "' + KEY + '"', f'        - "{ed}"']  # de-duplicated
@@ -82,8 +89,9 @@ def test_quotes_and_backslashes_are_escaped() -> None:
     assert line == '        - "ecdsa-sha2-nistp256 AAAAE2VjZHNh say \\"hi\\" \\\\o/"'
 
 
-@pytest.mark.parametrize("bad", ["ssh-rsa AAAA\nssh-rsa BBBB", "not-a-key AAAA", "ssh-rsa",
-                                 "ssh-dss AAAAB3NzaC1kc3M"])
+@pytest.mark.parametrize(
+    "bad", ["ssh-rsa AAAA\nssh-rsa BBBB", "not-a-key AAAA", "ssh-rsa", "ssh-dss AAAAB3NzaC1kc3M"]
+)
 def test_bad_keys_are_refused(bad: str) -> None:
     with pytest.raises(BadInput, match="SSH key 1"):
         render_butane([bad])

@@ -326,7 +326,7 @@ def test_check_local_on_a_root_text_and_json(tmp_path: Path) -> None:
     import io
 
     from fipswizard.errors import BadInput
-    from fipswizard.guest.check_cmd import run_check
+    from fipswizard.headless.check import run_check
 
     root = make_root(
         tmp_path,
@@ -371,7 +371,7 @@ def test_check_local_on_a_root_text_and_json(tmp_path: Path) -> None:
 def test_check_local_reports_why_no_recipe(tmp_path: Path) -> None:
     import io
 
-    from fipswizard.guest.check_cmd import run_check
+    from fipswizard.headless.check import run_check
 
     out = io.StringIO()
     assert run_check(make_root(tmp_path, "rhel-10"), "json", out) == 1
@@ -382,7 +382,7 @@ def test_check_local_reports_why_no_recipe(tmp_path: Path) -> None:
 def test_check_local_on_this_machine_runs_the_probe() -> None:
     import io
 
-    from fipswizard.guest.check_cmd import run_check
+    from fipswizard.headless.check import run_check
 
     out = io.StringIO()
     run_check(None, "json", out)

@@ -6,14 +6,18 @@ import pytest
 
 from fipswizard.guest.diagnose import COSTS, diagnose
 
-PFX = ("2025-11-05T10:00:01.123Z ERROR ExtHandler ExtHandler Error converting PFX to PEM "
-       "[ ... error:0308010C:digital envelope routines::unsupported:crypto/evp/evp_fetch.c:"
-       "373:Global default library context, Algorithm (DES-EDE3-CBC : 0), Properties ()]")
+PFX = (
+    "2025-11-05T10:00:01.123Z ERROR ExtHandler ExtHandler Error converting PFX to PEM "
+    "[ ... error:0308010C:digital envelope routines::unsupported:crypto/evp/evp_fetch.c:"
+    "373:Global default library context, Algorithm (DES-EDE3-CBC : 0), Properties ()]"
+)
 CANNOT = "[ProtocolError] Cannot convert PFX to PEM in FIPS mode"
 KDF = "pkcs12: unsupported: Algorithm (PKCS12KDF : 0), Properties ()"
-P7M = ("2025-11-05T10:00:00Z INFO Daemon Daemon Azure Linux Agent Version: 2.7.0.6\n"
-       "2025-11-05T10:00:05Z WARNING Daemon Daemon Failed to decrypt "
-       "/var/lib/waagent/Certificates.p7m")
+P7M = (
+    "2025-11-05T10:00:00Z INFO Daemon Daemon Azure Linux Agent Version: 2.7.0.6\n"
+    "2025-11-05T10:00:05Z WARNING Daemon Daemon Failed to decrypt "
+    "/var/lib/waagent/Certificates.p7m"
+)
 CYPHERS = "ERROR Cannot download certificates using any of the supported cyphers"
 
 
@@ -66,8 +70,9 @@ def test_p7m_with_daemon_2706_is_the_loop() -> None:
     assert found is not None
     assert (found.cause, found.fix) == ("agent-loop-2.7.0.6", "workaround")
     assert "_initialize_telemetry" in found.explanation and "test-only" in found.cost
-    explicit = diagnose("Failed to decrypt /var/lib/waagent/Certificates.p7m",
-                        daemon_version="2.7.0.6")
+    explicit = diagnose(
+        "Failed to decrypt /var/lib/waagent/Certificates.p7m", daemon_version="2.7.0.6"
+    )
     assert explicit is not None and explicit.cause == "agent-loop-2.7.0.6"
 
 
@@ -83,4 +88,9 @@ def test_to_dict() -> None:
     found = diagnose(CANNOT, flag_on=False)
     assert found is not None
     assert found.to_dict()["fix"] == "set-flag" and set(found.to_dict()) == {
-        "cause", "explanation", "fix", "cost", "evidence"}
+        "cause",
+        "explanation",
+        "fix",
+        "cost",
+        "evidence",
+    }

@@ -14,6 +14,8 @@ import pytest
 
 from fipswizard.azure.arm import ArmResponse
 from fipswizard.context import Context, ScriptResult, Settings, Target
+from fipswizard.engine.prompter import HeadlessPrompter
+from fipswizard.engine.steps import HttpAction, Risk, ScriptAction, Step
 from fipswizard.errors import RecipeError, StepError
 from fipswizard.guest.recipes import (
     all_guest_recipes,
@@ -22,10 +24,8 @@ from fipswizard.guest.recipes import (
     script_text,
 )
 from fipswizard.guest.runners import MAX_SCRIPT_BYTES, BwrapRunner, bwrap_problem
-from fipswizard.guest.steps import GuestScriptStep, RebootStep, guest_steps
-from fipswizard.prompter import HeadlessPrompter
+from fipswizard.guest.script_steps import GuestScriptStep, RebootStep, guest_steps
 from fipswizard.secrets import Secret
-from fipswizard.steps import HttpAction, Risk, ScriptAction, Step
 
 from .osrelease_samples import make_root
 

@@ -7,14 +7,16 @@ from pathlib import Path
 import pytest
 
 from fipswizard.context import Context
+from fipswizard.engine.prompter import HeadlessPrompter
+from fipswizard.engine.steps import Outcome, Risk
 from fipswizard.errors import StepError
 from fipswizard.guest.runners import BwrapRunner, bwrap_problem
 from fipswizard.guest.validate import GuestValidateStep
-from fipswizard.prompter import HeadlessPrompter
-from fipswizard.steps import Outcome, Risk
 
-pytestmark = [pytest.mark.bwrap,
-              pytest.mark.skipif(bwrap_problem() is not None, reason=str(bwrap_problem()))]
+pytestmark = [
+    pytest.mark.bwrap,
+    pytest.mark.skipif(bwrap_problem() is not None, reason=str(bwrap_problem())),
+]
 
 OPENSSL = """#!/bin/bash
 # stand-in OpenSSL 3; /etc/fw-openssl: plain (no FIPS provider), fips (MD5 refused),
@@ -54,8 +56,9 @@ def make_root(tmp_path: Path, os_id: str, openssl_mode: str) -> Path:
         ("rhel", "1", "symcrypt", False, "openssl_md5=allowed"),
     ],
 )
-async def test_validation_script(tmp_path: Path, os_id: str, fips: str, mode: str, done: bool,
-                                 fragment: str) -> None:
+async def test_validation_script(
+    tmp_path: Path, os_id: str, fips: str, mode: str, done: bool, fragment: str
+) -> None:
     runner = BwrapRunner(make_root(tmp_path, os_id, mode), fips_enabled=fips)
     ctx = Context(prompter=HeadlessPrompter(False), runner=runner)
     step = GuestValidateStep("t", "validate", Risk.READ_ONLY, {})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fipswizard.engine.steps import Risk
 from fipswizard.guest.detect import GuestFacts, SshKey
 from fipswizard.guest.preflight import Finding, preflight
 from fipswizard.guest.recipes import GuestRecipe, GuestStepSpec
-from fipswizard.steps import Risk
 
 OK_AGENT = {"agent_daemon": "2.15.0.1", "agent_goal_state": "2.15.0.1"}
 RHEL = GuestFacts(os_id="rhel", os_version="9.4", os_like="fedora", **OK_AGENT)

@@ -24,7 +24,8 @@ async def test_release_package_contract(tmp_path: Path) -> None:
     await assert_step_contract(g, "tuxcare-release")
     assert tool_calls(g.fake.path, "dnf") == [
         "dnf -y install https://repo.tuxcare.com/tuxcare/tuxcare-release-latest-9.2.noarch.rpm",
-        "dnf -y remove tuxcare-release"]
+        "dnf -y remove tuxcare-release",
+    ]
 
 
 async def test_tuxctl_contract_rollback_restores_repos_and_drops_the_key(tmp_path: Path) -> None:
@@ -68,11 +69,15 @@ async def test_esu_upgrade_is_irreversible_and_keeps_packages(tmp_path: Path) ->
     g = guest(tmp_path)
     await g.applied("tuxcare-release", "tuxctl-register")
     mid = g.fake.read("etc/machine-id").strip()
-    kept = {"var/lib/rpm/fw-standin-packages", f"boot/vmlinuz-{TUXCARE_KERNEL}",
-            "boot/grub2/grubenv",  # the TuxCare kernel stays the default
-            f"boot/loader/entries/{mid}-{TUXCARE_KERNEL}.conf"}
-    await assert_step_contract(g, "esu-upgrade", rollback_leftovers=frozenset(kept),
-                               after_rollback=DONE)
+    kept = {
+        "var/lib/rpm/fw-standin-packages",
+        f"boot/vmlinuz-{TUXCARE_KERNEL}",
+        "boot/grub2/grubenv",  # the TuxCare kernel stays the default
+        f"boot/loader/entries/{mid}-{TUXCARE_KERNEL}.conf",
+    }
+    await assert_step_contract(
+        g, "esu-upgrade", rollback_leftovers=frozenset(kept), after_rollback=DONE
+    )
     assert g.recipe.step("esu-upgrade").risk == "irreversible"
 
 
@@ -112,5 +117,6 @@ async def test_full_recipe_reboots_into_the_tuxcare_fips_kernel(tmp_path: Path) 
             assert res.rc == DONE, f"{spec.id} rollback: {show(res)}"
     left = changed(fresh, digest(g.fake.path))
     assert files_containing(g.fake.path, TUXCARE_KEY) == [LOG]
-    assert not any(p.startswith(("etc/yum.repos.d", "etc/dnf", "etc/crypto-policies"))
-                   for p in left), sorted(left)
+    assert not any(
+        p.startswith(("etc/yum.repos.d", "etc/dnf", "etc/crypto-policies")) for p in left
+    ), sorted(left)

@@ -49,8 +49,8 @@ async def test_fipsmodule_generated_only_when_missing(tmp_path: Path) -> None:
     await assert_step_contract(g, "fipsmodule-cnf")
     await g.applied("fipsmodule-cnf")
     assert tool_calls(g.fake.path, "openssl fipsinstall")[-1] == (
-        "openssl fipsinstall -out /etc/ssl/fipsmodule.cnf "
-        "-module /usr/lib64/ossl-modules/fips.so")
+        "openssl fipsinstall -out /etc/ssl/fipsmodule.cnf -module /usr/lib64/ossl-modules/fips.so"
+    )
     assert "install-status = INSTALL_SELF_TEST_KATS_RUN" in g.fake.read("etc/ssl/fipsmodule.cnf")
     shipped = guest(tmp_path / "new")  # OpenSSL >= 3.0.8 images ship it
     fresh = digest(shipped.fake.path)
@@ -105,7 +105,12 @@ async def test_fips_steps_then_reboot_verify_and_full_rollback(tmp_path: Path) -
     for step in reversed(steps):
         res = await g.rollback(step)
         assert res.rc == DONE, f"{step}: {show(res)}"
-    boot = {"proc", "proc/cmdline", f"{STATE}/fips-enabled", "var/lib/fipswizard",
-            "var/lib/fipswizard/reboot-required"}
+    boot = {
+        "proc",
+        "proc/cmdline",
+        f"{STATE}/fips-enabled",
+        "var/lib/fipswizard",
+        "var/lib/fipswizard/reboot-required",
+    }
     assert changed(fresh, digest(g.fake.path)) <= boot
     assert g.reboot() == "0"

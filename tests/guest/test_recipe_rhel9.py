@@ -53,8 +53,13 @@ async def test_rollback_after_reboot_restores_boot_entries_and_policy(tmp_path: 
     res = await g.rollback("fips-mode")
     assert res.rc == DONE and "Red Hat does not support" in res.stdout, show(res)
     diff = changed(fresh, digest(g.fake.path))
-    boot_state = {"proc", "proc/cmdline", f"{STATE}/fips-enabled", "var/lib/fipswizard",
-                  "var/lib/fipswizard/reboot-required"}
+    boot_state = {
+        "proc",
+        "proc/cmdline",
+        f"{STATE}/fips-enabled",
+        "var/lib/fipswizard",
+        "var/lib/fipswizard/reboot-required",
+    }
     assert diff <= boot_state, sorted(diff - boot_state)
     assert g.reboot() == "0"
 
@@ -69,8 +74,13 @@ async def test_fips_mode_refuses_an_argon2_luks_volume(tmp_path: Path) -> None:
 async def test_full_recipe_in_order_then_reboot_and_verify(tmp_path: Path) -> None:
     g = guest(tmp_path)
     steps = [s for s in g.recipe.steps if not s.is_reboot]
-    assert [s.id for s in g.recipe.steps] == ["fips-mode", "agent-workaround", "auto-update",
-                                               "goal-state", "reboot"]
+    assert [s.id for s in g.recipe.steps] == [
+        "fips-mode",
+        "agent-workaround",
+        "auto-update",
+        "goal-state",
+        "reboot",
+    ]
     for spec in steps:
         res = await g.check(spec.id)
         if res.rc == NEEDED:

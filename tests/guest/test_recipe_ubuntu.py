@@ -18,8 +18,9 @@ pytestmark = pytest.mark.bwrap
 
 
 def guest(tmp_path: Path, version: str = "22.04", **kw: Any) -> Guest:
-    return Guest(ubuntu_root(tmp_path / "root", version, **kw), "ubuntu",
-                 secrets={"pro_token": PRO_TOKEN})
+    return Guest(
+        ubuntu_root(tmp_path / "root", version, **kw), "ubuntu", secrets={"pro_token": PRO_TOKEN}
+    )
 
 
 async def test_attach_contract_and_no_rollback_by_detach(tmp_path: Path) -> None:
@@ -28,8 +29,12 @@ async def test_attach_contract_and_no_rollback_by_detach(tmp_path: Path) -> None
     spec = g.recipe.step("pro-attach")
     assert spec.rollback_refused and "pro detach" in spec.rollback_refused
     recipe = load_guest_recipe("ubuntu")
-    scripts = [s.snippet(p) for s in recipe.steps if not s.is_reboot
-               for p in ("check", "apply", "verify", "rollback")]
+    scripts = [
+        s.snippet(p)
+        for s in recipe.steps
+        if not s.is_reboot
+        for p in ("check", "apply", "verify", "rollback")
+    ]
     assert not any("pro detach" in text for text in scripts)
     assert not tool_calls(g.fake.path, "pro detach")
 
@@ -66,10 +71,13 @@ async def test_pro_image_auto_attaches_without_a_token(tmp_path: Path) -> None:
 async def test_fips_updates_2204_contract_rollback_keeps_the_fips_kernel(tmp_path: Path) -> None:
     g = guest(tmp_path, attached=True)
     kernel = "5.15.0-1077-azure-fips"
-    leftovers = {"var/lib/dpkg/status",  # linux-image-...-fips stays installed
-                 f"boot/vmlinuz-{kernel}", f"{STATE}/kernel-next",
-                 "var/lib/ubuntu-advantage/notices",
-                 "var/lib/ubuntu-advantage/notices/fips_disable_reboot_required"}
+    leftovers = {
+        "var/lib/dpkg/status",  # linux-image-...-fips stays installed
+        f"boot/vmlinuz-{kernel}",
+        f"{STATE}/kernel-next",
+        "var/lib/ubuntu-advantage/notices",
+        "var/lib/ubuntu-advantage/notices/fips_disable_reboot_required",
+    }
     await assert_step_contract(g, "fips-updates", rollback_leftovers=frozenset(leftovers))
     assert f"Package: linux-image-{kernel}" in g.fake.read("var/lib/dpkg/status")
     assert "Package: ubuntu-azure-fips" not in g.fake.read("var/lib/dpkg/status")

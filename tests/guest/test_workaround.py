@@ -26,17 +26,22 @@ def guest(tmp_path: Path, daemon: str = "2.7.0.6") -> Guest:
 async def grep_telemetry(g: Guest) -> str:
     """`grep self\\._initialize_telemetry FILE` exactly as Microsoft's doc runs it."""
     proc = await asyncio.create_subprocess_exec(
-        "grep", r"self._initialize_telemetry", str(g.fake.path / DAEMON_MAIN),
-        stdout=asyncio.subprocess.PIPE)
+        "grep",
+        r"self._initialize_telemetry",
+        str(g.fake.path / DAEMON_MAIN),
+        stdout=asyncio.subprocess.PIPE,
+    )
     out, _ = await proc.communicate()
     return out.decode()
 
 
 def test_the_fixture_has_the_2706_shape(tmp_path: Path) -> None:
     lines = rhel_root(tmp_path / "root").read(DAEMON_MAIN).splitlines()
-    assert lines[119:122] == ["    def _initialize_telemetry(self):",
-                              "        protocol = self.protocol_util.get_protocol()",
-                              "        initialize_event_logger_vminfo_common_parameters(protocol)"]
+    assert lines[119:122] == [
+        "    def _initialize_telemetry(self):",
+        "        protocol = self.protocol_util.get_protocol()",
+        "        initialize_event_logger_vminfo_common_parameters(protocol)",
+    ]
     assert lines[143] == "        self.provision_handler.run()"
     assert lines[147] == "        self._initialize_telemetry()"
 
@@ -90,8 +95,11 @@ async def test_unexpected_file_shape_is_refused_untouched(tmp_path: Path) -> Non
 async def test_a_result_other_than_microsofts_line_is_restored(tmp_path: Path) -> None:
     g = guest(tmp_path)
     main = g.fake.file(DAEMON_MAIN)
-    main.write_text(main.read_text().replace("        self._initialize_telemetry()",
-                                             "\tself._initialize_telemetry()"))
+    main.write_text(
+        main.read_text().replace(
+            "        self._initialize_telemetry()", "\tself._initialize_telemetry()"
+        )
+    )
     fresh = digest(g.fake.path)
     assert (await g.check(STEP)).rc == NEEDED
     res = await g.apply(STEP)

@@ -15,7 +15,7 @@ from tui_helpers import (
     wait_screen,
 )
 
-from fipswizard.journal import Journal
+from fipswizard.engine.journal import Journal
 from screens.app import create_app
 from screens.dialogs import PathDialog, YesNoDialog
 from screens.messages import RunEnded
@@ -35,9 +35,14 @@ async def test_cancel_keeps_the_journal_then_resume_finishes(tmp_path: Path) -> 
         key = recipe.targets[0].target.key
         run = await through_to_run(pilot)
         # cancel once the VM's own steps are under way (after the flag step finished)
-        await wait_for(pilot, lambda: "vm-flag" in run.record.target(key).steps
-                       and run.record.target(key).steps["vm-flag"].status != "running",
-                       what="the flag step")
+        await wait_for(
+            pilot,
+            lambda: (
+                "vm-flag" in run.record.target(key).steps
+                and run.record.target(key).steps["vm-flag"].status != "running"
+            ),
+            what="the flag step",
+        )
         await pilot.press("ctrl+x")
         await wait_screen(pilot, YesNoDialog)
         await pilot.click("#yes")
@@ -62,8 +67,11 @@ async def test_cancel_keeps_the_journal_then_resume_finishes(tmp_path: Path) -> 
         dialog = await wait_screen(pilot, PathDialog)
         dialog.query_one(Input).value = str(journal)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "PreflightScreen",
-                       what="preflight of the resumed run")
+        await wait_for(
+            pilot,
+            lambda: type(app.screen).__name__ == "PreflightScreen",
+            what="preflight of the resumed run",
+        )
         await through_to_run(pilot, from_preflight=True)
         await answer_questions(pilot, "y")
         resumed = app.screen

@@ -14,10 +14,10 @@ import httpx
 from textual.widgets import Input
 from tui_helpers import MessageLog, answer_questions, run_cli, wait_for, wait_screen
 
-from fipswizard.approvals import declined_by
-from fipswizard.demo import EXPECTED, demo_environment
-from fipswizard.events import StepFinished, StepOutput, StepStarted, TargetFinished
-from fipswizard.prompter import HeadlessPrompter
+from fipswizard.demo_env import EXPECTED, demo_environment
+from fipswizard.engine.approvals import declined_by
+from fipswizard.engine.events import StepFinished, StepOutput, StepStarted, TargetFinished
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.recipe import load_recipe
 from fipswizard.session import run_apply
 from screens.app import create_app
@@ -86,16 +86,19 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
         assert rows["rhel94-app"].flag == "on" and rows["ubuntu2204-web"].flag == "off"
         assert rows["rhel96-notready"].verdict == "refused"
         assert any("Not Ready" in f.text for f in rows["rhel96-notready"].findings)
-        assert any("mexicocentral" in f.text and f.level == "warning"
-                   for f in rows["ubuntu2204-mexico"].findings)
+        assert any(
+            "mexicocentral" in f.text and f.level == "warning"
+            for f in rows["ubuntu2204-mexico"].findings
+        )
         assert rows["ubuntu2204-batch"].feature == "not needed"  # FeatureNotFound subscription
         await pilot.press("ctrl+n")
 
         # 3 plan: the very text `fipswizard plan` prints for the same recipe and sandbox
         plan_screen = await wait_screen(pilot, PlanScreen)
         session = app.wizard.session
-        code, out, err = await run_cli("--arm-endpoint", session.opts.arm_endpoint or "",
-                                       "plan", str(env_recipe.path))
+        code, out, err = await run_cli(
+            "--arm-endpoint", session.opts.arm_endpoint or "", "plan", str(env_recipe.path)
+        )
         assert code == 0, err
         assert plan_screen.text == out
         await pilot.press("ctrl+n")
@@ -123,8 +126,9 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
         assert run.ended == "finished"
         await pilot.press("ctrl+n")
         validation = await wait_screen(pilot, ValidationScreen)
-        fips_image = next(t for k, t in validation.record.targets.items()
-                          if k.endswith("/ubuntu2204-fipsimage"))
+        fips_image = next(
+            t for k, t in validation.record.targets.items() if k.endswith("/ubuntu2204-fipsimage")
+        )
         assert fips_image.steps["fix-reallocate"].status == "declined"
         assert fips_image.diagnoses and fips_image.outcome == "declined"
         await pilot.press("ctrl+n")
@@ -132,8 +136,9 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
         # 7 summary: outcomes as the engine reported them; save the recipe
         summary_screen = await wait_screen(pilot, SummaryScreen)
         tui_outcomes = summary_screen.summary.outcomes()
-        assert tui_outcomes == {k: str(v) for k, v in
-                                log.of(RunFinishedMsg)[0].event.outcomes.items()}
+        assert tui_outcomes == {
+            k: str(v) for k, v in log.of(RunFinishedMsg)[0].event.outcomes.items()
+        }
         await pilot.press("ctrl+s")
         dialog = await wait_screen(pilot, PathDialog)
         dialog.query_one(Input).value = str(saved)
@@ -146,7 +151,7 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
         # ... and it runs as printed (after the TUI run, with the operator's decisions)
         words = shlex.split(summary_screen.note.split("replay it with: ", 1)[1])
         env = dict(w.split("=", 1) for w in words if "=" in w and not w.startswith("-"))
-        argv = words[words.index("fipswizard") + 1:]
+        argv = words[words.index("fipswizard") + 1 :]
         code, out, err = await run_cli(*argv, env=env)
         assert code == 1 and "needs confirmation" not in out, err  # notready and fipsimage
 
@@ -156,10 +161,17 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
         decisions = {t.target.vm: (t.skip, t.decline) for t in recipe.targets}
         assert "fix-reallocate" in decisions["ubuntu2204-fipsimage"][1]
         assert (decisions["rhel96-notready"][0] or "").startswith("refused at preflight")
-        replay = await run_apply(recipe, session.opts, HeadlessPrompter(True, declined_by(recipe)),
-                                 tmp_path / "replay.journal.jsonl", lambda _e: None)
-        expected = {k: ("declined" if k.endswith("/rhel96-notready") else v)
-                    for k, v in tui_outcomes.items()}
+        replay = await run_apply(
+            recipe,
+            session.opts,
+            HeadlessPrompter(True, declined_by(recipe)),
+            tmp_path / "replay.journal.jsonl",
+            lambda _e: None,
+        )
+        expected = {
+            k: ("declined" if k.endswith("/rhel96-notready") else v)
+            for k, v in tui_outcomes.items()
+        }
         assert replay.outcomes() == expected
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
@@ -179,8 +191,13 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
     # and the declined fix is not run: no deallocate in its request log
     assert [t.target.key for t in recipe.targets] == [t.target.key for t in env_recipe.targets]
     async with demo_environment(tmp_path / "fresh") as fresh:
-        result = await run_apply(recipe, fresh.opts, HeadlessPrompter(True, declined_by(recipe)),
-                                 tmp_path / "fresh.journal.jsonl", lambda _e: None)
+        result = await run_apply(
+            recipe,
+            fresh.opts,
+            HeadlessPrompter(True, declined_by(recipe)),
+            tmp_path / "fresh.journal.jsonl",
+            lambda _e: None,
+        )
         async with httpx.AsyncClient() as client:
             log_doc = (await client.get(fresh.endpoint + "/_sandbox/requests")).json()
     entries = log_doc["requests"] if isinstance(log_doc, dict) else log_doc

@@ -23,17 +23,26 @@ def dialog_text(dialog: ErrorDialog) -> str:
 
 
 def refusing(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(403, headers={"x-ms-request-id": "req-1"}, json={"error": {
-        "code": "AuthorizationFailed",
-        "message": "The client 'op@contoso' does not have authorization to perform action "
-                   "'Microsoft.Resources/subscriptions/read'."}})
+    return httpx.Response(
+        403,
+        headers={"x-ms-request-id": "req-1"},
+        json={
+            "error": {
+                "code": "AuthorizationFailed",
+                "message": "The client 'op@contoso' does not have authorization to perform action "
+                "'Microsoft.Resources/subscriptions/read'.",
+            }
+        },
+    )
 
 
-async def test_arm_refusal_shows_code_message_and_advice(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_arm_refusal_shows_code_message_and_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "error-test-token")
-    app = create_app(demo=False, opts=Options(transport=httpx.MockTransport(refusing)),
-                     workdir=tmp_path)
+    app = create_app(
+        demo=False, opts=Options(transport=httpx.MockTransport(refusing)), workdir=tmp_path
+    )
     async with app.run_test(size=(100, 32)) as pilot:
         dialog = await wait_screen(pilot, ErrorDialog)
         text = dialog_text(dialog)
@@ -46,14 +55,17 @@ async def test_arm_refusal_shows_code_message_and_advice(tmp_path: Path,
 
 
 async def test_bad_recipe_and_missing_journal_are_dialogs_then_back_to_target(
-        tmp_path: Path, sandbox_opts: Any) -> None:
+    tmp_path: Path, sandbox_opts: Any
+) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('version = 1\ncloud = "AzureCloud"\nfix = "sometimes"\n', encoding="utf-8")
     app = create_app(demo=False, opts=sandbox_opts, workdir=tmp_path)
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_screen(pilot, TargetScreen, ready=lambda s: s.rows)
-        for key, path, expect in (("ctrl+o", bad, "bad.toml:3: key 'fix'"),
-                                  ("ctrl+r", tmp_path / "none.jsonl", "no such journal")):
+        for key, path, expect in (
+            ("ctrl+o", bad, "bad.toml:3: key 'fix'"),
+            ("ctrl+r", tmp_path / "none.jsonl", "no such journal"),
+        ):
             await pilot.press(key)
             dialog = await wait_screen(pilot, PathDialog)
             dialog.query_one(Input).value = str(path)
@@ -66,15 +78,20 @@ async def test_bad_recipe_and_missing_journal_are_dialogs_then_back_to_target(
 
 
 async def test_an_internal_error_points_to_the_log_which_has_the_details(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "error-test-token")
     log = setup_logging(False, tmp_path / "tui.log")
 
     def broken(request: httpx.Request) -> httpx.Response:
         raise ZeroDivisionError("a bug in the transport")
 
-    app = create_app(demo=False, opts=Options(transport=httpx.MockTransport(broken)),
-                     workdir=tmp_path, log_path=str(log))
+    app = create_app(
+        demo=False,
+        opts=Options(transport=httpx.MockTransport(broken)),
+        workdir=tmp_path,
+        log_path=str(log),
+    )
     async with app.run_test(size=(100, 32)) as pilot:
         dialog = await wait_screen(pilot, ErrorDialog)
         assert dialog.info.title == "Internal error"

@@ -14,8 +14,8 @@ from tui_helpers import (
     wait_screen,
 )
 
-from fipswizard.journal import Journal
-from fipswizard.rollback import pending_undos
+from fipswizard.engine.journal import Journal
+from fipswizard.engine.rollback import pending_undos
 from screens.app import create_app
 from screens.dialogs import PathDialog
 from screens.messages import Notice
@@ -59,8 +59,7 @@ async def test_rollback_from_the_summary_restores_the_vms(tmp_path: Path) -> Non
         await pilot.press("ctrl+n")
         summary = await wait_screen(pilot, SummaryScreen, ready=lambda s: s.is_rollback)
         assert summary.summary.ok, summary.summary.to_text()
-        assert set(summary.summary.targets) >= {
-            rt.target.key for rt in recipe.targets}
+        assert set(summary.summary.targets) >= {rt.target.key for rt in recipe.targets}
         after = {r["name"]: r["flag"] for r in await fetch(opts, "AzureCloud", "vms", sub, group)}
         assert after == before  # rhel94-app was opted in before the run: left as it was
         assert pending_undos(Journal(journal)) == []

@@ -9,7 +9,7 @@ from pathlib import Path
 from textual.widgets import Input, Select
 from tui_helpers import MessageLog, answer_questions, run_cli, wait_for, wait_screen
 
-from fipswizard.demo import EXPECTED
+from fipswizard.demo_env import EXPECTED
 from fipswizard.recipe import load_recipe
 from screens.app import create_app
 from screens.dialogs import PathDialog
@@ -70,9 +70,17 @@ async def test_filter_choose_fix_none_save_and_replay_with_the_cli(tmp_path: Pat
 
         endpoint = app.wizard.session.opts.arm_endpoint or ""
         code, out, err = await run_cli(
-            "--arm-endpoint", endpoint, "apply", str(saved), "--yes", "--format", "json",
-            "--journal", str(tmp_path / "cli.journal.jsonl"),
-            env={"FIPSWIZARD_POLL_INTERVAL": "0.2"})
+            "--arm-endpoint",
+            endpoint,
+            "apply",
+            str(saved),
+            "--yes",
+            "--format",
+            "json",
+            "--journal",
+            str(tmp_path / "cli.journal.jsonl"),
+            env={"FIPSWIZARD_POLL_INTERVAL": "0.2"},
+        )
         replay = {t["target"]: t["outcome"] for t in json.loads(out)["targets"]}
         assert replay == tui, err
         assert code == (0 if set(tui.values()) == {"compliant"} else 1)

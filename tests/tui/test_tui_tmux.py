@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from fipswizard.demo import EXPECTED
+from fipswizard.demo_env import EXPECTED
 
-pytestmark = [pytest.mark.tmux, pytest.mark.skipif(
-    shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")]
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(
+        shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)"
+    ),
+]
 
 ROOT = Path(__file__).parents[2]
 
@@ -26,8 +30,12 @@ class Pane:
         self.session = session
 
     def text(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session],
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.session],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
     def send(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
@@ -46,10 +54,13 @@ def test_demo_in_tmux_reaches_the_summary(tmp_path: Path) -> None:
     session = f"fw-{uuid.uuid4().hex[:8]}"
     done = tmp_path / "exit-code"
     env = f"TMPDIR={shlex.quote(str(tmp_path))} XDG_STATE_HOME={shlex.quote(str(tmp_path))}"
-    command = (f"cd {shlex.quote(str(ROOT))} && env {env} {shlex.quote(sys.executable)} "
-               f"-m fipswizard demo; echo $? > {shlex.quote(str(done))}; sleep 30")
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "110", "-y", "34",
-                    command], check=True)
+    command = (
+        f"cd {shlex.quote(str(ROOT))} && env {env} {shlex.quote(sys.executable)} "
+        f"-m fipswizard demo; echo $? > {shlex.quote(str(done))}; sleep 30"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "110", "-y", "34", command], check=True
+    )
     pane = Pane(session)
     try:
         pane.wait(f"{len(EXPECTED)} VM(s) chosen")

@@ -19,13 +19,13 @@ from fipswizard.azure.arm_errors import ArmError
 from fipswizard.azure.clouds import resolve_cloud
 from fipswizard.azure.inventory import list_vms, vm_row
 from fipswizard.context import Settings, Target
+from fipswizard.engine.plan import build_plan
 from fipswizard.errors import StepError
-from fipswizard.plan import build_plan
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.session import Options, make_arm
-from screens import base, commands
+from screens import base, command_table
 from screens.app import create_app
-from screens.commands import SCREENS, WizardCommands, bindings_for, help_markup
+from screens.command_table import SCREENS, WizardCommands, bindings_for, help_markup
 from screens.confirm import ConfirmScreen
 from screens.dialogs import HelpScreen, QuestionScreen
 from screens.error_info import describe_error
@@ -41,17 +41,26 @@ from screens.tui_prompter import TuiPrompter
 from screens.validation import ValidationScreen
 
 SUB = "11111111-2222-3333-4444-555555555555"
-PHASE_SCREENS = [TargetScreen, PreflightScreen, PlanScreen, ConfirmScreen, RunScreen,
-                 ValidationScreen, SummaryScreen, RollbackScreen]
+PHASE_SCREENS = [
+    TargetScreen,
+    PreflightScreen,
+    PlanScreen,
+    ConfirmScreen,
+    RunScreen,
+    ValidationScreen,
+    SummaryScreen,
+    RollbackScreen,
+]
 
 
 @pytest.mark.parametrize("screen", PHASE_SCREENS, ids=lambda s: s.__name__)
 def test_bindings_help_and_palette_come_from_one_declaration(screen: Any) -> None:
     declared = SCREENS[screen.COMMANDS_ID]
     assert [(b.key, b.action, b.description) for b in screen.BINDINGS] == [
-        (c.key, c.action, c.description) for c in declared]
+        (c.key, c.action, c.description) for c in declared
+    ]
     text = help_markup(screen.COMMANDS_ID)
-    for c in commands.commands_for(screen.COMMANDS_ID):
+    for c in command_table.commands_for(screen.COMMANDS_ID):
         assert c.description in text and c.help.split("`")[0] in text
         # every screen action the table names exists on the screen class
         if not c.action.startswith("app."):
@@ -61,7 +70,7 @@ def test_bindings_help_and_palette_come_from_one_declaration(screen: Any) -> Non
 async def test_palette_offers_the_current_screens_commands() -> None:
     provider = WizardCommands(TargetScreen(Options()))
     found = [hit.text async for hit in provider.discover()]
-    assert found == [c.description for c in commands.commands_for("target")]
+    assert found == [c.description for c in command_table.commands_for("target")]
     hits = [hit.help async for hit in provider.search("resume")]
     assert hits == [c.help for c in SCREENS["target"] if c.description == "Resume"]
 
@@ -94,19 +103,27 @@ def _plan(facts: dict[str, dict[str, Any]]) -> Any:
     targets = tuple(RecipeTarget(Target(SUB, "rg", name), "none") for name in facts)
     recipe = Recipe(targets=targets)
     keyed = {f"{SUB}/rg/{name}": value for name, value in facts.items()}
-    return build_plan(recipe, keyed, endpoint="https://management.azure.com",
-                      settings=Settings())
+    return build_plan(recipe, keyed, endpoint="https://management.azure.com", settings=Settings())
 
 
 def test_findings_name_refusals_and_warnings_with_reasons() -> None:
-    ready = {"location": "uksouth", "flag": True, "agent_ready": True, "agent_status": "Ready",
-             "agent_version": "2.15.0.1", "power_state": "running", "os_name": "ubuntu 22.04"}
-    plan = _plan({
-        "good": ready,
-        "old-agent": {**ready, "agent_version": "2.12.0.4", "location": "nowhere"},
-        "broken": {**ready, "agent_ready": False, "agent_status": "Not Ready"},
-        "gone": {"error": "ARM 404 ResourceNotFound: no such VM"},
-    })
+    ready = {
+        "location": "uksouth",
+        "flag": True,
+        "agent_ready": True,
+        "agent_status": "Ready",
+        "agent_version": "2.15.0.1",
+        "power_state": "running",
+        "os_name": "ubuntu 22.04",
+    }
+    plan = _plan(
+        {
+            "good": ready,
+            "old-agent": {**ready, "agent_version": "2.12.0.4", "location": "nowhere"},
+            "broken": {**ready, "agent_ready": False, "agent_status": "Not Ready"},
+            "gone": {"error": "ARM 404 ResourceNotFound: no such VM"},
+        }
+    )
     key = f"subscription:{SUB}"
     states = {(key, "feature"): "will run: feature state NotRegistered"}
     rows = {r.vm: r for r in vm_rows(plan, states)}
@@ -123,7 +140,8 @@ def test_target_choice_keeps_the_recipes_other_choices() -> None:
     from fipswizard.recipe import parse_recipe
     from screens.target_model import TargetChoice, filter_rows
 
-    base = parse_recipe(f"""version = 1
+    base = parse_recipe(
+        f"""version = 1
 fix = "keyvault"
 concurrency = 3
 validate = false
@@ -139,43 +157,60 @@ subscription = "{SUB}"
 resource_group = "rg"
 vm = "vm2"
 guest = "none"
-""", "base.toml")
+""",
+        "base.toml",
+    )
     choice = TargetChoice(base)
     assert choice.is_chosen(SUB, "RG", "VM1")  # Azure names are case-insensitive
     choice.set(SUB, "rg", "vm1", False, "AzureCloud")
     choice.set(SUB, "other", "vm9", True, "AzureCloud")
     recipe = choice.recipe("AzureCloud", "keyvault")
     assert [(t.target.resource_group, t.target.vm, t.guest) for t in recipe.targets] == [
-        ("rg", "vm2", "none"), ("other", "vm9", "auto")]
+        ("rg", "vm2", "none"),
+        ("other", "vm9", "auto"),
+    ]
     assert (recipe.keyvault, recipe.concurrency, recipe.validate, recipe.path) == (
-        base.keyvault, 3, False, "base.toml")
+        base.keyvault,
+        3,
+        False,
+        "base.toml",
+    )
     assert "2 VM(s) chosen in 2 resource group(s)" in choice.describe()
-    rows = [{"name": "web1", "location": "uksouth", "image": "ubuntu 22.04"},
-            {"name": "db1", "location": "westus2", "image": "RHEL 9_4"}]
+    rows = [
+        {"name": "web1", "location": "uksouth", "image": "ubuntu 22.04"},
+        {"name": "db1", "location": "westus2", "image": "RHEL 9_4"},
+    ]
     assert [r["name"] for r in filter_rows(rows, "rhel WEST")] == ["db1"]
     assert filter_rows(rows, "") == rows
 
 
 def test_diagnosis_line_splits_into_reason_cost_and_proposal() -> None:
-    line = ("fipswizard-validate failed: old package\n  what to do: deallocate + start: downtime"
-            "; proposing: Fix: deallocate and start")
+    line = (
+        "fipswizard-validate failed: old package\n  what to do: deallocate + start: downtime"
+        "; proposing: Fix: deallocate and start"
+    )
     found = parse_diagnosis(line)
     assert (found.text, found.cost, found.proposal) == (
-        "fipswizard-validate failed: old package", "deallocate + start: downtime",
-        "Fix: deallocate and start")
+        "fipswizard-validate failed: old package",
+        "deallocate + start: downtime",
+        "Fix: deallocate and start",
+    )
     record = RunRecord()
-    from fipswizard.events import StepOutput
+    from fipswizard.engine.events import StepOutput
 
     record.add(StepOutput("t", "validate-customscript", "diagnosis: " + line))
     assert record.diagnosis("t") == found and record.diagnosis("other") is None
 
 
 def test_long_waits_give_a_progress_fraction() -> None:
-    from fipswizard.events import StepOutput
+    from fipswizard.engine.events import StepOutput
 
     record = RunRecord()
-    line = record.add(StepOutput("t", "agent-status", "waiting for the agent: Not Ready, power "
-                                 "running (15s of 60s)"))
+    line = record.add(
+        StepOutput(
+            "t", "agent-status", "waiting for the agent: Not Ready, power running (15s of 60s)"
+        )
+    )
     assert line is not None and line.wait_fraction == 0.25
     record.add(StepOutput("t", "feature", "feature Registering (30s; times out at 120s)"))
     assert record.target("t").wait_fraction == 0.25
@@ -198,13 +233,19 @@ def test_errors_become_code_message_and_advice_never_a_traceback() -> None:
 
 
 def _vm(name: str) -> dict[str, Any]:
-    return {"name": name, "location": "westus2", "properties": {
-        "storageProfile": {"imageReference": {"offer": "RHEL", "sku": "9_4"}},
-        "additionalCapabilities": {"enableFips1403Encryption": name == "b"}}}
+    return {
+        "name": name,
+        "location": "westus2",
+        "properties": {
+            "storageProfile": {"imageReference": {"offer": "RHEL", "sku": "9_4"}},
+            "additionalCapabilities": {"enableFips1403Encryption": name == "b"},
+        },
+    }
 
 
 async def test_list_vms_follows_next_link_and_refuses_other_hosts(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "unit-token")
     seen: list[str] = []
     foreign = {"value": False}
@@ -228,8 +269,7 @@ async def test_list_vms_follows_next_link_and_refuses_other_hosts(
             await list_vms(arm, SUB, "rg", "2025-04-01")
 
 
-async def test_prompter_asks_one_question_at_a_time_and_skips_approved_ones(
-        tmp_path: Path) -> None:
+async def test_prompter_asks_one_question_at_a_time_and_skips_approved_ones(tmp_path: Path) -> None:
     app = create_app(demo=False, opts=Options(), workdir=tmp_path, autostart=False)
     record = RunRecord()
     prompter = TuiPrompter(app, record, lambda _t, q: q == "approved already")
@@ -237,10 +277,15 @@ async def test_prompter_asks_one_question_at_a_time_and_skips_approved_ones(
 
     async def engine_side() -> None:
         assert await prompter.confirm("s/rg/vm0", "approved already")
-        answers.extend(await asyncio.gather(
-            *(prompter.confirm(f"s/rg/{vm}", f"Deallocate and start s/rg/{vm}: downtime")
-              for vm in ("vm1", "vm2", "vm3")),
-            prompter.confirm("s/rg/vm1", "Reboot VM 'vm1' now?")))
+        answers.extend(
+            await asyncio.gather(
+                *(
+                    prompter.confirm(f"s/rg/{vm}", f"Deallocate and start s/rg/{vm}: downtime")
+                    for vm in ("vm1", "vm2", "vm3")
+                ),
+                prompter.confirm("s/rg/vm1", "Reboot VM 'vm1' now?"),
+            )
+        )
 
     async with app.run_test() as pilot:
         worker = app.run_worker(engine_side(), exit_on_error=False)
@@ -250,25 +295,38 @@ async def test_prompter_asks_one_question_at_a_time_and_skips_approved_ones(
         second = await wait_screen(pilot, QuestionScreen, ready=lambda s: s is not first)
         assert sum(isinstance(s, QuestionScreen) for s in app.screen_stack) == 1
         await pilot.press("a")  # accept, and the same step on the other VMs
-        third = await wait_screen(pilot, QuestionScreen,
-                                  ready=lambda s: s not in (first, second))
+        third = await wait_screen(pilot, QuestionScreen, ready=lambda s: s not in (first, second))
         await pilot.press("y")
         await worker.wait()
     # questions queue in order; "accept for all" on vm2 covers vm3, not vm1's reboot
     assert [(q.target, q.question[:6]) for q in (first, second, third)] == [
-        ("s/rg/vm1", "Deallo"), ("s/rg/vm2", "Deallo"), ("s/rg/vm1", "Reboot")]
+        ("s/rg/vm1", "Deallo"),
+        ("s/rg/vm2", "Deallo"),
+        ("s/rg/vm1", "Reboot"),
+    ]
     assert answers == [False, True, True, True]
     assert [(a.target, a.accepted, a.how) for a in record.answers] == [
-        ("s/rg/vm0", True, "plan"), ("s/rg/vm1", False, "asked"), ("s/rg/vm2", True, "asked"),
-        ("s/rg/vm3", True, "all"), ("s/rg/vm1", True, "asked")]
+        ("s/rg/vm0", True, "plan"),
+        ("s/rg/vm1", False, "asked"),
+        ("s/rg/vm2", True, "asked"),
+        ("s/rg/vm3", True, "all"),
+        ("s/rg/vm1", True, "asked"),
+    ]
     assert len(record.asked()) == 4
 
 
 def test_the_cli_import_never_pulls_in_textual_or_screens() -> None:
-    code = ("import sys, fipswizard.cli, fipswizard.commands; "
-            "print(json.dumps([m for m in sys.modules if m.startswith(('textual', 'screens'))]))")
-    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True,
-                         text=True, check=True, cwd=Path(__file__).parents[2]).stdout
+    code = (
+        "import sys, fipswizard.headless.cli, fipswizard.headless.commands; "
+        "print(json.dumps([m for m in sys.modules if m.startswith(('textual', 'screens'))]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import json; " + code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    ).stdout
     assert json.loads(out) == []
 
 
@@ -283,21 +341,27 @@ def test_phase_bar_marks_the_current_phase_with_theme_variables_only() -> None:
 
 
 async def test_gate_uses_the_confirm_screen_and_asks_once_for_what_it_could_not_know(
-        tmp_path: Path) -> None:
-    from fipswizard.approvals import ApprovalItem
+    tmp_path: Path,
+) -> None:
+    from fipswizard.engine.approvals import ApprovalItem
     from screens.approval_dialog import ApprovalScreen
     from screens.approval_list import ApprovalList
 
     def item(vm: str, step: str, conditional: bool = False) -> ApprovalItem:
-        return ApprovalItem(f"s/rg/{vm}", step, "guest-reboot", f"reboot {vm}", "downtime",
-                            conditional)
+        return ApprovalItem(
+            f"s/rg/{vm}", step, "guest-reboot", f"reboot {vm}", "downtime", conditional
+        )
 
     known = [item("vm1", "boot"), item("vm1", "fix", True), item("vm2", "boot")]
     extra = [item("vm3", "boot"), item("vm4", "boot")]
     app = create_app(demo=False, opts=Options(), workdir=tmp_path, autostart=False)
     record = RunRecord()
-    prompter = TuiPrompter(app, record, gate=frozenset({known[0].key, known[2].key}),
-                           known=frozenset(i.key for i in known))
+    prompter = TuiPrompter(
+        app,
+        record,
+        gate=frozenset({known[0].key, known[2].key}),
+        known=frozenset(i.key for i in known),
+    )
     result: list[set[tuple[str, str]]] = []
 
     async def engine_side() -> None:
@@ -316,5 +380,9 @@ async def test_gate_uses_the_confirm_screen_and_asks_once_for_what_it_could_not_
     assert result == [{known[0].key, known[2].key, extra[1].key}]
     assert record.declined == {"s/rg/vm1": {"fix"}, "s/rg/vm3": {"boot"}}
     assert [(a.target, a.accepted, a.how) for a in record.answers] == [
-        ("s/rg/vm1", True, "plan"), ("s/rg/vm1", False, "plan"), ("s/rg/vm2", True, "plan"),
-        ("s/rg/vm3", False, "gate"), ("s/rg/vm4", True, "gate")]
+        ("s/rg/vm1", True, "plan"),
+        ("s/rg/vm1", False, "plan"),
+        ("s/rg/vm2", True, "plan"),
+        ("s/rg/vm3", False, "gate"),
+        ("s/rg/vm4", True, "gate"),
+    ]

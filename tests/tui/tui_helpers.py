@@ -35,8 +35,12 @@ class MessageLog:
         return self.of(EngineMsg)
 
 
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 60.0,
-                   what: str = "condition") -> None:
+async def wait_for(
+    pilot: Pilot[Any],
+    predicate: Callable[[], object],
+    timeout: float = 60.0,
+    what: str = "condition",
+) -> None:
     """Let the app run until `predicate()` holds (it reads state; it never drives the app)."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -46,10 +50,18 @@ async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: 
         await pilot.pause(0.05)
 
 
-async def wait_screen(pilot: Pilot[Any], kind: type, timeout: float = 60.0,
-                      ready: Callable[[Any], object] = lambda _s: True) -> Any:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind) and ready(pilot.app.screen),
-                   timeout, f"screen {kind.__name__}")
+async def wait_screen(
+    pilot: Pilot[Any],
+    kind: type,
+    timeout: float = 60.0,
+    ready: Callable[[Any], object] = lambda _s: True,
+) -> Any:
+    await wait_for(
+        pilot,
+        lambda: isinstance(pilot.app.screen, kind) and ready(pilot.app.screen),
+        timeout,
+        f"screen {kind.__name__}",
+    )
     await pilot.pause()
     return pilot.app.screen
 
@@ -60,8 +72,14 @@ async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, s
     import sys
 
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "fipswizard", *args, env={**os.environ, **(env or {})},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "fipswizard",
+        *args,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     return proc.returncode or 0, out.decode(), err.decode()
 

@@ -27,9 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fipswizard.context import Context, Target
-from fipswizard.engine import RunnerFactory
-from fipswizard.errors import FipsWizardError
-from fipswizard.events import (
+from fipswizard.engine.events import (
     Event,
     RunFinished,
     StepFinished,
@@ -39,9 +37,11 @@ from fipswizard.events import (
     TargetFinished,
     TargetOutcome,
 )
-from fipswizard.journal import Begun, Journal
+from fipswizard.engine.journal import Begun, Journal
+from fipswizard.engine.run import RunnerFactory
+from fipswizard.engine.steps import Risk, Step
+from fipswizard.errors import FipsWizardError
 from fipswizard.secrets import redact
-from fipswizard.steps import Risk, Step
 
 GUEST_KINDS = frozenset({"guest-script", "guest-reboot"})  # undos that change guest FIPS
 FLAG_KIND = "vm-flag"

@@ -17,12 +17,11 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import NoReturn, TypeVar
 
-from fipswizard.approvals import ApprovalItem, declined_by, is_declined, unit_items
 from fipswizard.azure.steps_validate import FixNeeded
 from fipswizard.azure.steps_vm import RegionRejected
 from fipswizard.context import Context, ScriptRunner, Target
-from fipswizard.errors import AuthError, ConfirmationNeeded, FipsWizardError
-from fipswizard.events import (
+from fipswizard.engine.approvals import ApprovalItem, declined_by, is_declined, unit_items
+from fipswizard.engine.events import (
     Event,
     RunFinished,
     RunStarted,
@@ -33,12 +32,13 @@ from fipswizard.events import (
     TargetFinished,
     TargetOutcome,
 )
-from fipswizard.journal import Journal
-from fipswizard.plan import Plan, Unit
+from fipswizard.engine.journal import Journal
+from fipswizard.engine.plan import Plan, Unit
+from fipswizard.engine.steps import Outcome, Risk, Step
+from fipswizard.errors import AuthError, ConfirmationNeeded, FipsWizardError
 from fipswizard.secrets import redact
-from fipswizard.steps import Outcome, Risk, Step
 
-log = logging.getLogger("fipswizard.engine")
+log = logging.getLogger("fipswizard.engine.run")
 RunnerFactory = Callable[[Target], ScriptRunner | None]
 T = TypeVar("T")
 

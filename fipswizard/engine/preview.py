@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fipswizard.plan import Plan, Unit
+from fipswizard.engine.plan import Plan, Unit
+from fipswizard.engine.steps import Action, HttpAction, Risk, ScriptAction, Step
 from fipswizard.secrets import redact
-from fipswizard.steps import Action, HttpAction, Risk, ScriptAction, Step
 
 
 def _action(a: Action) -> dict[str, Any]:

@@ -26,10 +26,16 @@ class Command:
 
 GLOBAL: tuple[Command, ...] = (
     Command("f1", "app.help", "Help", "Help for this screen and the focused field."),
-    Command("ctrl+t", "app.toggle_theme", "Dark/light",
-            "Switch between the dark and the light theme."),
-    Command("ctrl+q", "app.quit", "Quit", "Leave fipswizard; a run's journal keeps its state.",
-            show=False),
+    Command(
+        "ctrl+t", "app.toggle_theme", "Dark/light", "Switch between the dark and the light theme."
+    ),
+    Command(
+        "ctrl+q",
+        "app.quit",
+        "Quit",
+        "Leave fipswizard; a run's journal keeps its state.",
+        show=False,
+    ),
 )
 
 _NEXT = "Continue to the next phase."
@@ -39,14 +45,26 @@ SCREENS: dict[str, tuple[Command, ...]] = {
     "home": (),
     "target": (
         Command("ctrl+n", "next", "Next", "Use the chosen VMs: read their facts (GETs only)."),
-        Command("ctrl+a", "choose_shown", "Choose shown",
-                "Choose every VM the filter shows (again: un-choose them)."),
+        Command(
+            "ctrl+a",
+            "choose_shown",
+            "Choose shown",
+            "Choose every VM the filter shows (again: un-choose them).",
+        ),
         Command("f5", "reload", "Reload", "List subscriptions, resource groups and VMs again."),
         Command("ctrl+o", "open_recipe", "Open recipe", "Open a saved recipe file (TOML)."),
-        Command("ctrl+r", "resume_journal", "Resume",
-                "Resume the run a journal recorded: its recipe, continuing where it stopped."),
-        Command("ctrl+b", "rollback_journal", "Roll back",
-                "Undo, in reverse order, what a journal says was changed."),
+        Command(
+            "ctrl+r",
+            "resume_journal",
+            "Resume",
+            "Resume the run a journal recorded: its recipe, continuing where it stopped.",
+        ),
+        Command(
+            "ctrl+b",
+            "rollback_journal",
+            "Roll back",
+            "Undo, in reverse order, what a journal says was changed.",
+        ),
     ),
     "preflight": (
         Command("ctrl+n", "next", "Plan", "Show the plan: every request and script."),
@@ -61,16 +79,22 @@ SCREENS: dict[str, tuple[Command, ...]] = {
         _BACK,
     ),
     "run": (
-        Command("ctrl+x", "cancel_run", "Cancel run",
-                "Stop safely: the journal keeps the state; resume or roll back later."),
+        Command(
+            "ctrl+x",
+            "cancel_run",
+            "Cancel run",
+            "Stop safely: the journal keeps the state; resume or roll back later.",
+        ),
         Command("ctrl+n", "next", "Continue", "The run has ended: see the validation results."),
     ),
-    "validation": (
-        Command("ctrl+n", "next", "Summary", _NEXT),
-    ),
+    "validation": (Command("ctrl+n", "next", "Summary", _NEXT),),
     "summary": (
-        Command("ctrl+s", "save_recipe", "Save recipe",
-                "Write the recipe so `fipswizard apply` replays this run."),
+        Command(
+            "ctrl+s",
+            "save_recipe",
+            "Save recipe",
+            "Write the recipe so `fipswizard apply` replays this run.",
+        ),
         Command("ctrl+b", "rollback", "Roll back", "Preview and undo what the run changed."),
         Command("ctrl+n", "next", "New run", "Start again at the target choice."),
         Command("ctrl+q", "quit", "Quit", "Leave fipswizard (exit code as `apply` would give)."),
@@ -81,44 +105,44 @@ SCREENS: dict[str, tuple[Command, ...]] = {
     ),
     "question": (
         Command("y", "answer('yes')", "Accept", "Accept the proposed step and its cost."),
-        Command("a", "answer('all')", "Accept for all",
-                "Accept, and accept the same step for the other VMs of this run without asking."),
+        Command(
+            "a",
+            "answer('all')",
+            "Accept for all",
+            "Accept, and accept the same step for the other VMs of this run without asking.",
+        ),
         Command("n", "answer('no')", "Decline", "Decline: the step is not run."),
         Command("escape", "answer('no')", "Decline", "Decline (same as n).", show=False),
     ),
-    "dialog": (
-        Command("escape", "close", "Close", "Close this dialog."),
-    ),
-    "help": (
-        Command("escape", "close", "Close", "Close the help."),
-    ),
+    "dialog": (Command("escape", "close", "Close", "Close this dialog."),),
+    "help": (Command("escape", "close", "Close", "Close the help."),),
 }
 
 SCREEN_HELP: dict[str, str] = {
     "home": "fipswizard is preparing the next phase.",
     "target": "Choose the VMs: pick the cloud, a subscription and a resource group, then tick "
-              "VMs (space). Type in the filter to narrow the list. You can tick VMs in several "
-              "resource groups. Or open a saved recipe, resume a journal, or roll one back.",
+    "VMs (space). Type in the filter to narrow the list. You can tick VMs in several "
+    "resource groups. Or open a saved recipe, resume a journal, or roll one back.",
     "preflight": "What was read from Azure for each VM, and what it means: region advice "
-                 "(the VM PUT has the final word), the subscription feature, the FIPS flag, "
-                 "the guest agent, the image. Refusals say why. Nothing has been changed.",
+    "(the VM PUT has the final word), the subscription feature, the FIPS flag, "
+    "the guest agent, the image. Refusals say why. Nothing has been changed.",
     "plan": "The dry run: the exact requests and guest scripts, with risk labels, rendered "
-            "from the same plan `fipswizard plan` prints. Nothing has been sent.",
+    "from the same plan `fipswizard plan` prints. Nothing has been sent.",
     "confirm": "What the run will ask before its first write, per VM: each disruptive or "
-               "irreversible step, and the fixes validation may need (\"if needed\"). "
-               "[x] approved, [ ] declined: Space toggles a line (a VM's line toggles all of "
-               "it), a approves all, n declines all. Nothing is asked mid-run; a declined step "
-               "stops that VM before it, and the saved recipe records it. Running starts "
-               "writes; every write is journalled so the run can be resumed or rolled back.",
+    'irreversible step, and the fixes validation may need ("if needed"). '
+    "[x] approved, [ ] declined: Space toggles a line (a VM's line toggles all of "
+    "it), a approves all, n declines all. Nothing is asked mid-run; a declined step "
+    "stops that VM before it, and the saved recipe records it. Running starts "
+    "writes; every write is journalled so the run can be resumed or rolled back.",
     "run": "Live progress per VM and the log. Cancelling stops safely: the journal keeps the "
-           "state, so the run can be resumed (Resume on the first screen) or rolled back.",
+    "state, so the run can be resumed (Resume on the first screen) or rolled back.",
     "validation": "Extension validation results per VM, the diagnosis when it failed, and "
-                  "the fix it needed, applied or declined as approved before the run.",
+    "the fix it needed, applied or declined as approved before the run.",
     "summary": "The outcome per VM. Save the recipe to replay it headless with "
-               "`fipswizard apply`, or roll back what the run changed.",
+    "`fipswizard apply`, or roll back what the run changed.",
     "rollback": "What rollback will undo, newest first, from the journal.",
     "question": "You asked to be asked again before each disruptive step (or a rollback "
-                "asks): read the diagnosis and the cost, then accept or decline.",
+    "asks): read the diagnosis and the cost, then accept or decline.",
     "dialog": "Read the message; Enter or Escape closes it.",
     "help": "Keys and help for the screen you came from.",
 }
@@ -133,13 +157,16 @@ def commands_for(screen_id: str) -> tuple[Command, ...]:
 
 def bindings_for(screen_id: str) -> list[BindingType]:
     """BINDINGS for a screen (global commands live on the App)."""
-    return [Binding(c.key, c.action, c.description, show=c.show, priority=c.key != "escape")
-            for c in SCREENS[screen_id]]
+    return [
+        Binding(c.key, c.action, c.description, show=c.show, priority=c.key != "escape")
+        for c in SCREENS[screen_id]
+    ]
 
 
 def app_bindings() -> list[BindingType]:
-    return [Binding(c.key, c.action.removeprefix("app."), c.description, show=c.show)
-            for c in GLOBAL]
+    return [
+        Binding(c.key, c.action.removeprefix("app."), c.description, show=c.show) for c in GLOBAL
+    ]
 
 
 def _key_label(key: str) -> str:
@@ -149,10 +176,15 @@ def _key_label(key: str) -> str:
 def help_markup(screen_id: str, focused: str = "") -> str:
     """The F1 help of a screen: what it is for, its keys, and the focused field's help."""
     lines = [f"[b]{escape(screen_id.title())}[/b]", "", escape(SCREEN_HELP.get(screen_id, "")), ""]
-    lines += [f"[b]{escape(_key_label(c.key)):>8}[/b]  {escape(c.description)}: {escape(c.help)}"
-              for c in commands_for(screen_id)]
-    lines += ["", "Tab / Shift+Tab move between fields; Enter activates; Ctrl+P opens the "
-              "command palette. The mouse works too."]
+    lines += [
+        f"[b]{escape(_key_label(c.key)):>8}[/b]  {escape(c.description)}: {escape(c.help)}"
+        for c in commands_for(screen_id)
+    ]
+    lines += [
+        "",
+        "Tab / Shift+Tab move between fields; Enter activates; Ctrl+P opens the "
+        "command palette. The mouse works too.",
+    ]
     if focused:
         lines += ["", f"[b]Focused:[/b] {escape(focused)}"]
     return "\n".join(lines)
@@ -178,5 +210,6 @@ class WizardCommands(Provider):
         for c in self._commands():
             score = matcher.match(c.description)
             if score > 0:
-                yield Hit(score, matcher.highlight(c.description), partial(self._run, c),
-                          help=c.help)
+                yield Hit(
+                    score, matcher.highlight(c.description), partial(self._run, c), help=c.help
+                )

@@ -1,28 +1,22 @@
-"""`fipswizard demo`: the whole job against the built-in simulated Azure, nothing to configure.
-
-The sandbox serves on a loopback port inside this process; the demo recipe names every VM
-of the demo estate, each covering one interesting case, and the demo checks that each VM
-ends in the state that case should end in.
+"""The demo environment shared by both front ends: the simulated Azure on loopback, the demo
+recipe naming every VM of the demo estate (each covering one interesting case), and what each
+VM should end as.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fipswizard.approvals import ApprovalItem
 from fipswizard.context import Target
-from fipswizard.events import TargetOutcome
-from fipswizard.journal import Journal
-from fipswizard.prompter import Prompter
+from fipswizard.engine.events import TargetOutcome
+from fipswizard.engine.journal import Journal
+from fipswizard.engine.report import Summary
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe
-from fipswizard.report import Summary
 from fipswizard.session import Options, settings_from_env
 
 # What each demo VM should end as (the sandbox estate describes why).
@@ -112,37 +106,3 @@ def compare(summary: Summary, expected: dict[str, str]) -> list[str]:
         for key, want in expected.items()
         if got.get(key) != want
     ]
-
-
-class _DemoPrompter:
-    """The demo is simulated: approve everything, but say so."""
-
-    async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
-        for item in items:
-            who = item.target.rsplit("/", 1)[-1]
-            print(f"[demo] auto-approving for {who}: {item.line()}", file=sys.stderr)
-        return {item.key for item in items}
-
-    async def confirm(self, target: str, question: str) -> bool:
-        print(f"[demo] auto-confirming for {target}: {question.splitlines()[0]}", file=sys.stderr)
-        return True
-
-
-async def run_demo(args: argparse.Namespace) -> int:
-    from fipswizard.commands import print_progress
-    from fipswizard.session import run_apply
-
-    workdir = Path(args.workdir) if args.workdir else None
-    async with demo_environment(workdir) as env:
-        print(f"simulated Azure at {env.endpoint}; recipe {env.recipe_path}", file=sys.stderr)
-        for name, text in env.scenarios.items():
-            print(f"  {name}: {text}", file=sys.stderr)
-        prompter: Prompter = _DemoPrompter()
-        summary = await run_apply(env.recipe, env.opts, prompter, env.journal_path, print_progress)
-    print(summary.to_text())
-    problems = compare(summary, env.expected)
-    if problems:
-        print("demo: some VMs did not end as expected:\n  " + "\n  ".join(problems))
-        return 1
-    print(f"demo: all {len(env.expected)} VMs ended as expected (journal {env.journal_path})")
-    return 0

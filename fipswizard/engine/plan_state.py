@@ -7,9 +7,9 @@ import asyncio
 from fipswizard.azure.arm import ArmClient
 from fipswizard.azure.arm_step import ArmStep
 from fipswizard.context import Context, Settings
+from fipswizard.engine.plan import Plan
+from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.errors import FipsWizardError
-from fipswizard.plan import Plan
-from fipswizard.prompter import HeadlessPrompter
 
 
 async def read_states(plan: Plan, arm: ArmClient, settings: Settings) -> dict[tuple[str, str], str]:

@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from fipswizard import commands
+    from fipswizard.headless import commands
 
     if args.command == "recipe":
         return commands.recipe_new(args)
@@ -236,11 +236,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         if not args.headless:
             return _tui(args, demo=True)
-        from fipswizard.demo import run_demo
+        from fipswizard.headless.demo import run_demo
 
         return asyncio.run(run_demo(args))
     if args.command == "check":
-        from fipswizard.guest.check_cmd import run_check
+        from fipswizard.headless.check import run_check
 
         return run_check(Path(args.root) if args.root else None, args.format, sys.stdout)
     if args.command == "butane":

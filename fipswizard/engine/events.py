@@ -23,7 +23,7 @@ class TargetOutcome(StrEnum):
     NEEDS_CONFIRMATION = "needs confirmation"
     AUTH_FAILED = "authentication failed"
     # Rollback: every undo ran; or some could not, and the VM was kept consistent (see
-    # fipswizard/rollback.py for the consistent states) with what is left said in the detail.
+    # fipswizard/engine/rollback.py for the consistent states) with what is left said in the detail.
     ROLLED_BACK = "rolled back"
     PARTLY_ROLLED_BACK = "partly rolled back"
 

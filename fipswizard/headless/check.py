@@ -58,23 +58,45 @@ def run_check(root: Path | None, fmt: str, out: TextIO) -> int:
     return int(ExitCode.OK if ok else ExitCode.STEP_FAILED)
 
 
-def _report(facts: GuestFacts, recipe: GuestRecipe | None, reason: str | None,
-            findings: list[Finding], ok: bool) -> dict[str, Any]:
+def _report(
+    facts: GuestFacts,
+    recipe: GuestRecipe | None,
+    reason: str | None,
+    findings: list[Finding],
+    ok: bool,
+) -> dict[str, Any]:
     return {
         "ok": ok,
         "source": facts.source,
-        "distro": {"id": facts.os_id, "version": facts.os_version, "pretty": facts.os_pretty,
-                   "like": facts.os_like, "kernel": facts.kernel},
-        "recipe": None if recipe is None else {
-            "id": recipe.id, "title": recipe.title, "notes": list(recipe.notes),
-            "steps": [f"{s.recipe}.{s.id}" for s in recipe.steps]},
+        "distro": {
+            "id": facts.os_id,
+            "version": facts.os_version,
+            "pretty": facts.os_pretty,
+            "like": facts.os_like,
+            "kernel": facts.kernel,
+        },
+        "recipe": None
+        if recipe is None
+        else {
+            "id": recipe.id,
+            "title": recipe.title,
+            "notes": list(recipe.notes),
+            "steps": [f"{s.recipe}.{s.id}" for s in recipe.steps],
+        },
         "no_recipe_reason": reason,
-        "fips": {"state": facts.fips_state, "fips_enabled": facts.fips_enabled,
-                 "cmdline_fips": facts.cmdline_fips, "crypto_policy": facts.crypto_policy},
-        "agent": {"daemon": facts.agent_daemon, "goal_state": facts.agent_goal_state,
-                  "autoupdate_enabled": facts.autoupdate_enabled,
-                  "autoupdate_latest": facts.autoupdate_latest,
-                  "autoupdate_on": facts.autoupdate_on},
+        "fips": {
+            "state": facts.fips_state,
+            "fips_enabled": facts.fips_enabled,
+            "cmdline_fips": facts.cmdline_fips,
+            "crypto_policy": facts.crypto_policy,
+        },
+        "agent": {
+            "daemon": facts.agent_daemon,
+            "goal_state": facts.agent_goal_state,
+            "autoupdate_enabled": facts.autoupdate_enabled,
+            "autoupdate_latest": facts.autoupdate_latest,
+            "autoupdate_on": facts.autoupdate_on,
+        },
         "findings": [{"level": f.level, "code": f.code, "message": f.message} for f in findings],
         "facts": facts.to_dict(),
     }
@@ -86,8 +108,12 @@ def _text(report: dict[str, Any]) -> str:
     lines = [
         f"distro:      {d['pretty'] or '?'} (ID={d['id'] or '?'}, "
         f"VERSION_ID={d['version'] or '?'})",
-        "recipe:      " + (f"{recipe['id']}: {recipe['title']}" if recipe
-                           else f"none: {report['no_recipe_reason']}"),
+        "recipe:      "
+        + (
+            f"{recipe['id']}: {recipe['title']}"
+            if recipe
+            else f"none: {report['no_recipe_reason']}"
+        ),
         f"FIPS:        {fips['state']} (fips_enabled={_show(fips['fips_enabled'])}, "
         f"kernel fips={_show(fips['cmdline_fips'])}, "
         f"crypto policy={_show(fips['crypto_policy'])})",
@@ -100,8 +126,9 @@ def _text(report: dict[str, Any]) -> str:
         lines += [f"  note: {n}" for n in recipe["notes"]]
     lines.append("preflight:   " + ("nothing found" if not report["findings"] else ""))
     lines += [f"  {f['level']} [{f['code']}]: {f['message']}" for f in report["findings"]]
-    lines.append("result:      " + ("ready for the recipe" if report["ok"] else
-                                    "not ready (see above)"))
+    lines.append(
+        "result:      " + ("ready for the recipe" if report["ok"] else "not ready (see above)")
+    )
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 

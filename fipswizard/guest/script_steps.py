@@ -27,6 +27,7 @@ from typing import Any
 
 from fipswizard.azure.arm_errors import ArmError
 from fipswizard.context import Context, ScriptResult, Target
+from fipswizard.engine.steps import Action, HttpAction, Outcome, Risk, ScriptAction, Step
 from fipswizard.errors import StepError
 from fipswizard.guest.recipes import (
     GuestRecipe,
@@ -37,7 +38,6 @@ from fipswizard.guest.recipes import (
     wrap_snippet,
 )
 from fipswizard.guest.runners import NO_RC, TIMED_OUT, secret_env
-from fipswizard.steps import Action, HttpAction, Outcome, Risk, ScriptAction, Step
 
 DONE, NEEDED, REFUSED = 0, 10, 20
 READ_ONLY_PHASES = ("check", "verify")

@@ -53,8 +53,8 @@ def _dict(value: object, name: str) -> None:
 
 def _step(value: object, name: str) -> None:
     """A step record (Step.record()): rollback rebuilds the step from it."""
-    from fipswizard import plan  # noqa: F401  (registers every step kind; lazy: no cycle)
-    from fipswizard.steps import Risk, Step
+    from fipswizard.engine import plan  # noqa: F401  (registers every step kind; lazy: no cycle)
+    from fipswizard.engine.steps import Risk, Step
 
     if not isinstance(value, dict):
         raise _Bad(name, value, "a step record (target, title, risk, params)")

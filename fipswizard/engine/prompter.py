@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from fipswizard.approvals import ApprovalItem, is_declined, needs_approval_message
+from fipswizard.engine.approvals import ApprovalItem, is_declined, needs_approval_message
 from fipswizard.errors import ConfirmationNeeded
 
 DEFAULT_COMMAND = "fipswizard apply RECIPE --yes"

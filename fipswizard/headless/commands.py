@@ -8,21 +8,16 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from fipswizard.approvals import declined_by
 from fipswizard.context import Target
-from fipswizard.errors import BadInput, ExitCode, RecipeError
-from fipswizard.events import (
+from fipswizard.engine.approvals import declined_by
+from fipswizard.engine.events import (
     Event,
-    RunStarted,
-    StepFinished,
-    StepOutput,
-    StepStarted,
-    TargetFinished,
     TargetOutcome,
 )
-from fipswizard.plan import Plan
+from fipswizard.engine.plan import Plan
+from fipswizard.engine.report import exit_code, progress_line
+from fipswizard.errors import BadInput, ExitCode, RecipeError
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe, load_recipe, parse_recipe
-from fipswizard.report import Summary
 from fipswizard.secrets import redact
 from fipswizard.session import Options, settings_from_env
 
@@ -87,51 +82,14 @@ def recipe_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def progress_line(event: Event) -> str | None:
-    """One stderr line per event worth showing in a headless run."""
-    who = event.target.rsplit("/", 1)[-1] if event.target else ""
-    if isinstance(event, RunStarted):
-        return f"run {event.run_id} (correlation id {event.correlation_id})"
-    if isinstance(event, StepStarted):
-        return f"[{who}] {event.title} ..."
-    if isinstance(event, StepOutput):
-        return f"[{who}]   {event.text}"
-    if isinstance(event, StepFinished):
-        tail = ""
-        if event.advice and event.advice not in event.detail:
-            tail = f"\n[{who}]   what to do: {event.advice}"
-        return f"[{who}] {event.step_id}: {event.status}: {event.detail}{tail}"
-    if isinstance(event, TargetFinished):
-        return f"[{who}] => {event.outcome}: {event.detail}"
-    return None
-
-
 def print_progress(event: Event) -> None:
     line = progress_line(event)
     if line:
         print(redact(line), file=sys.stderr, flush=True)
 
 
-def exit_code(summary: Summary) -> int:
-    outcomes = {t.outcome for t in summary.targets.values()}
-    if summary.ok:
-        return int(ExitCode.OK)
-    if TargetOutcome.AUTH_FAILED in outcomes:
-        return int(ExitCode.AUTH)
-    if summary.gate_refused:  # nothing was written: approval is what is missing
-        return int(ExitCode.NEEDS_CONFIRMATION)
-    bad = outcomes - {
-        TargetOutcome.COMPLIANT,
-        TargetOutcome.NEEDS_CONFIRMATION,
-        TargetOutcome.BLOCKED,
-    }
-    if not bad and TargetOutcome.NEEDS_CONFIRMATION in outcomes:
-        return int(ExitCode.NEEDS_CONFIRMATION)
-    return int(ExitCode.STEP_FAILED)
-
-
 async def plan(args: argparse.Namespace) -> int:
-    from fipswizard.preview import plan_json, plan_text, problems
+    from fipswizard.engine.preview import plan_json, plan_text, problems
     from fipswizard.session import load_secrets, make_arm, make_cloud, make_plan, new_ids
 
     recipe = load_recipe(args.recipe)
@@ -140,7 +98,7 @@ async def plan(args: argparse.Namespace) -> int:
         the_plan = await make_plan(recipe, opts, offline=True)
         states: dict[tuple[str, str], str] = {}
     else:
-        from fipswizard.plan_state import read_states
+        from fipswizard.engine.plan_state import read_states
 
         _, correlation_id = new_ids()
         # A preview gives up sooner than a run on an endpoint that does not answer.
@@ -163,7 +121,7 @@ PLAN_ATTEMPTS = 3  # sends per request before `plan` reports a VM unreadable
 
 def missing_secrets(the_plan: Plan, recipe: Recipe, available: set[str]) -> list[str]:
     """A line per secret a guest script of the plan needs that is not available now."""
-    from fipswizard.steps import ScriptAction
+    from fipswizard.engine.steps import ScriptAction
 
     needed: dict[str, set[str]] = {}
     for unit in the_plan.units:
@@ -186,8 +144,8 @@ def missing_secrets(the_plan: Plan, recipe: Recipe, available: set[str]) -> list
 
 
 async def apply(args: argparse.Namespace) -> int:
-    from fipswizard.journal import Journal
-    from fipswizard.prompter import HeadlessPrompter
+    from fipswizard.engine.journal import Journal
+    from fipswizard.engine.prompter import HeadlessPrompter
     from fipswizard.session import run_apply
 
     recipe = load_recipe(args.recipe)
@@ -229,8 +187,8 @@ def approve_command(args: argparse.Namespace, *, review: bool = False) -> str:
 async def rollback(args: argparse.Namespace) -> int:
     """`--plan` prints every undo per VM and sends nothing; otherwise ask y/N on a terminal,
     `--yes` for pipelines, and exit 4 listing the undos when neither can answer."""
-    from fipswizard.journal import Journal
-    from fipswizard.prompter import HeadlessPrompter
+    from fipswizard.engine.journal import Journal
+    from fipswizard.engine.prompter import HeadlessPrompter
     from fipswizard.session import run_rollback
 
     Journal(args.journal).records()  # the whole journal checked before the first write

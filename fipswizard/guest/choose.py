@@ -11,14 +11,14 @@ import re
 from typing import Any
 
 from fipswizard.context import Context
+from fipswizard.engine.steps import Action, Outcome, Risk, ScriptAction, Step
 from fipswizard.errors import StepError
 from fipswizard.guest.detect import PROBE_SCRIPT, GuestFacts, NoRecipe, parse_probe, select_recipe
 from fipswizard.guest.preflight import preflight
 from fipswizard.guest.recipes import GuestRecipe, load_guest_recipe
-from fipswizard.guest.steps import guest_steps
+from fipswizard.guest.script_steps import guest_steps
 from fipswizard.guest.validate import GuestValidateStep
 from fipswizard.recipe import RecipeTarget
-from fipswizard.steps import Action, Outcome, Risk, ScriptAction, Step
 
 AGENT_OS_IDS = {"redhat": "rhel", "rhel": "rhel"}  # the agent reports DISTRO_NAME "redhat"
 IMAGE_OS_IDS = (
@@ -129,6 +129,10 @@ def guest_steps_for(
                 '"<recipe id>" in the recipe to preview its scripts'
             )
         return [probe], notes
-    validate = GuestValidateStep(rt.target.key, "Validate the guest: fips_enabled=1, MD5 "
-                                 "refused, OpenSSL FIPS provider active", Risk.READ_ONLY, {})
+    validate = GuestValidateStep(
+        rt.target.key,
+        "Validate the guest: fips_enabled=1, MD5 refused, OpenSSL FIPS provider active",
+        Risk.READ_ONLY,
+        {},
+    )
     return [probe, *guest_steps(recipe, rt.target, base=base), validate], notes

@@ -19,9 +19,9 @@ from fipswizard.azure.steps_validate import (
 )
 from fipswizard.azure.steps_vm import AgentStep, RegionStep, VmFlagStep
 from fipswizard.context import Settings
-from fipswizard.guest.plan import guest_steps_for
+from fipswizard.engine.steps import Risk, Step
+from fipswizard.guest.choose import guest_steps_for
 from fipswizard.recipe import Recipe, RecipeTarget
-from fipswizard.steps import Risk, Step
 
 if TYPE_CHECKING:
     from fipswizard.azure.arm import ArmClient

@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fipswizard.plan import Plan, Unit
+    from fipswizard.engine.plan import Plan, Unit
+    from fipswizard.engine.steps import Step
     from fipswizard.recipe import Recipe
-    from fipswizard.steps import Step
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def unit_items(unit: Unit, start: int = 0) -> list[ApprovalItem]:
 def cost(step: Step) -> str:
     """What the step costs the operator: its own confirmation text when it has one (downtime,
     an IP address that may change), else its risk."""
-    from fipswizard.steps import Step
+    from fipswizard.engine.steps import Step
 
     if type(step).confirmation is Step.confirmation:  # the generic text repeats the title
         return {"irreversible": "irreversible: rollback cannot undo it"}.get(

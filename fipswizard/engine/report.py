@@ -1,4 +1,4 @@
-"""The per-VM summary printed at the end of `apply`, `rollback` and `demo`."""
+"""The run model both front ends read: the per-VM summary, progress lines and the exit code."""
 
 from __future__ import annotations
 
@@ -6,7 +6,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from fipswizard.events import DONE, Event, StepFinished, StepStatus, TargetFinished, TargetOutcome
+from fipswizard.engine.events import (
+    DONE,
+    Event,
+    RunStarted,
+    StepFinished,
+    StepOutput,
+    StepStarted,
+    StepStatus,
+    TargetFinished,
+    TargetOutcome,
+)
+from fipswizard.errors import ExitCode
 
 
 @dataclass
@@ -80,3 +91,40 @@ class Summary:
         good = sum(t.outcome in DONE for t in vms)
         lines.append(f"{good} of {len(vms)} VMs {ok_word}")
         return "\n".join(lines)
+
+
+def progress_line(event: Event) -> str | None:
+    """One stderr line per event worth showing in a headless run."""
+    who = event.target.rsplit("/", 1)[-1] if event.target else ""
+    if isinstance(event, RunStarted):
+        return f"run {event.run_id} (correlation id {event.correlation_id})"
+    if isinstance(event, StepStarted):
+        return f"[{who}] {event.title} ..."
+    if isinstance(event, StepOutput):
+        return f"[{who}]   {event.text}"
+    if isinstance(event, StepFinished):
+        tail = ""
+        if event.advice and event.advice not in event.detail:
+            tail = f"\n[{who}]   what to do: {event.advice}"
+        return f"[{who}] {event.step_id}: {event.status}: {event.detail}{tail}"
+    if isinstance(event, TargetFinished):
+        return f"[{who}] => {event.outcome}: {event.detail}"
+    return None
+
+
+def exit_code(summary: Summary) -> int:
+    outcomes = {t.outcome for t in summary.targets.values()}
+    if summary.ok:
+        return int(ExitCode.OK)
+    if TargetOutcome.AUTH_FAILED in outcomes:
+        return int(ExitCode.AUTH)
+    if summary.gate_refused:  # nothing was written: approval is what is missing
+        return int(ExitCode.NEEDS_CONFIRMATION)
+    bad = outcomes - {
+        TargetOutcome.COMPLIANT,
+        TargetOutcome.NEEDS_CONFIRMATION,
+        TargetOutcome.BLOCKED,
+    }
+    if not bad and TargetOutcome.NEEDS_CONFIRMATION in outcomes:
+        return int(ExitCode.NEEDS_CONFIRMATION)
+    return int(ExitCode.STEP_FAILED)

@@ -1,0 +1,1 @@
+"""The headless front end (command line, subcommands, demo): the twin of `screens/`."""
