@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from fipswizard.engine.prompter import Prompter
 from fipswizard.secrets import Secret
+from fipswizard.versions import MIN_AGENT
 
 if TYPE_CHECKING:
     from fipswizard.azure.arm import ArmClient
@@ -72,7 +73,7 @@ class Settings:
     reboot_timeout: float = 900.0
     agent_wait: float = 300.0  # how long a Not Ready agent may take before we give up
     agent_poll: float = 10.0
-    min_agent: str = "2.14.0.1"
+    min_agent: str = MIN_AGENT
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,15 @@ class Context:
     target: Target | None = None
     secrets: Mapping[str, Secret] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda _text: None
+    # A wait's line with how far it is (text, seconds waited, seconds it may take): the engine
+    # turns it into a typed fraction; without it the line goes to `progress`.
+    wait_progress: Callable[[str, float, float], None] | None = None
+
+    def waiting(self, text: str, waited: float, total: float) -> None:
+        if self.wait_progress is None:
+            self.progress(text)
+        else:
+            self.wait_progress(text, waited, total)
 
     def bind(self, **changes: object) -> Context:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ from fipswizard.azure.vm_model import MalformedResource, VmFacts, vm_facts
 from fipswizard.context import Context
 from fipswizard.engine.steps import Action, HttpAction, Outcome
 from fipswizard.errors import StepError
+from fipswizard.versions import MIN_AGENT
 
 REGION_REFUSED = "region not supported"  # RegionRejected's first words (rollback reads them)
 
@@ -237,7 +238,7 @@ def agent_failure(step: ArmStep, vm: VmFacts, waited: float) -> StepError:
     return StepError(
         f"{state} after {waited:.0f}s",
         "check the VM's boot diagnostics / serial console and /var/log/waagent.log; "
-        "an agent older than 2.14.0.1 or the RHEL 9.5/9.6 2.7.0.6 loop keeps it Not Ready",
+        f"an agent older than {MIN_AGENT} or the RHEL 9.5/9.6 2.7.0.6 loop keeps it Not Ready",
     )
 
 
@@ -260,6 +261,8 @@ async def wait_for_agent(step: ArmStep, ctx: Context, timeout: float) -> None:
             raise agent_failure(step, vm, waited)
         state = f"{vm.agent_status}, power {vm.power_state}"
         if state != said or waited - said_at >= 30:  # say what changed, or a heartbeat
-            ctx.progress(f"waiting for the agent: {state} ({waited:.0f}s of {timeout:.0f}s)")
+            ctx.waiting(
+                f"waiting for the agent: {state} ({waited:.0f}s of {timeout:.0f}s)", waited, timeout
+            )
             said, said_at = state, waited
         await asyncio.sleep(ctx.settings.agent_poll)

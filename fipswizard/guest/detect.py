@@ -17,9 +17,12 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from fipswizard.errors import FipsWizardError
+from fipswizard.guest.protocol import marker
 from fipswizard.guest.recipes import GuestRecipe, all_guest_recipes
 
-PROBE_SCRIPT = r"""# fipswizard-script: engine/probe/check
+PROBE_SCRIPT = (
+    marker("engine/probe/check")
+    + r"""
 # Read-only: facts for detection and preflight, one key=value per line.
 export LC_ALL=C PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"
 kv() { printf '%s=%s\n' "$1" "$(printf '%s' "$2" | tr -d '\r' | tr '\n' ' ' | cut -c1-200)"; }
@@ -114,6 +117,7 @@ if has fips-mode-setup; then
 fi
 exit 0
 """
+)
 
 _KEY_TYPE = re.compile(r"ssh-[a-z0-9]+|ecdsa-sha2-nistp[0-9]+|sk-[a-z0-9@.-]+")
 RHEL_FAMILY = ("rhel", "almalinux", "rocky", "centos", "ol", "oracle")

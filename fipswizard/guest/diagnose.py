@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
+from fipswizard.versions import MIN_AGENT, older
 
-MIN_AGENT = "2.14.0.1"
 LOOP_DAEMON = "2.7.0.6"
 
 _SYMPTOMS = (
@@ -94,7 +93,7 @@ def diagnose(
                 "azurelinuxagent/daemon/main.py, start it (the rhel9 recipe's workaround step)"
             ),
         )
-    if goal and _older(goal, MIN_AGENT):
+    if goal and older(goal, MIN_AGENT):
         return _make(
             "agent-too-old",
             "update-agent",
@@ -152,10 +151,3 @@ def _find(patterns: tuple[re.Pattern[str], ...], text: str) -> str | None:
         if match:
             return match.group(1)
     return None
-
-
-def _older(version: str, minimum: str) -> bool:
-    try:
-        return Version(version) < Version(minimum)
-    except InvalidVersion:
-        return False

@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
-
 from fipswizard.guest.detect import GuestFacts, SshKey
 from fipswizard.guest.recipes import GuestRecipe
+from fipswizard.versions import MIN_AGENT, older
 
-MIN_AGENT = "2.14.0.1"
 # Run recipe key flatcar_extensions: "update-agent" (default: turn the agent's auto-update on) or
 # "accept-unsupported" (guest FIPS without extension support, reported as such).
 FLATCAR_EXTENSIONS = ("update-agent", "accept-unsupported")
@@ -76,7 +74,7 @@ def preflight(
 
 def _flatcar_accepted(facts: GuestFacts, min_agent: str) -> list[Finding]:
     goal = facts.agent_goal_state
-    if goal is not None and not _older(goal, min_agent):
+    if goal is not None and not older(goal, min_agent):
         return []
     return [
         Finding(
@@ -306,7 +304,7 @@ def _agent(
                 ),
             )
         )
-    elif _older(goal, min_agent):
+    elif older(goal, min_agent):
         if facts.autoupdate_on or turns_on:
             how = (
                 "auto-update is on"
@@ -375,10 +373,3 @@ def _agent(
             )
         )
     return found
-
-
-def _older(version: str, minimum: str) -> bool:
-    try:
-        return Version(version) < Version(minimum)
-    except InvalidVersion:
-        return False

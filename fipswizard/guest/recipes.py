@@ -28,6 +28,7 @@ from packaging.version import InvalidVersion, Version
 
 from fipswizard.engine.steps import Risk
 from fipswizard.errors import RecipeError
+from fipswizard.guest.protocol import MARKER
 
 PHASES = ("check", "apply", "verify", "rollback")
 STEP_KINDS = ("script", "reboot")
@@ -48,7 +49,6 @@ STEP_KEYS = (
     "after_reboot",
     "rollback_after_reboot",
 )
-MARKER = "# fipswizard-script: "
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _SECRET = re.compile(r"^[a-z][a-z0-9_]*$")
 

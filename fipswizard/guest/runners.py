@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import secrets as pysecrets
 import shutil
 import signal
@@ -25,10 +24,16 @@ from typing import Any, Protocol
 from fipswizard.context import ScriptResult, Settings, Target
 from fipswizard.errors import StepError
 from fipswizard.guest import managed_run
+from fipswizard.guest.protocol import (
+    MARKER_NAME,
+    NO_RC,
+    RC_LINE,
+    RC_VAR,
+    TIMED_OUT,
+    secret_var,
+)
 from fipswizard.secrets import Secret, redact
 
-TIMED_OUT = 124  # like timeout(1)
-NO_RC = 125  # Run Command output lost the exit-code line
 # Our own budget, not an Azure figure: the script travels inside the ARM request body, and a
 # recipe snippet plus lib.sh is ~5 KB today. A bigger script is a recipe bug.
 MAX_SCRIPT_BYTES = 64 * 1024
@@ -37,10 +42,6 @@ HOST_ALTERNATIVES = "/.fw-host/bin"  # host tools that /usr/bin reaches via /etc
 SANDBOX_PATH = (
     f"{STANDINS}:{HOST_ALTERNATIVES}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
-
-
-def secret_var(name: str) -> str:
-    return f"FW_SECRET_{name.upper()}"
 
 
 def secret_env(
@@ -344,8 +345,6 @@ class ArmApi(Protocol):
 Say = Callable[[str], None]
 Sleep = Callable[[float], Awaitable[None]]
 
-_RC_LINE = re.compile(r"^__FW_RC=(\d+)\s*$")
-_MARKER_NAME = re.compile(r"^\s*#\s*fipswizard-script:\s*(\S+)", re.MULTILINE)
 RUN_COMMAND_SLACK = 600.0  # Run Command itself needs time to start the script and report
 # VMs whose leftover managed run commands were looked for, per ARM client (i.e. per run).
 _swept: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
@@ -402,7 +401,8 @@ class RunCommandRunner:
         seconds = max(1, int(timeout))
         return "\n".join(
             [
-                "__fw_f=$(mktemp /tmp/fipswizard.XXXXXX) || { echo '__FW_RC=125'; exit 0; }",
+                "__fw_f=$(mktemp /tmp/fipswizard.XXXXXX) || "
+                f"{{ echo '{RC_VAR}={NO_RC}'; exit 0; }}",
                 f"cat >\"$__fw_f\" <<'{tag}'",
                 script.rstrip("\n"),
                 tag,
@@ -413,7 +413,7 @@ class RunCommandRunner:
                 "fi",
                 "__fw_rc=$?",
                 'rm -f "$__fw_f"',
-                'echo "__FW_RC=$__fw_rc"',
+                f'echo "{RC_VAR}=$__fw_rc"',
             ]
         )
 
@@ -439,7 +439,7 @@ class RunCommandRunner:
         # `progress` (the step's output) gets what the user must know: waits, leftovers;
         # the runner's own `self.progress` also gets every request and poll (verbose).
         say = progress or self.progress or (lambda _text: None)
-        marker = _MARKER_NAME.search(script)
+        marker = MARKER_NAME.search(script)
         what = marker.group(1) if marker else "script"
         channel = "managed Run Command" if env else "Run Command"
         if self.progress:
@@ -637,7 +637,7 @@ def parse_run_command(body: Any) -> ScriptResult:
             out, err = _split_message(message)
             stdout, stderr = stdout + out, stderr + err
     lines = stdout.rstrip().split("\n") if stdout.strip() else []
-    match = _RC_LINE.match(lines[-1]) if lines else None
+    match = RC_LINE.match(lines[-1]) if lines else None
     if match is None:
         note = (
             "fipswizard: the exit-code line (__FW_RC=) is missing from the Run Command "

@@ -2,7 +2,7 @@
 
 Reboot marker contract (shared with recipes/guest/lib.sh):
 - An apply script whose change takes effect only after a reboot calls `fw_mark_reboot`, which
-  creates /var/lib/fipswizard/reboot-required.
+  creates protocol.REBOOT_MARK (/var/lib/fipswizard/reboot-required).
 - RebootStep.check runs `engine/reboot/check`: no marker -> done. A marker older than the
   current boot (mtime before now - /proc/uptime) means the reboot already happened (e.g. a
   local run killed by its own reboot): the after_reboot verify scripts (read-only) decide.
@@ -29,6 +29,7 @@ from fipswizard.azure.arm_errors import ArmError
 from fipswizard.context import Context, ScriptResult, Target
 from fipswizard.engine.steps import Action, HttpAction, Outcome, Risk, ScriptAction, Step
 from fipswizard.errors import StepError
+from fipswizard.guest.protocol import DONE, NEEDED, NO_RC, REBOOT_MARK, REFUSED, TIMED_OUT
 from fipswizard.guest.recipes import (
     GuestRecipe,
     GuestStepSpec,
@@ -37,11 +38,13 @@ from fipswizard.guest.recipes import (
     script_text,
     wrap_snippet,
 )
-from fipswizard.guest.runners import NO_RC, TIMED_OUT, secret_env
+from fipswizard.guest.runners import secret_env
+from fipswizard.versions import MIN_AGENT
 
-DONE, NEEDED, REFUSED = 0, 10, 20
 READ_ONLY_PHASES = ("check", "verify")
-REBOOT_CHECK = """m=/var/lib/fipswizard/reboot-required
+REBOOT_CHECK = (
+    f"m={REBOOT_MARK}\n"
+    + """\
 [ -e "$m" ] || fw_done "no reboot pending"
 up=$(cut -d' ' -f1 /proc/uptime); up=${up%.*}
 boot=$(( $(date +%s) - up ))
@@ -50,6 +53,7 @@ echo "marked_at=$marked booted_at=$boot"
 if [ "$marked" -lt $((boot - 2)) ]; then echo "rebooted=1"; fw_done "rebooted since the change"; fi
 fw_needed "a reboot is pending: the changes take effect only after it"
 """
+)
 REBOOT_LOCAL = 'echo "rebooting=1"\nsystemctl reboot\n'
 REBOOT_CLEAR = """fw_clear_reboot
 echo "fips_enabled=$(fw_fips_enabled)"
@@ -60,7 +64,7 @@ AGENT_ADVICE = (
     "decrypt ...Certificates.p7m' with agent 2.7.0.6 is the RHEL 9.5/9.6 loop (the rhel9 "
     "workaround step fixes it); 'Error converting PFX to PEM' means the VM is not opted in or "
     "holds an old certificate package (deallocate + start); a goal-state agent older than "
-    "2.14.0.1 needs AutoUpdate.Enabled=y"
+    f"{MIN_AGENT} needs AutoUpdate.Enabled=y"
 )
 
 

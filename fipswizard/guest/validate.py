@@ -9,8 +9,11 @@ from __future__ import annotations
 from fipswizard.context import Context
 from fipswizard.engine.steps import Action, Outcome, ScriptAction, Step
 from fipswizard.errors import StepError
+from fipswizard.guest.protocol import marker
 
-VALIDATE_SCRIPT = r"""# fipswizard-script: engine/validate/check
+VALIDATE_SCRIPT = (
+    marker("engine/validate/check")
+    + r"""
 # Read-only: is the guest really in FIPS mode? One fact per line; exit 0 yes, 10 no.
 export LC_ALL=C PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"
 fe=$(cat /proc/sys/crypto/fips_enabled 2>/dev/null || echo 0)
@@ -32,6 +35,7 @@ case "$os" in azurelinux|mariner) md5=refused ;; esac  # SymCrypt allows MD5 by 
 [ "$fe" = 1 ] && [ "$md5" != allowed ] && [ "$prov" != inactive ] && exit 0
 exit 10
 """
+)
 
 
 def _facts(stdout: str) -> dict[str, str]:

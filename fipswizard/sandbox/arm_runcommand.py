@@ -24,6 +24,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fipswizard.guest.protocol import RC_VAR
 from fipswizard.sandbox.arm_actions import reboot
 from fipswizard.sandbox.model import Operation, VirtualMachine
 from fipswizard.sandbox.operations import async_headers, schedule
@@ -76,7 +77,7 @@ def tail(text: str, limit: int = OUTPUT_LIMIT) -> str:
 def result_message(rc: int, out: str, err: str) -> str:
     if out and not out.endswith("\n"):
         out += "\n"
-    out += f"__FW_RC={rc}\n"
+    out += f"{RC_VAR}={rc}\n"
     return f"Enable succeeded: \n[stdout]\n{tail(out)}\n[stderr]\n{tail(err)}\n"
 
 

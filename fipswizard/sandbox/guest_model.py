@@ -31,13 +31,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fipswizard.guest.protocol import MARKER_NAME
+
 LATEST_AGENT = "2.15.0.1"  # what an auto-updating agent reaches
 FIPS_AGENT_MIN = "2.14.0.1"  # first goal-state agent that reads the FIPS 140-3 package
 WAAGENT_CONF = "/etc/waagent.conf"
 CERTS_PEM = "/var/lib/waagent/Certificates.pem"
 RHEL9_DAEMON_MAIN = "/usr/lib/python3.9/site-packages/azurelinuxagent/daemon/main.py"
 NO_HANDLER = "sandbox: no handler for script"
-MARKER = re.compile(r"^\s*#\s*fipswizard-script:\s*(\S+)", re.MULTILINE)
+MARKER = MARKER_NAME  # the marker line names the handler (fipswizard/guest/protocol.py)
 
 ScriptResult = tuple[int, str, str]
 ScriptHandler = Callable[["SimGuest", str, Mapping[str, str]], ScriptResult]

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from fipswizard.guest.protocol import REBOOT_MARK
 from fipswizard.sandbox.guest_model import (
     FIPS_AGENT_MIN,
     WAAGENT_CONF,
@@ -24,7 +25,6 @@ from fipswizard.sandbox.guest_model import (
 )
 
 PHASES = ("check", "apply", "verify", "rollback")
-REBOOT_MARK = "/var/lib/fipswizard/reboot-required"
 StepFn = Callable[[SimGuest, str, Mapping[str, str], str], ScriptResult]
 
 
