@@ -196,6 +196,10 @@ def _parser() -> argparse.ArgumentParser:
 
     bu = sub.add_parser("butane", help="print a Butane config for new FIPS Flatcar instances")
     bu.add_argument("--ssh-key", action="append", metavar="KEY", help="authorized key to add")
+
+    from fipswizard.headless import template_cmd
+
+    template_cmd.add_parser(sub)
     return p
 
 
@@ -248,6 +252,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         sys.stdout.write(render_butane(args.ssh_key))
         return 0
+    if args.command == "template":
+        from fipswizard.headless.template_cmd import run_template
+
+        return run_template(args)
     raise AssertionError(args.command)
 
 
