@@ -62,7 +62,21 @@ class Undo:
         """One line of `rollback --plan`: what this undo does."""
         if self.step.kind == FLAG_KIND:
             return f"undo '{self.step.title}' (only if every guest undo above succeeded)"
+        if type(self.step).rollback is Step.rollback:
+            return f"'{self.step.title}': nothing to undo"
+        refused = _rollback_refused(self.step)
+        if refused:
+            return f"'{self.step.title}': its undo is refused ({refused}); the flag stays on"
         return f"undo '{self.step.title}'"
+
+
+def _rollback_refused(step: Step) -> str:
+    """Why a guest recipe refuses this step's undo (e.g. Ubuntu 24.04), or ""."""
+    spec = getattr(step, "spec", None)
+    try:
+        return str(getattr(spec, "rollback_refused", "") or "").split(";")[0]
+    except Exception:  # an unreadable recipe: the undo itself will say so
+        return ""
 
 
 def _step_of(b: Begun, unregister_feature: bool = False) -> Step:
@@ -225,9 +239,10 @@ class _TargetRun:
     def _failed(self, step: Step, err: FipsWizardError, what: str) -> None:
         text = redact(str(err))
         advice = str(getattr(err, "advice", ""))
-        self.left.append(f"{what}: {text.splitlines()[0]}")
+        first = text.splitlines()[0]
+        self.left.append(first if first.startswith(what) else f"{what}: {first}")
         if advice:
-            self.advice.append(advice)
+            self.advice.append(advice.rstrip(". ") + ".")
         self.emit(StepFinished(self.key, step.id, StepStatus.FAILED, text, advice))
 
     def finish(self) -> TargetOutcome:
