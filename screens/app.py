@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from fipswizard.errors import ExitCode, FipsWizardError
 from fipswizard.session import Options
-from screens.command_table import SCREENS, WizardCommands, app_bindings, help_markup
+from screens.command_table import (
+    FOLDED_SYSTEM_COMMANDS,
+    SCREENS,
+    WizardCommands,
+    app_bindings,
+    help_markup,
+)
 from screens.dialogs import ErrorDialog, HelpScreen
 from screens.error_info import describe_error, log
 from screens.home import HomeScreen
@@ -51,6 +59,21 @@ class FipsWizardApp(App[None]):
         self.autostart, self.exit_after_first_paint = autostart, exit_after_first_paint
         self.theme = THEMES[0]
         self.wizard: Wizard | None = None
+        self.quit_code = 0  # what ^Q exits with: 3 once an authentication error was shown
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Textual's palette commands, less those the project's command table already has."""
+        for command in super().get_system_commands(screen):
+            if command.title not in FOLDED_SYSTEM_COMMANDS:
+                yield command
+
+    def error_shown(self, err: BaseException) -> None:
+        """Remember an authentication error: quitting after it exits 3, as `apply` does."""
+        if isinstance(err, FipsWizardError) and err.exit_code == ExitCode.AUTH:
+            self.quit_code = int(ExitCode.AUTH)
+
+    async def action_quit(self) -> None:
+        self.exit(return_code=self.quit_code)
 
     def get_default_screen(self) -> Screen[None]:
         return HomeScreen()
@@ -88,6 +111,7 @@ class FipsWizardApp(App[None]):
 
     def show_error(self, err: BaseException) -> None:
         """From a handler: the error dialog (workers use Wizard.error, which awaits it)."""
+        self.error_shown(err)
         self.push_screen(ErrorDialog(describe_error(err, self.log_path)))
 
     def on_notice(self, message: Notice) -> None:

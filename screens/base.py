@@ -9,6 +9,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -54,9 +55,15 @@ class WizardScreen(Screen[ResultT]):
     COMMANDS_ID: ClassVar[str] = "home"
     PHASE: ClassVar[str] = ""  # the phase the bar highlights (defaults to COMMANDS_ID)
 
+    # Set by the wizard before the screen is shown when the run resumes a journal: what the
+    # earlier run already did (Preflight, Plan and Confirm must not read as a fresh start).
+    resume_note: str = ""
+
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield PhaseBar(self.PHASE or self.COMMANDS_ID)
+        if self.resume_note:
+            yield Static(escape(self.resume_note), id="resume-note")
         with Vertical(id="body"):
             yield from self.compose_body()
         yield Footer()

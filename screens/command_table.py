@@ -38,6 +38,14 @@ GLOBAL: tuple[Command, ...] = (
     ),
 )
 
+# Textual's own palette commands that this table already offers under its own name: the app
+# leaves them out of the palette so each command is listed once (Quit was listed twice).
+FOLDED_SYSTEM_COMMANDS: dict[str, str] = {
+    "Quit": "Quit",  # ^Q, above
+    "Theme": "Dark/light",  # the app supports its two themes only (app.THEMES)
+    "Keys": "Help",  # F1 shows the keys and the focused field's help
+}
+
 _NEXT = "Continue to the next phase."
 _BACK = Command("escape", "back", "Back", "Return to the previous phase.")
 
@@ -113,6 +121,12 @@ SCREENS: dict[str, tuple[Command, ...]] = {
         ),
         Command("n", "answer('no')", "Decline", "Decline: the step is not run."),
         Command("escape", "answer('no')", "Decline", "Decline (same as n).", show=False),
+        Command(
+            "ctrl+x",
+            "cancel_run",
+            "Cancel run",
+            "Stop the run safely without answering: the step asked about is not started.",
+        ),
     ),
     "dialog": (Command("escape", "close", "Close", "Close this dialog."),),
     "help": (Command("escape", "close", "Close", "Close the help."),),

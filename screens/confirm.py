@@ -11,17 +11,20 @@ from fipswizard.engine.plan import Plan
 from screens.approval_list import ApprovalList
 from screens.base import WizardScreen
 from screens.command_table import bindings_for
+from screens.journal_done import JournalDone
 from screens.results import Nav, RunChoice
 
 ASK_EACH = "Ask again before each disruptive step: "
 
 
-def confirm_markup(plan: Plan) -> str:
+def confirm_markup(plan: Plan, done: JournalDone | None = None) -> str:
     items = plan_items(plan)
-    writes = sum(1 for u in plan.units for s in u.steps if s.risk.value != "read-only")
+    writing = [(u.key, s.id) for u in plan.units for s in u.steps if s.risk.value != "read-only"]
+    finished = sum(1 for key in writing if done is not None and key in done.steps)
+    already = f", {finished} of them already done by the resumed run" if done is not None else ""
     lines = [
-        f"The run changes {len(plan.vm_units)} VM(s) in {writes} step(s); each write is "
-        "journalled before and after, so it can be resumed or rolled back.",
+        f"The run changes {len(plan.vm_units)} VM(s) in {len(writing)} step(s){already}; "
+        "each write is journalled before and after, so it can be resumed or rolled back.",
         "Nothing is written before you press Run. Steps that are already done are skipped.",
         "",
     ]
@@ -41,13 +44,13 @@ class ConfirmScreen(WizardScreen[RunChoice | Nav]):
     COMMANDS_ID = "confirm"
     BINDINGS = bindings_for("confirm")
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, done: JournalDone | None = None) -> None:
         super().__init__()
-        self.plan = plan
+        self.plan, self.done = plan, done
         self.items = plan_items(plan)
 
     def compose_body(self) -> ComposeResult:
-        yield Static(confirm_markup(self.plan), id="confirm-text")
+        yield Static(confirm_markup(self.plan, self.done), id="confirm-text")
         yield ApprovalList(self.items, id="approvals")
         ask = Checkbox(ASK_EACH + "off", id="ask-each")
         ask.tooltip = "Off: the approvals above are the answers; nothing is asked mid-run."

@@ -111,7 +111,8 @@ class QuestionScreen(ModalScreen[Reply]):
             )
             with VerticalScroll(id="question-text"):
                 if self.diagnosis is not None:
-                    yield Static(f"[b]Diagnosis:[/b] {escape(self.diagnosis.text)}", id="diagnosis")
+                    why = escape(self.diagnosis.explanation)
+                    yield Static(f"[b]Diagnosis:[/b] {why}", id="diagnosis")
                     if self.diagnosis.cost:
                         yield Static(f"[b]Cost:[/b] {escape(self.diagnosis.cost)}", id="cost")
                 yield Static(f"[b]Proposed:[/b] {escape(self.question)}", id="proposal")
@@ -128,6 +129,28 @@ class QuestionScreen(ModalScreen[Reply]):
 
     def action_answer(self, reply: str) -> None:
         self.dismiss(Reply(reply))
+
+    def action_cancel_run(self) -> None:
+        """Ctrl+X while the run waits for this answer: confirm, then cancel the engine worker.
+
+        The question stays open until the worker is cancelled; the runner then closes it. The
+        step asked about was never begun, so the journal has nothing half-done to undo."""
+
+        def answered(yes: bool | None) -> None:
+            cancel = getattr(self.app, "cancel_engine", None)
+            if yes and cancel is not None:
+                cancel()
+
+        self.app.push_screen(
+            YesNoDialog(
+                "Cancel the run?",
+                "The step asked about is not started. The journal keeps what was done, "
+                "so the run can be resumed or rolled back later.",
+                "Cancel the run",
+                "Keep running",
+            ),
+            answered,
+        )
 
 
 class YesNoDialog(ModalScreen[bool]):

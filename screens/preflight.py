@@ -38,7 +38,11 @@ class PreflightScreen(WizardScreen[Nav]):
         warned = sum(r.verdict == "warnings" for r in self.rows)
         yield Static(
             f"{len(self.rows)} VM(s) read: {refused} refused, {warned} with warnings. "
-            "Nothing has been changed.",
+            + (
+                "These reads changed nothing; the earlier run's changes are listed above."
+                if self.resume_note  # set by the wizard when resuming a journal
+                else "Nothing has been changed."
+            ),
             id="preflight-summary",
         )
         table: DataTable[str] = DataTable(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from textual import on
@@ -10,7 +11,13 @@ from textual.containers import Horizontal
 from textual.markup import escape
 from textual.widgets import Button, DataTable, Label, Log, ProgressBar, Static
 
-from fipswizard.engine.events import StepStarted
+from fipswizard.engine.events import (
+    Event,
+    RunFinished,
+    StepFinished,
+    StepStarted,
+    TargetFinished,
+)
 from fipswizard.engine.report import progress_line
 from fipswizard.secrets import redact
 from screens.base import WizardScreen, target_label
@@ -28,6 +35,59 @@ STATUS_VAR = {
     "running": "accent",
 }
 OUTCOME_VAR = {"compliant": "success"}
+Clock = Callable[[], float]
+
+
+def elapsed(seconds: float) -> str:
+    """ "m:ss" (or "h:mm:ss"): short enough for a table cell at 80 columns."""
+    whole = max(int(seconds), 0)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class Timing:
+    """Elapsed time per VM and per step ("phase" of a VM's run), folded from the typed events.
+
+    The engine's events carry no time yet, so the screen stamps them on arrival with an
+    injected clock (tests pass a fixed one, so snapshots are stable)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.run_start: float | None = None
+        self.run_end: float | None = None
+        self.vm_start: dict[str, float] = {}
+        self.vm_end: dict[str, float] = {}
+        self.step_start: dict[tuple[str, str], float] = {}
+        self.step_end: dict[tuple[str, str], float] = {}
+
+    def add(self, event: Event) -> None:
+        now = self.clock()
+        if self.run_start is None:
+            self.run_start = now
+        if event.target:
+            self.vm_start.setdefault(event.target, now)
+        if isinstance(event, StepStarted):
+            self.step_start[(event.target, event.step_id)] = now
+        elif isinstance(event, StepFinished):
+            self.step_end[(event.target, event.step_id)] = now
+        elif isinstance(event, TargetFinished):
+            self.vm_end[event.target] = now
+        elif isinstance(event, RunFinished):
+            self.run_end = now
+
+    def _span(self, start: float | None, end: float | None) -> str:
+        if start is None:
+            return ""
+        return elapsed((end if end is not None else self.clock()) - start)
+
+    def vm(self, key: str) -> str:
+        return self._span(self.vm_start.get(key), self.vm_end.get(key))
+
+    def step(self, key: str, step_id: str) -> str:
+        return self._span(self.step_start.get((key, step_id)), self.step_end.get((key, step_id)))
+
+    def run(self) -> str:
+        return self._span(self.run_start, self.run_end)
 
 
 class RunScreen(WizardScreen[None]):
@@ -41,12 +101,15 @@ class RunScreen(WizardScreen[None]):
         title: str,
         planned: list[tuple[str, str]],
         cancel_engine: Callable[[], object] | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         """`planned`: the (target, step id) pairs expected; fixes found later add to them."""
         super().__init__()
         self.title_text = title
         self.planned = set(planned)
+        self.finished: set[tuple[str, str]] = set()  # steps that ended (any status)
         self.total = max(len(self.planned), 1)
+        self.timing = Timing(clock)
         self.keys = list(dict.fromkeys(key for key, _ in planned))
         self.record = RunRecord()  # this screen's state, folded by its handlers
         self.ended = ""
@@ -72,12 +135,28 @@ class RunScreen(WizardScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#wait-row").display = False
         table = self.query_one(DataTable)
-        table.add_column("VM", key="vm", width=22)
-        table.add_column("Step", key="step", width=34)
-        table.add_column("Status", key="status", width=20)
+        table.add_column("VM", key="vm", width=20)
+        table.add_column("Step", key="step", width=28)
+        table.add_column("Status", key="status", width=14)
+        table.add_column("Time", key="time", width=11)
         table.add_column("Latest", key="latest", width=60)
         for key in self.keys:
-            table.add_row(target_label(key), "waiting", "", "", key=key)
+            table.add_row(target_label(key), "waiting", "", "", "", key=key)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """Keep the running VMs' elapsed times moving between events."""
+        if self.ended:
+            return
+        for line in self.record.targets.values():
+            if not line.outcome:
+                self._show_time(line)
+
+    def progress(self) -> float:
+        """The bar's value: steps that ended over steps known; 100 % once the run finished."""
+        if self.timing.run_end is not None:
+            return float(self.total)
+        return float(min(len(self.finished), self.total))
 
     @on(EngineMsg)
     def on_engine(self, message: EngineMsg) -> None:
@@ -86,11 +165,14 @@ class RunScreen(WizardScreen[None]):
             self.planned.add((event.target, event.step_id))
             self.total += 1  # a fix the validation asked for
             self.query_one("#run-progress", ProgressBar).update(total=self.total)
+        if isinstance(event, StepFinished):
+            self.finished.add((event.target, event.step_id))
+        self.timing.add(event)
         line = self.record.add(event)
         text = progress_line(event)
         if text:
             self.query_one(Log).write_line(redact(text))
-        self.query_one("#run-progress", ProgressBar).update(progress=self.record.steps_done)
+        self.query_one("#run-progress", ProgressBar).update(progress=self.progress())
         if line is not None:
             self._show_target(line)
 
@@ -111,12 +193,22 @@ class RunScreen(WizardScreen[None]):
         latest = (line.detail if line.outcome else line.last_output)[:80]
         table = self.query_one(DataTable)
         if line.key not in table.rows:
-            table.add_row(target_label(line.key), "", "", "", key=line.key)
+            table.add_row(target_label(line.key), "", "", "", "", key=line.key)
             table.display = len(table.rows) > 1
         table.update_cell(line.key, "step", step_text)
         table.update_cell(line.key, "status", status)
         table.update_cell(line.key, "latest", latest)
+        self._show_time(line)
         self._show_wait(line)
+
+    def _show_time(self, line: TargetLine) -> None:
+        """The VM's elapsed time; while a step runs, that step's too (VM total / step)."""
+        text = self.timing.vm(line.key)
+        if line.current and not line.outcome:
+            text = f"{text}/{self.timing.step(line.key, line.current)}"
+        table = self.query_one(DataTable)
+        if line.key in table.rows:
+            table.update_cell(line.key, "time", text)
 
     def _show_wait(self, line: TargetLine) -> None:
         row = self.query_one("#wait-row")
@@ -130,7 +222,15 @@ class RunScreen(WizardScreen[None]):
 
     def on_run_ended(self, message: RunEnded) -> None:
         self.ended = message.how
-        self.query_one("#run-status", Static).update(escape(message.text))
+        if message.how == "finished" and self.timing.run_end is None:
+            self.timing.run_end = (
+                self.timing.clock()
+            )  # the run is over, with or without RunFinished
+        took = f" Run time {self.timing.run()}." if self.timing.run_start is not None else ""
+        self.query_one("#run-status", Static).update(escape(f"{message.text}{took} Continue: ^N"))
+        self.query_one("#run-progress", ProgressBar).update(progress=self.progress())
+        for line in self.record.targets.values():
+            self._show_time(line)
         self.query_one("#wait-row").display = False
         self.query_one("#cancel", Button).disabled = True
         self.query_one("#next", Button).disabled = False

@@ -46,13 +46,13 @@ def ended_text(how: str, summary: Summary, journal: Path, error: str = "") -> st
 def _ended_text(how: str, summary: Summary, journal: Path, error: str) -> str:
     if how == "finished":
         good = sum(str(t.outcome) == "compliant" for t in summary.targets.values())
-        return f"Finished: {good} of {len(summary.targets)} target(s) ended well. Continue: ^N"
+        return f"Finished: {good} of {len(summary.targets)} target(s) ended well."
     if how == "cancelled":
         return (
             f"Cancelled. The journal {journal} keeps the state: resume it from the first "
-            "screen, or roll it back. Continue: ^N"
+            "screen, or roll it back."
         )
-    return f"The run stopped: {error}. The journal {journal} keeps the state. Continue: ^N"
+    return f"The run stopped: {error}. The journal {journal} keeps the state."
 
 
 async def drive(

@@ -30,9 +30,17 @@ class TargetScreen(WizardScreen[TargetResult]):
     COMMANDS_ID = "target"
     BINDINGS = bindings_for("target")
 
-    def __init__(self, opts: Options, base: Recipe | None = None, note: str = "") -> None:
+    def __init__(
+        self,
+        opts: Options,
+        base: Recipe | None = None,
+        note: str = "",
+        last_journal: Path | None = None,
+    ) -> None:
+        """`last_journal`: the journal the previous run left, prefilled in resume/roll back."""
         super().__init__()
         self.opts, self.note = opts, note
+        self.last_journal = str(last_journal) if last_journal else ""
         self.choice = TargetChoice(base)
         first = base.targets[0].target if base and base.targets else None
         self.want_sub = first.subscription if first else ""
@@ -147,7 +155,7 @@ class TargetScreen(WizardScreen[TargetResult]):
 
     def on_vms_listed(self, message: VmsListed) -> None:
         self.rows = message.rows
-        self._status(f"{len(self.rows)} VM(s) in {self.group}.")
+        self._status(f"{len(self.rows)} VM(s) listed in resource group {self.group}.")
         self._fill()
 
     def on_listing_failed(self, message: ListingFailed) -> None:
@@ -235,10 +243,10 @@ class TargetScreen(WizardScreen[TargetResult]):
         self._ask_path("Open a recipe (TOML)", OpenRecipe)
 
     def action_resume_journal(self) -> None:
-        self._ask_path("Resume the run recorded in a journal", ResumeJournal)
+        self._ask_path("Resume the run recorded in a journal", ResumeJournal, self.last_journal)
 
     def action_rollback_journal(self) -> None:
-        self._ask_path("Roll back what a journal recorded", RollbackJournal)
+        self._ask_path("Roll back what a journal recorded", RollbackJournal, self.last_journal)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {

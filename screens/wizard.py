@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from fipswizard.engine.journal import Journal
 from fipswizard.engine.plan import Plan
-from fipswizard.errors import FipsWizardError
+from fipswizard.engine.report import Summary
+from fipswizard.errors import ExitCode, FipsWizardError
 from fipswizard.recipe import Recipe, dump_recipe, load_recipe
+from screens.base import WizardScreen
 from screens.confirm import ConfirmScreen
 from screens.dialogs import ErrorDialog
 from screens.error_info import describe_error
+from screens.journal_done import JournalDone, journal_done
 from screens.messages import Notice, PhaseEntered, RecipeSaved
 from screens.plan_preview import PlanScreen
 from screens.preflight import PreflightScreen
@@ -58,6 +61,13 @@ class Walk:
     feed: RunFeed | None = None
     choice: RunChoice | None = None  # the Confirm screen's approvals
     note: str = ""  # a line for the next screen (what was opened or saved)
+    done: JournalDone | None = None  # a resumed journal's finished steps
+
+    def shown(self, screen: WizardScreen[Any]) -> WizardScreen[Any]:
+        """The screen, told what a resumed journal already did."""
+        if self.done is not None:
+            screen.resume_note = self.done.note()
+        return screen
 
     def need_plan(self) -> Plan:
         assert self.plan is not None, "the plan is read before the phases that show it"
@@ -73,6 +83,7 @@ class Wizard:
         self.app.post_message(PhaseEntered(phase, status, busy))
 
     async def error(self, err: BaseException) -> None:
+        self.app.error_shown(err)
         await self.app.push_screen_wait(ErrorDialog(describe_error(err, self.app.log_path)))
 
     async def walk(self) -> None:
@@ -90,7 +101,8 @@ class Wizard:
                 await self._phases(self.session)
         except Exception as err:  # the last line of defence: a dialog, then leave
             await self.error(err)
-            self.app.exit(return_code=1)
+            code = err.exit_code if isinstance(err, FipsWizardError) else ExitCode.STEP_FAILED
+            self.app.exit(return_code=int(code))
 
     async def _phases(self, s: WizardSession) -> None:
         """A small state machine: each phase method returns the name of the next one."""
@@ -110,10 +122,11 @@ class Wizard:
 
     async def _target(self, s: WizardSession, w: Walk) -> str:
         self.phase("target", "Choose the VMs.")
-        result = await self.app.push_screen_wait(TargetScreen(s.opts, w.recipe, w.note))
+        left = w.journal if w.journal != Path() and w.journal.is_file() else None
+        result = await self.app.push_screen_wait(TargetScreen(s.opts, w.recipe, w.note, left))
         w.note = ""
         if isinstance(result, UseRecipe):
-            w.recipe, w.journal = result.recipe, s.journal_for(result.recipe)
+            w.recipe, w.journal, w.done = result.recipe, s.journal_for(result.recipe), None
             return "read"
         if isinstance(result, OpenRecipe):
             opened = await self._guard(load_recipe, result.path)
@@ -121,8 +134,9 @@ class Wizard:
                 w.recipe, w.note = opened, f"Opened {result.path}: check the chosen VMs."
         elif isinstance(result, ResumeJournal):
             resumed = await self._guard(_journal_recipe, result.path)
-            if resumed is not None:
-                w.recipe, w.journal = resumed, result.path
+            done = await self._guard(journal_done, result.path) if resumed is not None else None
+            if resumed is not None and done is not None:
+                w.recipe, w.journal, w.done = resumed, result.path, done
                 return "read"
         elif isinstance(result, RollbackJournal) and await self._rollback(s, result.path):
             return "quit"
@@ -137,15 +151,15 @@ class Wizard:
         return "preflight"
 
     async def _preflight(self, s: WizardSession, w: Walk) -> str:
-        nav = await self.app.push_screen_wait(PreflightScreen(w.need_plan(), w.states))
+        nav = await self.app.push_screen_wait(w.shown(PreflightScreen(w.need_plan(), w.states)))
         return "plan" if nav is Nav.NEXT else "target"
 
     async def _plan(self, s: WizardSession, w: Walk) -> str:
-        nav = await self.app.push_screen_wait(PlanScreen(w.need_plan(), w.states))
+        nav = await self.app.push_screen_wait(w.shown(PlanScreen(w.need_plan(), w.states)))
         return "confirm" if nav is Nav.NEXT else "preflight"
 
     async def _confirm(self, s: WizardSession, w: Walk) -> str:
-        choice = await self.app.push_screen_wait(ConfirmScreen(w.need_plan()))
+        choice = await self.app.push_screen_wait(w.shown(ConfirmScreen(w.need_plan(), w.done)))
         if not isinstance(choice, RunChoice):
             return "plan"
         w.choice = choice
@@ -159,8 +173,6 @@ class Wizard:
         return "summary"
 
     async def _summary(self, s: WizardSession, w: Walk) -> str:
-        from fipswizard.engine.report import exit_code
-
         assert w.feed is not None and w.recipe is not None
         self.phase("summary", "Summary.")
         result = await self.app.push_screen_wait(
@@ -182,7 +194,7 @@ class Wizard:
             return "quit" if await self._rollback(s, w.journal) else "target"
         if result is SummaryAction.NEW:
             return "target"
-        self.app.exit(return_code=exit_code(w.feed.summary))
+        self.app.exit(return_code=_quit_code(w.feed.summary, s.expected))
         return "quit"
 
     async def _read(self, s: WizardSession, recipe: Recipe) -> tuple[Plan, dict[Any, str]]:
@@ -322,3 +334,18 @@ def _save(path: Path, recipe: Recipe) -> bool:
             "directory you can write to"
         ) from None
     return True
+
+
+def _quit_code(summary: Summary, expected: dict[str, str] | None) -> int:
+    """The exit code when the operator quits from the summary.
+
+    A recipe's run exits as `fipswizard apply` would (`exit_code`). The demo's VMs each play a
+    case, some of which must end refused or declined, so the demo keeps `fipswizard demo`'s
+    contract: 0 when every VM that ran ended as its case expects, else 1."""
+    from fipswizard.demo_env import compare
+    from fipswizard.engine.report import exit_code
+
+    if expected is None:
+        return exit_code(summary)
+    ran = {key: want for key, want in expected.items() if key in summary.targets}
+    return 0 if ran and not compare(summary, ran) else int(ExitCode.STEP_FAILED)
