@@ -128,6 +128,14 @@ class VirtualMachine:
         return caps.get("enableFips1403Encryption") is True
 
     @property
+    def scale_set_id(self) -> str:
+        """The Flexible scale set this VM belongs to, as CRP reports it in
+        `properties.virtualMachineScaleSet.id` (Compute virtualMachine.json,
+        VirtualMachineProperties); "" for a standalone VM."""
+        ref = self.props.get("virtualMachineScaleSet") or {}
+        return str(ref.get("id", "")) if isinstance(ref, dict) else ""
+
+    @property
     def secrets(self) -> list[Any]:
         return list((self.props.get("osProfile") or {}).get("secrets") or [])
 

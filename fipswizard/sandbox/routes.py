@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fipswizard.sandbox import arm_extensions as ext
+from fipswizard.sandbox import arm_list
 from fipswizard.sandbox import arm_managed_runcommand as mrc
 from fipswizard.sandbox import arm_subscriptions as subs
 from fipswizard.sandbox import arm_vms as vms
 from fipswizard.sandbox.arm_actions import power_action
+from fipswizard.sandbox.arm_graph import query_resources
 from fipswizard.sandbox.arm_runcommand import run_command
 from fipswizard.sandbox.operations import get_operation
 from fipswizard.sandbox.wire import ArmError, Request, Response
@@ -34,6 +36,7 @@ API_VERSIONS = {
         "2026-04-01",
     ),
     "features": ("2015-12-01", "2021-07-01", "2025-03-01"),
+    "resourcegraph": ("2021-03-01", "2022-10-01", "2024-04-01"),
     "resources": (
         "2020-01-01",
         "2021-04-01",
@@ -81,14 +84,15 @@ ROUTES = [
     _r("POST", _FEAT + "/{feature}/unregister", "features", subs.unregister_feature),
     _r("GET", _SUB + "/providers/{ns}", "resources", subs.get_provider),
     _r("POST", _SUB + "/providers/{ns}/register", "resources", subs.register_provider),
-    _r("GET", _SUB + "/providers/microsoft.compute/virtualmachines", "compute", vms.list_vms),
+    _r("GET", _SUB + "/providers/microsoft.compute/virtualmachines", "compute", arm_list.list_vms),
     _r(
         "GET",
         _SUB + "/providers/microsoft.compute/locations/{loc}/operations/{op}",
         "compute",
         get_operation,
     ),
-    _r("GET", _VMS, "compute", vms.list_vms),
+    _r("GET", _VMS, "compute", arm_list.list_vms),
+    _r("POST", "providers/microsoft.resourcegraph/resources", "resourcegraph", query_resources),
     _r("GET", _VM, "compute", vms.get_vm),
     _r("PUT", _VM, "compute", vms.put_vm),
     _r("PATCH", _VM, "compute", vms.patch_vm),
