@@ -89,6 +89,15 @@ class Context:
     # turns it into a typed fraction; without it the line goes to `progress`.
     wait_progress: Callable[[str, float, float], None] | None = None
 
+    # A preflight finding (level, code, text): the engine emits it as a typed event.
+    on_finding: Callable[[str, str, str], None] | None = None
+
+    def found(self, level: str, code: str, text: str) -> None:
+        if self.on_finding is None:
+            self.progress(f"preflight {level}: {text}")
+        else:
+            self.on_finding(level, code, text)
+
     def waiting(self, text: str, waited: float, total: float) -> None:
         if self.wait_progress is None:
             self.progress(text)

@@ -17,10 +17,32 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130  # Ctrl-C; the journal holds the state for resume
 
 
+ADVICE_SEP = "\n  what to do: "  # how `str(err)` joins message and advice for a terminal
+
+
 class FipsWizardError(Exception):
-    """Base class: `str(err)` is a complete, operator-facing message."""
+    """Base class: `str(err)` is a complete, operator-facing message.
+
+    The parts are fields so front ends never parse the text back: `message` (what happened),
+    `advice` (what to do; may be empty) and `code` (the ARM error code, else the kind of error).
+    """
 
     exit_code = ExitCode.STEP_FAILED
+    message: str
+    advice: str
+    code: str
+
+    def __init__(self, message: str = "", advice: str = "", code: str = "") -> None:
+        super().__init__(message if not advice else f"{message}{ADVICE_SEP}{advice}")
+        # A subclass that set its own fields before calling us (ArmError) keeps them.
+        fields = vars(self)
+        fields.setdefault("message", message)
+        fields.setdefault("advice", advice)
+        fields.setdefault("code", code or type(self).__name__)
+
+    def headline(self) -> str:
+        """What happened, without the advice: the step's detail in events and summaries."""
+        return self.message
 
 
 class BadInput(FipsWizardError):
@@ -46,7 +68,7 @@ class RecipeError(BadInput):
             text += f" (found {found!r})"
         if allowed:
             text += f"; allowed: {allowed}"
-        super().__init__(text)
+        super().__init__(text, code="RecipeError")
         self.path, self.key, self.line = path, key, line
 
 
@@ -60,7 +82,3 @@ class ConfirmationNeeded(FipsWizardError):
 
 class StepError(FipsWizardError):
     """A step failed; `advice` tells the operator what to do next."""
-
-    def __init__(self, message: str, advice: str = "") -> None:
-        super().__init__(message if not advice else f"{message}\n  what to do: {advice}")
-        self.advice = advice

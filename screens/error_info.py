@@ -19,26 +19,19 @@ class ErrorInfo:
     advice: str
 
 
-def _split_advice(text: str) -> tuple[str, str]:
-    message, _, advice = text.partition("\n  what to do:")
-    return message.strip(), advice.strip()
-
-
 def describe_error(err: BaseException, log_path: str = "") -> ErrorInfo:
     """Code, message and suggested action; unexpected errors point at the log file."""
     if isinstance(err, FipsWizardError):
         log.warning("shown to the operator: %s", err, exc_info=err)
-        code = str(getattr(err, "code", "") or type(err).__name__)
-        message = getattr(err, "message", None)
-        text, advice = _split_advice(str(err))
-        if getattr(err, "label", None) and message is not None:
-            text = f"ARM {err.label}: {message}"  # type: ignore[attr-defined]
-        advice = str(getattr(err, "advice", "") or advice)
+        text = err.message
+        label = getattr(err, "label", None)  # ArmError: the HTTP status or operation state
+        if label:
+            text = f"ARM {label}: {err.message}"
         return ErrorInfo(
-            "Azure refused the request" if hasattr(err, "label") else "Cannot go on",
-            redact(code),
+            "Azure refused the request" if label else "Cannot go on",
+            redact(err.code),
             redact(text),
-            redact(advice),
+            redact(err.advice),
         )
     log.error("internal error in the TUI", exc_info=err)
     where = f" (details in {log_path})" if log_path else " (details in the log file)"

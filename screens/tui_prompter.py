@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from fipswizard.engine.approvals import ApprovalItem
+from fipswizard.engine.prompter import StepQuestion
 from screens.approval_dialog import ApprovalScreen
 from screens.dialogs import QuestionScreen, Reply
 from screens.run_record import RunRecord
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from screens.app import FipsWizardApp
 
 Approval = Callable[[str, str], bool]
+# The only one-off question asked on many VMs during a run is the rollback's reboot
+# (fipswizard/guest/script_steps.py): "accept for all" on it answers the others.
+ONE_OFF = "one-off question"
 Keys = frozenset[tuple[str, str]]
 
 
@@ -44,7 +48,7 @@ class TuiPrompter:
         self.app, self.record, self.approved = app, record, approved
         self.gate, self.known, self.ask_each = gate, known, ask_each
         self._one_at_a_time = asyncio.Lock()
-        self._accept_all: set[str] = set()  # questions answered "accept for all VMs"
+        self._accept_all: set[str] = set()  # step ids answered "accept for all VMs"
 
     async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
         chosen = {i.key for i in items if i.key in self.gate}
@@ -68,25 +72,34 @@ class TuiPrompter:
             self.record.declined.setdefault(item.target, set()).add(item.step_id)
 
     async def confirm(self, target: str, question: str) -> bool:
+        """A one-off question outside the gate (the rollback's, a guest step's own)."""
         if self.approved(target, question):
             self.record.answer(target, question, True, "plan")
             return True
         async with self._one_at_a_time:
-            if same_step(target, question) in self._accept_all:
+            if ONE_OFF in self._accept_all:
                 self.record.answer(target, question, True, "all")
                 return True
-            # The engine emits the diagnosis just before it asks; yield once so the event
-            # consumer folds it into the record before the question is drawn.
-            await asyncio.sleep(0)
-            screen = QuestionScreen(target, question, self.record.diagnosis(target))
-            reply: Reply = await self.app.push_screen_wait(screen)
+            reply: Reply = await self.app.push_screen_wait(QuestionScreen(target, question))
             if reply is Reply.ALL:
-                self._accept_all.add(same_step(target, question))
+                self._accept_all.add(ONE_OFF)
         accepted = reply is not Reply.NO
         self.record.answer(target, question, accepted)
         return accepted
 
-
-def same_step(target: str, question: str) -> str:
-    """The question with this VM's names taken out: equal for the same step on another VM."""
-    return question.replace(target, "{target}").replace(target.rsplit("/", 1)[-1], "{vm}")
+    async def ask_step(self, question: StepQuestion) -> bool:
+        """Ask again before one approved disruptive step; "accept for all" answers the same
+        step (by id) on every other VM. The engine hands over the diagnosis that proposed a
+        fix with the question, so the dialog never waits for an event to arrive first."""
+        target, text = question.target, question.question
+        async with self._one_at_a_time:
+            if question.step_id in self._accept_all:
+                self.record.answer(target, text, True, "all")
+                return True
+            screen = QuestionScreen(target, text, question.diagnosis)
+            reply: Reply = await self.app.push_screen_wait(screen)
+            if reply is Reply.ALL:
+                self._accept_all.add(question.step_id)
+        accepted = reply is not Reply.NO
+        self.record.answer(target, text, accepted)
+        return accepted

@@ -34,14 +34,13 @@ def target_markup(line: TargetLine, record: RunRecord) -> str:
         lines.append(f"  validation not reached: {escape(line.detail or 'the run stopped')}")
     for step in steps:
         status = STATUS_MARKUP.get(step.status, escape(step.status))
-        if step.step_id.startswith("fix-"):
+        if step.is_fix:
             status = status.replace("passed", "applied")
-        detail = step.detail.splitlines()[0] if step.detail else ""
-        lines.append(f"  {escape(step.title)}: {status}  {escape(detail)}")
+        lines.append(f"  {escape(step.title)}: {status}  {escape(step.detail)}")
         if step.advice and step.status not in ("applied", "skipped"):
             lines.append(f"    [b]what to do:[/b] {escape(step.advice)}")
     for found in line.diagnoses:
-        lines.append(f"  [b]Diagnosis:[/b] {escape(found.text)}")
+        lines.append(f"  [b]Diagnosis:[/b] {escape(found.explanation)}")
         if found.cost:
             lines.append(f"  [b]Cost of the fix:[/b] {escape(found.cost)}")
     for answer in (a for a in record.asked() if a.target == line.key):
@@ -71,12 +70,7 @@ class ValidationScreen(WizardScreen[Nav]):
 
     def compose_body(self) -> ComposeResult:
         # Fixes were approved (or declined) before the run, as "if needed"; count those needed.
-        fixes = [
-            s
-            for t in self.record.targets.values()
-            for s in t.steps.values()
-            if s.step_id.startswith("fix-")
-        ]
+        fixes = [s for t in self.record.targets.values() for s in t.steps.values() if s.is_fix]
         applied = sum(s.status == "applied" for s in fixes)
         declined = sum(s.status == "declined" for s in fixes)
         yield Static(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fipswizard.context import Target
-from fipswizard.engine.events import Event, StepFinished, StepOutput, StepStatus
+from fipswizard.engine.events import Diagnosed, Event, StepFinished, StepOutput, StepStatus
 from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure
@@ -63,9 +63,12 @@ async def test_one_apply_ends_compliant_with_the_reallocate_fix(
     )
     assert order.index("fix-reallocate") < order.index("validate-customscript")
     said = [e.text for e in events if isinstance(e, StepOutput)]
-    diagnosis = [t for t in said if t.startswith("diagnosis:")]
-    assert len(diagnosis) == 1 and "certificate package" in diagnosis[0]
-    assert "predates" not in " ".join(said)  # never "agent too old" from the plan's 2.7.0.6
+    diagnosis = [e for e in events if isinstance(e, Diagnosed)]
+    assert len(diagnosis) == 1 and "certificate package" in diagnosis[0].explanation
+    assert diagnosis[0].fix_step == "fix-reallocate"
+    assert "predates" not in " ".join(
+        said + [d.explanation for d in diagnosis]
+    )  # never "agent too old" from the plan's 2.7.0.6
     assert vm.guest.goal_state_version.startswith("2.15") and vm.guest.autoupdate
     assert vm.fips_flag and vm.cert_package == PACKAGE_FIPS and vm.power_state == "running"
     assert vm.guest.users == {}

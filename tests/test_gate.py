@@ -14,7 +14,7 @@ from fipswizard.engine.approvals import ApprovalItem
 from fipswizard.engine.events import Event, StepFinished, StepOutput, StepStatus, TargetOutcome
 from fipswizard.engine.journal import Journal
 from fipswizard.engine.plan import Plan, Unit
-from fipswizard.engine.prompter import HeadlessPrompter
+from fipswizard.engine.prompter import HeadlessPrompter, StepQuestion
 from fipswizard.engine.run import Engine
 from fipswizard.engine.steps import Outcome, Risk, Step
 from fipswizard.errors import StepError
@@ -223,8 +223,9 @@ async def test_ask_each_asks_again_only_for_what_the_gate_approved(tmp_path: Pat
     class AskEach(Recording):
         ask_each = True
 
-        async def confirm(self, target: str, question: str) -> bool:
-            self.questions = [*getattr(self, "questions", []), question]
+        async def ask_step(self, question: StepQuestion) -> bool:
+            assert (question.target, question.step_id) == (plan.units[0].key, "boot")
+            self.questions = [*getattr(self, "questions", []), question.question]
             return False  # the operator changes their mind at the reboot
 
     plan = vm_plan(["a"], fix=False)

@@ -94,7 +94,10 @@ class ArmError(FipsWizardError):
         super().__init__(self.render())
 
     def render(self) -> str:
-        return redact(f"ARM {self.label} {self.code}: {self.message}\n  what to do: {self.advice}")
+        return redact(f"{self.headline()}\n  what to do: {self.advice}")
+
+    def headline(self) -> str:
+        return redact(f"ARM {self.label} {self.code}: {self.message}")
 
     def with_region(self, region: str) -> Self:
         """Record the region the request was about (shown by RegionNotSupported)."""

@@ -125,7 +125,9 @@ class FeatureStep(ArmStep):
                     "re-run the same `fipswizard apply` later: it resumes from the journal "
                     "and registration keeps going meanwhile",
                 )
-            ctx.progress(f"feature {state} ({waited:.0f}s; times out at {timeout:.0f}s)")
+            ctx.waiting(
+                f"feature {state} ({waited:.0f}s; times out at {timeout:.0f}s)", waited, timeout
+            )
             await asyncio.sleep(ctx.settings.feature_poll)
 
     async def _wait_provider(self, ctx: Context) -> None:
@@ -156,8 +158,10 @@ class FeatureStep(ArmStep):
                     f"provider Microsoft.Compute still {state} after {waited:.0f}s",
                     "re-run the same `fipswizard apply` later: it resumes from the journal",
                 )
-            ctx.progress(
-                f"provider Microsoft.Compute {state} ({waited:.0f}s; times out at {timeout:.0f}s)"
+            ctx.waiting(
+                f"provider Microsoft.Compute {state} ({waited:.0f}s; times out at {timeout:.0f}s)",
+                waited,
+                timeout,
             )
             await asyncio.sleep(ctx.settings.feature_poll)
 

@@ -42,7 +42,7 @@ class RegionStep(ArmStep):
         advice = region_advice(self.params["cloud"], location)
         detail = advice.describe()
         if advice.status is not RegionStatus.KNOWN_SUPPORTED:
-            ctx.progress(f"warning: {detail}")
+            ctx.found("warning", f"region-{advice.status}", detail)
         return Outcome(True, detail, {"region": advice.region, "status": str(advice.status)})
 
     async def apply(self, ctx: Context, before: Outcome) -> None:  # pragma: no cover - never needed

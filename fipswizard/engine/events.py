@@ -34,6 +34,9 @@ DONE = (TargetOutcome.COMPLIANT, TargetOutcome.ROLLED_BACK)  # ended as the comm
 @dataclass(frozen=True)
 class Event:
     target: str
+    # When the engine emitted it, in seconds of its monotonic clock (time.monotonic unless a
+    # test injects one): durations are differences of these, immune to wall-clock jumps.
+    at: float = field(default=0.0, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class RunStarted(Event):
     run_id: str
     correlation_id: str
     targets: tuple[str, ...] = ()
+    wall_time: float = 0.0  # seconds since the epoch (UTC): the report's start time
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,45 @@ class StepOutput(Event):
 
 
 @dataclass(frozen=True)
+class Diagnosed(Event):
+    """Validation failed with a known signature; the engine proposes a fix (guest/diagnose.py).
+
+    `cause` is the signature's id, `explanation` why it fails, `cost` what the fix costs the
+    VM (downtime...), `fix` the proposed fix step's title and `fix_step` its id.
+    """
+
+    step_id: str
+    cause: str
+    explanation: str
+    cost: str
+    fix: str
+    fix_step: str = ""
+
+
+@dataclass(frozen=True)
+class Finding(Event):
+    """A preflight verdict about one VM, read before anything is written (engine/findings.py).
+
+    `level` is one of FINDING_LEVELS; `code` names the check (stable, for scripts)."""
+
+    level: str
+    code: str
+    text: str
+
+
+FINDING_LEVELS = ("ok", "info", "warning", "refusal")
+
+
+@dataclass(frozen=True)
 class StepFinished(Event):
+    """`detail` is the error's message (or the check's state); `advice` and `code` are the
+    error's own fields, never split out of the text."""
+
     step_id: str
     status: StepStatus
     detail: str = ""
     advice: str = ""
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +114,7 @@ class TargetFinished(Event):
 @dataclass(frozen=True)
 class RunFinished(Event):
     outcomes: dict[str, TargetOutcome] = field(default_factory=dict)
+    wall_time: float = 0.0  # seconds since the epoch (UTC): the report's end time
 
     @property
     def ok(self) -> bool:

@@ -10,9 +10,11 @@ from `--yes` and the recipe's recorded declines, or stops with exit code 4 (`Con
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from fipswizard.engine.approvals import ApprovalItem, is_declined, needs_approval_message
+from fipswizard.engine.events import Diagnosed
 from fipswizard.errors import ConfirmationNeeded
 
 DEFAULT_COMMAND = "fipswizard apply RECIPE --yes"
@@ -26,6 +28,28 @@ class Prompter(Protocol):
     async def confirm(self, target: str, question: str) -> bool:
         """Ask one question (e.g. before a rollback); False declines it."""
         ...
+
+
+@dataclass(frozen=True)
+class StepQuestion:
+    """The typed question "ask again before each disruptive step" puts: which step on which
+    VM, its risk, and the diagnosis that proposed it (a fix) so the answer is informed."""
+
+    target: str
+    step_id: str
+    title: str
+    risk: str
+    question: str  # the step's own sentence (Step.confirmation())
+    diagnosis: Diagnosed | None = None
+
+
+@runtime_checkable
+class AsksEachStep(Protocol):
+    """A prompter that may ask again before each approved disruptive step (the TUI's option)."""
+
+    ask_each: bool
+
+    async def ask_step(self, question: StepQuestion) -> bool: ...
 
 
 class HeadlessPrompter:
@@ -55,6 +79,6 @@ class HeadlessPrompter:
         if self.assume_yes:
             return True
         raise ConfirmationNeeded(
-            f"{target}: needs confirmation: {question}\n"
-            f"  what to do: review it, then run: {self.command or 'the same command with --yes'}"
+            f"{target}: needs confirmation: {question}",
+            f"review it, then run: {self.command or 'the same command with --yes'}",
         )

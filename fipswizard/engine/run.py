@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NoReturn, TypeVar
 
 from fipswizard.azure.steps_validate import FixNeeded
@@ -22,7 +23,9 @@ from fipswizard.azure.steps_vm import RegionRejected
 from fipswizard.context import Context, ScriptRunner, Target
 from fipswizard.engine.approvals import ApprovalItem, declined_by, is_declined, unit_items
 from fipswizard.engine.events import (
+    Diagnosed,
     Event,
+    Finding,
     RunFinished,
     RunStarted,
     StepFinished,
@@ -34,6 +37,7 @@ from fipswizard.engine.events import (
 )
 from fipswizard.engine.journal import Journal
 from fipswizard.engine.plan import Plan, Unit
+from fipswizard.engine.prompter import AsksEachStep, StepQuestion
 from fipswizard.engine.steps import Outcome, Risk, Step
 from fipswizard.errors import AuthError, ConfirmationNeeded, FipsWizardError
 from fipswizard.secrets import redact
@@ -74,6 +78,8 @@ class Engine:
         concurrency: int | None = None,
         runner_factory: RunnerFactory | None = None,
         on_interrupt: Callable[[Event], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.plan, self.ctx, self.journal = plan, ctx, journal
         self.run_id, self.correlation_id = run_id, correlation_id
@@ -81,6 +87,9 @@ class Engine:
         self.runner_factory = runner_factory
         # Events that must be seen even when the consumer has stopped (Ctrl-C).
         self.on_interrupt = on_interrupt
+        # Every event is stamped with `clock` (durations); the run's start and end also carry
+        # `wall_clock` (the report's times). Tests inject both.
+        self.clock, self.wall_clock = clock, wall_clock
         self.gate_refused: str | None = None  # the prompter's message when the gate refused
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._unfinished = journal.unfinished()
@@ -88,9 +97,13 @@ class Engine:
         self._declined = declined_by(plan.recipe)
         self._approved: set[tuple[str, str]] = set()
         self._started: set[tuple[str, str]] = set()  # StepStarted already emitted
+        # The diagnosis that proposed each fix, by (target, fix step id): its question shows it.
+        self._diagnoses: dict[tuple[str, str], Diagnosed] = {}
 
-    def emit(self, event: Event) -> None:
-        self._queue.put_nowait(event)
+    def emit(self, event: Event) -> Event:
+        stamped = replace(event, at=self.clock())
+        self._queue.put_nowait(stamped)
+        return stamped
 
     async def run(self) -> AsyncIterator[Event]:
         task = asyncio.create_task(self._run_all())
@@ -116,7 +129,9 @@ class Engine:
                 targets=list(keys),
                 resumed=sorted(f"{t} {s}" for t, s in self._unfinished),
             )
-            self.emit(RunStarted("", self.run_id, self.correlation_id, keys))
+            self.emit(
+                RunStarted("", self.run_id, self.correlation_id, keys, wall_time=self.wall_clock())
+            )
             results: dict[str, TargetOutcome] = {}
             for key, reason in self.plan.skipped.items():
                 self.journal.append("target-skip", target=key, reason=reason)
@@ -128,7 +143,7 @@ class Engine:
             else:
                 results.update(self._refused(reads))
             self.journal.append("run-end", outcomes={k: str(v) for k, v in results.items()})
-            self.emit(RunFinished("", results))
+            self.emit(RunFinished("", results, wall_time=self.wall_clock()))
         finally:
             self._queue.put_nowait(None)
 
@@ -264,10 +279,7 @@ class Engine:
 
         Returns whether it held. Failures end the unit (`_Failure`)."""
 
-        def progress(text: str) -> None:
-            self.emit(StepOutput(unit.key, step.id, redact(text)))
-
-        ctx = ctx.bind(progress=progress)
+        ctx = ctx.bind(**self._progress(unit.key, step.id))
         if (unit.key, step.id) not in self._started:
             self._started.add((unit.key, step.id))
             self.emit(StepStarted(unit.key, step.id, step.title, str(step.risk)))
@@ -283,6 +295,21 @@ class Engine:
         if write:
             await self._guard(unit, step, self._write(ctx, unit, step, before))
         return False
+
+    def _progress(self, key: str, step_id: str) -> dict[str, object]:
+        """The context's progress callbacks for one step: a line, or a wait with its fraction."""
+
+        def progress(text: str) -> None:
+            self.emit(StepOutput(key, step_id, redact(text)))
+
+        def wait(text: str, waited: float, total: float) -> None:
+            fraction = min(1.0, waited / total) if total > 0 else None
+            self.emit(StepOutput(key, step_id, redact(text), fraction))
+
+        def finding(level: str, code: str, text: str) -> None:
+            self.emit(Finding(key, level, code, redact(text)))
+
+        return {"progress": progress, "wait_progress": wait, "on_finding": finding}
 
     async def _guard(self, unit: Unit, step: Step, work: Awaitable[T]) -> T:
         """Await `work`; map an error to the step's failure and the unit's outcome."""
@@ -321,7 +348,17 @@ class Engine:
                 fix = unit.fixes.get(step.id)
                 if fix is None:
                     raise
-                ctx.progress(f"diagnosis: {need}; proposing: {fix.title}")
+                found = Diagnosed(
+                    unit.key,
+                    step.id,
+                    need.cause,
+                    redact(need.message),
+                    redact(need.advice),
+                    fix.title,
+                    fix.id,
+                )
+                self._diagnoses[(unit.key, fix.id)] = found
+                self.emit(found)
                 await self._fix(ctx, unit, fix)
                 await step.apply(ctx, await step.check(ctx))
             after = await step.verify(ctx)
@@ -368,7 +405,7 @@ class Engine:
     async def _fix(self, ctx: Context, unit: Unit, fix: Step) -> None:
         self._started.add((unit.key, fix.id))
         self.emit(StepStarted(unit.key, fix.id, fix.title, str(fix.risk)))
-        fix_ctx = ctx.bind(progress=lambda t: self.emit(StepOutput(unit.key, fix.id, redact(t))))
+        fix_ctx = ctx.bind(**self._progress(unit.key, fix.id))
         try:
             before = await fix.check(fix_ctx)
             if before.done:
@@ -381,8 +418,9 @@ class Engine:
                     unit.key,
                     fix.id,
                     StepStatus.FAILED,
-                    redact(str(err)),
-                    getattr(err, "advice", ""),
+                    redact(err.headline()),
+                    redact(err.advice),
+                    err.code,
                 )
             )
             raise
@@ -391,8 +429,17 @@ class Engine:
         """A disruptive step runs only if the gate approved it; never a new question, except
         the TUI's optional "ask again before each disruptive step" (`prompter.ask_each`)."""
         approved = (unit.key, step.id) in self._approved
-        if approved and getattr(self.ctx.prompter, "ask_each", False):
-            approved = await self.ctx.prompter.confirm(unit.key, step.confirmation())
+        prompter = self.ctx.prompter
+        if approved and isinstance(prompter, AsksEachStep) and prompter.ask_each:
+            question = StepQuestion(
+                unit.key,
+                step.id,
+                step.title,
+                str(step.risk),
+                step.confirmation(),
+                self._diagnoses.get((unit.key, step.id)),
+            )
+            approved = await prompter.ask_step(question)
         if approved:
             return
         self.journal.append("step-declined", target=unit.key, step_id=step.id)
@@ -402,7 +449,10 @@ class Engine:
     def _fail(
         self, unit: Unit, step: Step, status: StepStatus, err: BaseException, outcome: TargetOutcome
     ) -> NoReturn:
-        text = redact(str(err))
-        advice = getattr(err, "advice", "")
-        self.emit(StepFinished(unit.key, step.id, status, text, advice))
-        raise _Failure(outcome, f"{step.title}: {text.splitlines()[0]}")
+        if isinstance(err, FipsWizardError):
+            text, advice, code = redact(err.headline()), redact(err.advice), err.code
+        else:
+            text, advice, code = redact(str(err)), "", type(err).__name__
+        self.emit(StepFinished(unit.key, step.id, status, text, advice, code))
+        first = text.splitlines()[0] if text else type(err).__name__
+        raise _Failure(outcome, f"{step.title}: {first}")

@@ -20,6 +20,7 @@ from fipswizard.azure.clouds import resolve_cloud
 from fipswizard.azure.inventory import list_vms, vm_row
 from fipswizard.context import Settings, Target
 from fipswizard.engine.plan import build_plan
+from fipswizard.engine.prompter import StepQuestion
 from fipswizard.errors import StepError
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.session import Options, make_arm
@@ -34,7 +35,7 @@ from screens.plan_preview import PlanScreen
 from screens.preflight import PreflightScreen
 from screens.rollback import RollbackScreen
 from screens.run import RunScreen
-from screens.run_record import RunRecord, parse_diagnosis
+from screens.run_record import RunRecord
 from screens.summary import SummaryScreen
 from screens.target import TargetScreen
 from screens.tui_prompter import TuiPrompter
@@ -184,36 +185,33 @@ guest = "none"
     assert filter_rows(rows, "") == rows
 
 
-def test_diagnosis_line_splits_into_reason_cost_and_proposal() -> None:
-    line = (
-        "fipswizard-validate failed: old package\n  what to do: deallocate + start: downtime"
-        "; proposing: Fix: deallocate and start"
-    )
-    found = parse_diagnosis(line)
-    assert (found.text, found.cost, found.proposal) == (
+def test_a_diagnosis_reaches_the_record_as_typed_fields() -> None:
+    from fipswizard.engine.events import Diagnosed
+
+    found = Diagnosed(
+        "t",
+        "validate-customscript",
+        "old-certificate-package",
         "fipswizard-validate failed: old package",
         "deallocate + start: downtime",
         "Fix: deallocate and start",
+        "fix-reallocate",
     )
     record = RunRecord()
-    from fipswizard.engine.events import StepOutput
-
-    record.add(StepOutput("t", "validate-customscript", "diagnosis: " + line))
+    record.add(found)
     assert record.diagnosis("t") == found and record.diagnosis("other") is None
+    assert record.targets["t"].diagnoses == [found]
 
 
-def test_long_waits_give_a_progress_fraction() -> None:
+def test_long_waits_give_a_progress_fraction_from_the_event_only() -> None:
     from fipswizard.engine.events import StepOutput
 
     record = RunRecord()
-    line = record.add(
-        StepOutput(
-            "t", "agent-status", "waiting for the agent: Not Ready, power running (15s of 60s)"
-        )
-    )
+    line = record.add(StepOutput("t", "agent-status", "waiting for the agent", fraction=0.25))
     assert line is not None and line.wait_fraction == 0.25
+    # The text is never parsed: "(Ns of Ms)" without a fraction is just a line.
     record.add(StepOutput("t", "feature", "feature Registering (30s; times out at 120s)"))
-    assert record.target("t").wait_fraction == 0.25
+    assert record.target("t").wait_fraction is None
     record.add(StepOutput("t", "feature", "re-registering the provider", fraction=0.9))
     assert record.target("t").wait_fraction == 0.9
     record.add(StepOutput("t", "feature", "done waiting"))
@@ -275,15 +273,21 @@ async def test_prompter_asks_one_question_at_a_time_and_skips_approved_ones(tmp_
     prompter = TuiPrompter(app, record, lambda _t, q: q == "approved already")
     answers: list[bool] = []
 
+    def ask(vm: str, step_id: str, text: str) -> StepQuestion:
+        return StepQuestion(f"s/rg/{vm}", step_id, step_id, "disruptive", text)
+
     async def engine_side() -> None:
         assert await prompter.confirm("s/rg/vm0", "approved already")
         answers.extend(
             await asyncio.gather(
                 *(
-                    prompter.confirm(f"s/rg/{vm}", f"Deallocate and start s/rg/{vm}: downtime")
+                    prompter.ask_step(
+                        ask(vm, "fix-reallocate", f"Deallocate and start s/rg/{vm}: downtime")
+                    )
                     for vm in ("vm1", "vm2", "vm3")
                 ),
-                prompter.confirm("s/rg/vm1", "Reboot VM 'vm1' now?"),
+                # Worded like the others: "accept for all" goes by the step id, not the text.
+                prompter.ask_step(ask("vm1", "reboot", "Deallocate and start s/rg/vm1: reboot")),
             )
         )
 
@@ -302,8 +306,9 @@ async def test_prompter_asks_one_question_at_a_time_and_skips_approved_ones(tmp_
     assert [(q.target, q.question[:6]) for q in (first, second, third)] == [
         ("s/rg/vm1", "Deallo"),
         ("s/rg/vm2", "Deallo"),
-        ("s/rg/vm1", "Reboot"),
+        ("s/rg/vm1", "Deallo"),
     ]
+    assert third.question.endswith("reboot")
     assert answers == [False, True, True, True]
     assert [(a.target, a.accepted, a.how) for a in record.answers] == [
         ("s/rg/vm0", True, "plan"),
