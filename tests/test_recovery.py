@@ -134,3 +134,51 @@ async def test_rollback_recovers(n: int, tmp_path: Path) -> None:
     assert str(row.outcome) in ("rolled back", "partly rolled back")
     if vm.fips_flag:
         assert "guest is in FIPS mode" in row.detail
+
+
+class CtrlCAfter(httpx.AsyncBaseTransport):
+    """Ctrl-C right after the Nth write reached Azure: `asyncio.run` turns SIGINT into a
+    cancellation of the main task, which is what this does to the run's task."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, n: int) -> None:
+        self.inner, self.n, self.writes = inner, n, 0
+        self.task: asyncio.Task[object] | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method != "GET":
+            self.writes += 1
+            if self.writes == self.n and self.task is not None:
+                self.task.cancel()
+        return response
+
+
+@pytest.mark.parametrize("n", range(1, WRITES + 1))
+async def test_ctrl_c_after_each_write_leaves_the_vm_running_and_recoverable(
+    n: int, tmp_path: Path
+) -> None:
+    sandbox = SandboxAzure(demo_estate(), op_seconds=0.05, registration_seconds=0.1)
+    ctrl_c = CtrlCAfter(sandbox.transport(), n)
+    opts = Options(arm_endpoint="https://management.azure.com", settings=FAST, transport=ctrl_c)
+    task = asyncio.ensure_future(
+        run_apply(recipe(sandbox), opts, HeadlessPrompter(True), tmp_path / "j", lambda e: None)
+    )
+    ctrl_c.task = task
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.3)  # the sandbox finishes what it had accepted
+    sandbox.settle()
+    vm = sandbox.estate.vms[VM]
+    # A disruptive step under way finishes (or never started): the VM is not left down.
+    assert vm.power_state == "running", (n, vm.power_state)
+    plain = Options(
+        arm_endpoint="https://management.azure.com", settings=FAST, transport=sandbox.transport()
+    )
+    again = await run_apply(
+        recipe(sandbox), plain, HeadlessPrompter(True), tmp_path / "j", lambda e: None
+    )
+    assert again.ok, again.to_text()
+    assert_clean(sandbox, n)
+    await run_rollback(tmp_path / "j", plain, HeadlessPrompter(True), lambda e: None)
+    assert_clean(sandbox, n)
+    assert not {"fipswizard-validate", "enablevmaccess"} & set(vm.extensions), vm.extensions
