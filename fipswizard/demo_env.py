@@ -32,6 +32,7 @@ EXPECTED: dict[str, TargetOutcome] = {
     "ubuntu2204-bootstrap": TargetOutcome.COMPLIANT,
     "ubuntu2204-mexico": TargetOutcome.REGION_NOT_SUPPORTED,
     "ubuntu2204-batch": TargetOutcome.COMPLIANT,
+    "webpool_4f2a9c1e": TargetOutcome.DECLINED,  # a scale-set VM: explained, never written
 }
 DEMO_TOKEN = "sandbox-demo-access-token"
 DEMO_SECRETS = {"FIPSWIZARD_TUXCARE_KEY": "DEMO-TUXCARE-LICENCE-KEY-0000"}

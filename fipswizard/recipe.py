@@ -59,6 +59,7 @@ TOP_KEYS = {
     "secrets",
     "target",
     "compute_api",
+    "selector",
 }
 TARGET_KEYS = {"subscription", "resource_group", "vm", "guest", "skip", "decline"}
 CUSTOM_KEYS = {"arm_endpoint", "authority", "ca_bundle", "scope"}
@@ -106,6 +107,9 @@ class Recipe:
     keyvault: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SECRET_SOURCES))
     compute_api: str = COMPUTE_API
+    # How the targets were chosen (fipswizard/azure/selection.py): recorded so plan/apply can
+    # say when it would now select a different set; the targets stay the frozen list.
+    selector: dict[str, Any] = field(default_factory=dict)
     path: str = "<recipe>"
 
     @property
@@ -238,8 +242,34 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
         keyvault=keyvault,
         secrets=secrets,
         compute_api=compute_api,
+        selector=_selector(c, doc),
         path=path,
     )
+
+
+SELECTOR_LISTS = ("subscriptions", "resource_groups", "tags", "vms", "exclude")
+
+
+def _selector(c: _Checker, doc: dict[str, Any]) -> dict[str, Any]:
+    """[selector]: lists of one-line strings, and `query` (a Resource Graph query)."""
+    table = doc.get("selector", {})
+    if not isinstance(table, dict):
+        raise c.fail("selector", "must be a table", found=table, allowed="[selector]")
+    c.unknown(table, {*SELECTOR_LISTS, "query"}, "selector.")
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "query":
+            if not isinstance(value, str) or len(value) > MAX_VALUE:
+                allowed = f"a string of at most {MAX_VALUE} characters"
+                raise c.fail("selector.query", "invalid", found=value, allowed=allowed, leaf=key)
+            out[key] = value
+            continue
+        if not isinstance(value, list):
+            raise c.fail(
+                f"selector.{key}", "must be a list", found=value, allowed='["a", "b"]', leaf=key
+            )
+        out[key] = [_plain(c, f"selector.{key}[{n}]", v, key) for n, v in enumerate(value)]
+    return out
 
 
 def _table(c: _Checker, doc: dict[str, Any], name: str, keys: set[str]) -> dict[str, str]:
@@ -433,6 +463,12 @@ def dump_recipe(recipe: Recipe) -> str:
     ):
         if table:
             lines += ["", f"[{name}]"] + [f"{k} = {_q(v)}" for k, v in sorted(table.items())]
+    if recipe.selector:
+        lines += ["", "# How the targets below were chosen; they stay this frozen list."]
+        lines += ["[selector]"]
+        for key, value in sorted(recipe.selector.items()):
+            shown = _q(value) if isinstance(value, str) else f"[{', '.join(map(_q, value))}]"
+            lines.append(f"{key} = {shown}")
     for rt in recipe.targets:
         t = rt.target
         lines += [

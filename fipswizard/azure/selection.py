@@ -313,3 +313,21 @@ async def drift(
         sorted(v for k, v in current.items() if k not in frozen_keys),
         sorted(v for k, v in frozen_keys.items() if k not in current),
     )
+
+
+SELECTOR_FACTS = "selector"  # the facts entry (not a VM key) that carries the drift notes
+
+
+async def selector_notes(
+    arm: ArmClient, table: dict[str, Any], frozen: Iterable[str], compute_api: str
+) -> list[str]:
+    """What plan/apply say about a recorded selector: nothing when it selects the frozen list,
+    else the newly / no longer selected VMs. A failed re-evaluation is said, never fatal (the
+    run works on the frozen list either way)."""
+    try:
+        found = await drift(arm, Selector.from_table(table), frozen, compute_api)
+    except (ArmError, BadInput) as err:
+        if getattr(err, "exit_code", 0) == 3:
+            raise
+        return [f"could not re-evaluate the recorded selector: {str(err).splitlines()[0]}"]
+    return found.lines()

@@ -10,6 +10,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fipswizard.azure.arm_step import vm_params
+from fipswizard.azure.selection import (
+    SELECTOR_FACTS,
+    scale_set_of,
+    scale_set_reason,
+    selector_notes,
+)
 from fipswizard.azure.steps_feature import FeatureStep
 from fipswizard.azure.steps_validate import (
     CustomScriptValidation,
@@ -90,9 +96,19 @@ async def discover(
                 return rt.target.key, {"error": str(err)}
             except MalformedResource as err:
                 return rt.target.key, {"error": str(err).splitlines()[0]}
-        return rt.target.key, {**facts.to_dict(), "capabilities": facts.capabilities}
+        scale_set = scale_set_of(resp.body)  # W5: scale-set VMs get no write (selection.py)
+        return rt.target.key, {
+            **facts.to_dict(),
+            "capabilities": facts.capabilities,
+            "scale_set": scale_set,
+        }
 
-    return dict(await asyncio.gather(*(one(rt) for rt in recipe.targets)))
+    found = dict(await asyncio.gather(*(one(rt) for rt in recipe.targets)))
+    if recipe.selector:  # W5: say when the recorded selector would now select another set
+        keys = [rt.target.key for rt in recipe.targets]
+        notes = await selector_notes(arm, recipe.selector, keys, settings.compute_api)
+        found[SELECTOR_FACTS] = {"notes": notes}
+    return found
 
 
 def build_plan(
@@ -124,10 +140,13 @@ def build_plan(
             units.append(Unit(key, f"subscription {sub}", [step]))
     skipped: dict[str, str] = {}
     for rt in recipe.targets:
-        if rt.skip is not None:  # no steps, so no waiting for its agent on replay
-            skipped[rt.target.key] = rt.skip
+        scale_set = str(facts.get(rt.target.key, {}).get("scale_set") or "")  # W5: never written
+        if rt.skip is not None or scale_set:  # no steps, so no waiting for its agent on replay
+            skipped[rt.target.key] = rt.skip or scale_set_reason(scale_set)
             continue
         units.append(_vm_unit(recipe, rt, facts.get(rt.target.key, {}), endpoint, settings))
+    if units:  # W5: the recorded selector's drift, shown with the plan
+        units[0].notes += facts.get(SELECTOR_FACTS, {}).get("notes", [])
     return Plan(recipe, units, facts, endpoint, offline, skipped)
 
 

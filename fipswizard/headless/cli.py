@@ -71,14 +71,25 @@ def _parser() -> argparse.ArgumentParser:
         description="Write a recipe naming the VMs and the choices; secrets are "
         "never written, only where they come from.",
     )
-    new.add_argument("--subscription", required=True, help="subscription id (a GUID)")
-    new.add_argument("--resource-group", required=True)
+    # Selection (fipswizard/azure/selection.py): the sources are a union, then --exclude.
     new.add_argument(
-        "--vm",
+        "--subscription", action="append", metavar="ID", help="subscription id; repeatable"
+    )
+    new.add_argument(
+        "--resource-group",
         action="append",
-        required=True,
-        metavar="NAME",
-        help="VM name; repeat for several VMs",
+        metavar="RG",
+        help="every VM in it (with --vm: the group of those names); repeatable",
+    )
+    new.add_argument(
+        "--tag", action="append", metavar="KEY=VALUE", help="VMs carrying every tag; repeatable"
+    )
+    new.add_argument("--query", metavar="KQL", help="Azure Resource Graph query returning `id`")
+    new.add_argument(
+        "--vm", action="append", metavar="NAME", help="VM name (or RG/NAME); repeatable"
+    )
+    new.add_argument(
+        "--exclude", action="append", metavar="NAME", help="leave out (NAME or RG/NAME)"
     )
     new.add_argument(
         "--cloud", default="AzureCloud", choices=["AzureCloud", "AzureUSGovernment", "custom"]

@@ -7,6 +7,7 @@ import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from fipswizard.context import Target
 from fipswizard.engine.approvals import declined_by
@@ -39,10 +40,32 @@ def options(args: argparse.Namespace) -> Options:
 
 
 def recipe_new(args: argparse.Namespace) -> int:
-    targets = tuple(
-        RecipeTarget(Target(args.subscription, args.resource_group, vm, args.cloud), args.guest)
-        for vm in args.vm
+    """Write a recipe. `--vm` names in one subscription and resource group are written as
+    given (no ARM call, as before); any other selection is resolved now by listing (read-only)
+    and frozen into the targets, with the selector recorded in [selector]."""
+    from fipswizard.azure.selection import Selector
+
+    selector = Selector(
+        subscriptions=tuple(args.subscription or ()),
+        resource_groups=tuple(args.resource_group or ()),
+        tags=tuple(args.tag or ()),
+        query=args.query or "",
+        vms=tuple(args.vm or ()),
+        exclude=tuple(args.exclude or ()),
     )
+    by_name_only = (
+        selector.vms
+        and not (selector.tags or selector.query or selector.exclude)
+        and len(selector.subscriptions) == 1
+        and len(selector.resource_groups) == 1
+        and not any("/" in vm for vm in selector.vms)
+    )
+    targets: tuple[RecipeTarget, ...] = ()
+    if by_name_only:
+        sub, group = selector.subscriptions[0], selector.resource_groups[0]
+        targets = tuple(
+            RecipeTarget(Target(sub, group, vm, args.cloud), args.guest) for vm in selector.vms
+        )
     custom = {
         "arm_endpoint": args.custom_endpoint,
         "authority": args.authority,
@@ -51,6 +74,7 @@ def recipe_new(args: argparse.Namespace) -> int:
     keyvault = {"vault_id": args.vault_id, "certificate_url": args.certificate_url}
     recipe = Recipe(
         targets=targets,
+        selector={} if by_name_only else selector.to_table(),
         cloud=args.cloud,
         guest=args.guest,
         fix=args.fix,
@@ -58,6 +82,8 @@ def recipe_new(args: argparse.Namespace) -> int:
         custom_cloud={k: v for k, v in custom.items() if v},
         keyvault={k: v for k, v in keyvault.items() if v},
     )
+    if not by_name_only:
+        recipe = replace(recipe, targets=_select(args, recipe, selector))
     text = dump_recipe(recipe)
     flags = {
         "keyvault.vault_id": "--vault-id",
@@ -80,6 +106,47 @@ def recipe_new(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _select(args: argparse.Namespace, recipe: Recipe, selector: Any) -> tuple[RecipeTarget, ...]:
+    """Resolve the selector against ARM (GETs and Resource Graph queries only)."""
+    import asyncio
+
+    from fipswizard.azure.selection import resolve, scale_set_reason
+    from fipswizard.session import for_recipe, make_arm, make_cloud, new_ids
+
+    if not (selector.subscriptions or selector.query):
+        raise BadInput("recipe new: pass --subscription (one or more), or --query")
+    if not (selector.resource_groups or selector.tags or selector.query or selector.vms):
+        raise BadInput(
+            "recipe new: nothing selects VMs: pass --resource-group, --tag, --query or --vm"
+        )
+    opts = for_recipe(options(args), recipe)
+
+    async def run() -> Any:
+        async with make_arm(make_cloud(recipe, opts), new_ids()[1], opts) as arm:
+            return await resolve(arm, selector, opts.settings.compute_api)
+
+    found = asyncio.run(run())
+    for line in found.not_targets:
+        print(f"fipswizard: recipe new: not a target: {line}", file=sys.stderr)
+    if not found.vms:
+        raise BadInput("recipe new: the selection matches no VM; check the selector")
+    targets = tuple(
+        RecipeTarget(
+            Target(f.subscription, f.resource_group, f.name, args.cloud),
+            args.guest,
+            skip=scale_set_reason(f.scale_set) if f.scale_set else None,
+        )
+        for f in found.vms
+    )
+    skipped = sum(t.skip is not None for t in targets)
+    print(
+        f"fipswizard: recipe new: selected {len(targets)} VMs"
+        + (f" ({skipped} in a scale set: skipped, see skip =)" if skipped else ""),
+        file=sys.stderr,
+    )
+    return targets
 
 
 def print_progress(event: Event) -> None:

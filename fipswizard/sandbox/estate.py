@@ -240,6 +240,20 @@ def demo_estate() -> Estate:
         make_guest("ubuntu-pro-2204"),
         "Ubuntu Pro 22.04 in Mexico Central: the platform rejects the FIPS flag in this region",
     )
+    pool = vm(
+        "webpool_4f2a9c1e",
+        "uksouth",
+        "ubuntu-pro-2204",
+        make_guest("ubuntu-pro-2204"),
+        "Ubuntu Pro 22.04 in a Flexible scale set: the flag does not yet propagate to scale-set "
+        "instances (Microsoft's how-to), so fipswizard explains and writes nothing",
+    )
+    # A Flexible-orchestration VM names its scale set (Compute virtualMachine.json,
+    # VirtualMachineProperties.virtualMachineScaleSet); its name is the set's plus a suffix.
+    pool.props["virtualMachineScaleSet"] = {
+        "id": f"/subscriptions/{DEMO_SUBSCRIPTION}/resourceGroups/{DEMO_GROUP}/providers/"
+        "Microsoft.Compute/virtualMachineScaleSets/webpool"
+    }
     estate.add_vm(
         new_vm(
             GOV_SUBSCRIPTION,
