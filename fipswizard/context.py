@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from fipswizard.engine.prompter import Prompter
 from fipswizard.secrets import Secret
-from fipswizard.versions import MIN_AGENT
+from fipswizard.versions import COMPUTE_API, MIN_AGENT
 
 if TYPE_CHECKING:
     from fipswizard.azure.arm import ArmClient
@@ -64,7 +66,7 @@ class ScriptRunner(Protocol):
 
 @dataclass(frozen=True)
 class Settings:
-    compute_api: str = "2025-04-01"  # first Compute api-version whose schema has the flag
+    compute_api: str = COMPUTE_API
     features_api: str = "2021-07-01"
     resources_api: str = "2025-04-01"
     feature_name: str = "OptInToFips1403Compliance"
@@ -85,6 +87,10 @@ class Context:
     target: Target | None = None
     secrets: Mapping[str, Secret] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda _text: None
+    # Steps wait (agent, reboot, feature registration) on these, as ArmClient does on its own:
+    # tests inject a virtual clock so a five-minute wait takes no wall-clock time.
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     # A wait's line with how far it is (text, seconds waited, seconds it may take): the engine
     # turns it into a typed fraction; without it the line goes to `progress`.
     wait_progress: Callable[[str, float, float], None] | None = None

@@ -11,6 +11,9 @@ from __future__ import annotations
 from packaging.version import InvalidVersion, Version
 
 MIN_AGENT = "2.14.0.1"
+# The first Compute api-version whose schema has enableFips1403Encryption; Microsoft's doc
+# uses 2024-11-01 (accepted by the service, not in its schema). Air-gapped clouds may lag.
+COMPUTE_API = "2025-04-01"
 
 
 def older(version: str, minimum: str = MIN_AGENT) -> bool:

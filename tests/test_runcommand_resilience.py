@@ -162,20 +162,10 @@ async def test_secrets_go_managed_and_leave_nothing_on_the_guest(cloud: Cloud) -
     assert TOKEN not in repr(cloud.sandbox.state())
 
 
-class TickingClock(FakeClock):
-    """Time moves a little at every reading: the engine's real short sleeps see progress."""
-
-    def __call__(self) -> float:
-        self.now += 0.25
-        return self.now
-
-
 async def test_restart_is_sent_once_when_the_connection_drops_after_it() -> None:
     """D10: the restart reached Azure, its answer did not. No second restart: the step
     watches the instance view and sees the agent come back after the reboot."""
-    cloud = Cloud()
-    cloud.clock = TickingClock()
-    cloud.sandbox = SandboxAzure(clock=cloud.clock, op_seconds=20)
+    cloud = Cloud()  # the sandbox, the ARM client and the step share one virtual clock
     cloud.arm = ArmClient(
         CLOUDS["AzureCloud"],
         StaticToken(Secret("tok-resilience", "t")),
@@ -194,8 +184,9 @@ async def test_restart_is_sent_once_when_the_connection_drops_after_it() -> None
         prompter=HeadlessPrompter(True),
         arm=cloud.arm,
         target=cloud.target,
-        settings=Settings(agent_poll=0.001, reboot_timeout=60),
         progress=cloud.progress.append,
+        clock=cloud.clock,
+        sleep=cloud.sleep,
     )
     await reboot.apply(ctx, None)  # type: ignore[arg-type]
     assert cloud.posts("/restart") == 1

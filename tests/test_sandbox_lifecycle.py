@@ -323,7 +323,7 @@ async def test_agent_wait_advice_per_cause(name: str, power: str, says: str, not
     from fipswizard.errors import StepError
     from fipswizard.sandbox.estate import demo_estate
     from fipswizard.secrets import Secret
-    from tests.inproc import FAST
+    from tests.virtual_time import VirtualTime
 
     az = SandboxAzure(demo_estate(), op_seconds=0.05)
     vm = az.estate.vms[name]
@@ -336,12 +336,18 @@ async def test_agent_wait_advice_per_cause(name: str, power: str, says: str, not
     async with ArmClient(
         cloud, StaticToken(Secret("t", "token")), correlation_id="c", transport=az.transport()
     ) as arm:
-        ctx = Context(prompter=HeadlessPrompter(True), settings=FAST, arm=arm)
+        # The real wait (300 s, a poll every 10 s) on virtual time: the Not Ready case took
+        # 1 s of wall clock before (a shrunk 1 s wait), now a few milliseconds.
+        vt = VirtualTime()
+        ctx = Context(prompter=HeadlessPrompter(True), arm=arm, clock=vt.clock, sleep=vt.sleep)
         started = time.monotonic()
         with pytest.raises(StepError) as err:
             await step.apply(ctx, await step.check(ctx))
     text = str(err.value)
     assert says in text and not_says not in text
+    assert time.monotonic() - started < 1
     if power != "running":  # nothing will start it: no waiting for the agent
-        assert time.monotonic() - started < FAST.agent_wait
+        assert vt.slept == 0
         assert f"--resource-group {DEMO_GROUP} --name {name}" in text
+    else:
+        assert vt.slept == ctx.settings.agent_wait and "after 300s" in text

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -48,6 +48,7 @@ from fipswizard.azure.arm_retry import (
     gate_key,
     retry_after,
 )
+from fipswizard.azure.arm_url import arm_url
 from fipswizard.azure.clouds import Cloud, check_endpoint, is_loopback, same_origin
 from fipswizard.azure.credentials import TokenProvider
 from fipswizard.errors import BadInput
@@ -135,10 +136,7 @@ class ArmClient:
 
     def url(self, path: str, api_version: str, **query: str) -> str:
         """The full request URL (also what previews show); `path` starts with "/"."""
-        if not path.startswith("/") or "?" in path or "#" in path:
-            raise ValueError(f"ARM path must start with '/' and have no query: {path!r}")
-        params = {"api-version": api_version, **query}
-        return f"{self.endpoint}{path}?{urlencode(params, safe='$/')}"
+        return arm_url(self.endpoint, path, api_version, **query)
 
     async def get(self, path: str, api_version: str, **query: str) -> ArmResponse:
         return await self._send("GET", self.url(path, api_version, **query), retry_safe=True)

@@ -8,7 +8,7 @@ import string
 from typing import Any
 
 from fipswizard.azure.arm_step import ArmStep
-from fipswizard.azure.steps_vm import STOPPED, wait_for_agent
+from fipswizard.azure.steps_vm import STOPPED, wait_until_ready
 from fipswizard.azure.vm_model import MalformedResource
 from fipswizard.context import Context
 from fipswizard.engine.steps import Action, HttpAction, Outcome
@@ -332,7 +332,7 @@ class ReallocateFix(ArmStep):
             await ctx.need_arm().post(
                 self.vm_path + "/start", self.params["api"], retry_safe=True, progress=ctx.progress
             )
-        await wait_for_agent(self, ctx, ctx.settings.reboot_timeout)
+        await wait_until_ready(self, ctx, ctx.settings.reboot_timeout)
         return f"started {self.vm_name}, which an interrupted run had deallocated"
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
@@ -345,7 +345,7 @@ class ReallocateFix(ArmStep):
         await arm.post(
             self.vm_path + "/start", self.params["api"], retry_safe=True, progress=ctx.progress
         )
-        await wait_for_agent(self, ctx, ctx.settings.reboot_timeout)
+        await wait_until_ready(self, ctx, ctx.settings.reboot_timeout)
 
     async def verify(self, ctx: Context) -> Outcome:
         vm = await self.read_vm(ctx)
@@ -399,7 +399,7 @@ class KeyVaultFix(ArmStep):
             if_match=f["etag"],
             progress=ctx.progress,
         )
-        await wait_for_agent(self, ctx, ctx.settings.reboot_timeout)
+        await wait_until_ready(self, ctx, ctx.settings.reboot_timeout)
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
         vm = await self.read_vm(ctx, expand=False)

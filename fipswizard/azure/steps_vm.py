@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
+from collections.abc import Callable
 from typing import Any
 
-from fipswizard.azure.arm_step import ArmStep
+from fipswizard.azure.arm_step import ArmCall, ArmStep
 from fipswizard.azure.regions import RegionStatus, region_advice
 from fipswizard.azure.vm_model import MalformedResource, VmFacts, vm_facts
 from fipswizard.context import Context
-from fipswizard.engine.steps import Action, HttpAction, Outcome
+from fipswizard.engine.steps import Action, Outcome
 from fipswizard.errors import StepError
 from fipswizard.versions import MIN_AGENT
 
@@ -59,19 +58,24 @@ class VmFlagStep(ArmStep):
         merged = {**caps, "enableFips1403Encryption": value}
         return {"location": location, "properties": {"additionalCapabilities": merged}}
 
+    def calls(self, location: str, caps: dict[str, Any], value: bool) -> list[ArmCall]:
+        """The requests, built once: the preview renders them and `_put` sends the PUT."""
+        return [
+            self.vm_read(expand=False, note="read the flag and the etag"),
+            ArmCall(
+                "PUT",
+                self.vm_path,
+                self.params["api"],
+                body=self.body(location, caps, value),
+                note="If-Match: <etag from the GET>; then wait for the operation",
+            ),
+            self.vm_read(expand=False, note="verify: read the flag back"),
+        ]
+
     def actions(self) -> list[Action]:
         location = self.params.get("location") or "<location from GET>"
         caps = self.params.get("capabilities", {})
-        return [
-            HttpAction("GET", self.url(self.vm_path), note="read the flag and the etag"),
-            HttpAction(
-                "PUT",
-                self.url(self.vm_path),
-                self.body(location, caps, True),
-                note="If-Match: <etag from the GET>; then wait for the operation",
-            ),
-            HttpAction("GET", self.url(self.vm_path), note="verify: read the flag back"),
-        ]
+        return [self.action(call) for call in self.calls(location, caps, True)]
 
     async def check(self, ctx: Context) -> Outcome:
         # A write follows: read the VM for it (never discovery's read), etag included.
@@ -101,12 +105,12 @@ class VmFlagStep(ArmStep):
         for attempt in range(3):
             if not facts.get("etag") or not facts.get("location"):
                 raise MalformedResource(self.vm_name, "the read gave no ETag or no location")
-            body = self.body(facts["location"], facts["capabilities"], value)
+            put = self.calls(facts["location"], facts["capabilities"], value)[1]
             try:
                 done = await arm.put(
-                    self.vm_path,
-                    self.params["api"],
-                    body,
+                    put.path,
+                    put.api,
+                    put.body,
                     if_match=facts["etag"],
                     progress=ctx.progress,
                 )
@@ -154,7 +158,9 @@ class VmFlagStep(ArmStep):
             return  # no guest channel (offline tests): the journal-based rule alone applies
         from fipswizard.guest.validate import VALIDATE_SCRIPT  # read-only
 
-        result = await ctx.runner.run(VALIDATE_SCRIPT, timeout=300)
+        result = await ctx.runner.run(
+            VALIDATE_SCRIPT, timeout=300, read_only=True, progress=ctx.progress
+        )
         lines = [ln.partition("=") for ln in result.stdout.splitlines()]
         value = {k.strip(): v.strip() for k, _, v in lines}.get("fips_enabled")
         if result.rc in (0, 10) and value == "0":
@@ -178,13 +184,8 @@ class AgentStep(ArmStep):
     kind = "agent-status"
 
     def actions(self) -> list[Action]:
-        return [
-            HttpAction(
-                "GET",
-                self.url(self.vm_path + "/instanceView"),
-                note="agent status, agent version, power state",
-            )
-        ]
+        # The same GET the wait sends: the VM with $expand=instanceView (issue 8 item 5).
+        return [self.action(self.vm_read(note="agent status, agent version, power state"))]
 
     async def check(self, ctx: Context) -> Outcome:
         seen = self.observed()
@@ -213,7 +214,7 @@ class AgentStep(ArmStep):
         )
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
-        await wait_for_agent(self, ctx, ctx.settings.agent_wait)
+        await wait_until_ready(self, ctx, ctx.settings.agent_wait)
 
 
 STOPPED = ("deallocated", "stopped")  # nothing will bring the agent up: say "start it"
@@ -242,27 +243,54 @@ def agent_failure(step: ArmStep, vm: VmFacts, waited: float) -> StepError:
     )
 
 
-async def wait_for_agent(step: ArmStep, ctx: Context, timeout: float) -> None:
-    """Poll the instance view until the agent is Ready and the VM running, or explain."""
-    start = time.monotonic()
+async def wait_until_ready(step: ArmStep, ctx: Context, timeout: float) -> VmFacts:
+    """An ArmStep's wait for its VM, with the advice that fits the cause (agent_failure)."""
+    return await wait_for_agent(
+        ctx,
+        step.vm_read(),
+        step.vm_name,
+        timeout,
+        lambda vm, waited: agent_failure(step, vm, waited),
+    )
+
+
+async def wait_for_agent(
+    ctx: Context,
+    read: ArmCall,
+    name: str,
+    timeout: float,
+    failure: Callable[[VmFacts, float], StepError],
+    *,
+    stale: str | None = None,
+) -> VmFacts:
+    """The one agent wait (the agent step and the reboot): poll `read` (the VM with its
+    instance view) until the agent is Ready and the VM running, or raise `failure(vm, waited)`.
+
+    With `stale` (the agent's status time read before a restart), a Ready status counts only
+    once its time has changed, and a stopped power state is a moment of the restart, not the
+    end. Time comes from `ctx.clock`/`ctx.sleep`, so tests wait on a virtual clock.
+    """
+    start = ctx.clock()
     said, said_at = "", -1e9
     while True:
         try:
-            vm = await step.read_vm(ctx)
+            resp = await read.send(ctx)
+            vm = vm_facts(resp.body, resp.etag, name)
         except MalformedResource as err:
             raise StepError(
-                f"could not read {step.vm_name}'s agent status: {err.problem}",
+                f"could not read {name}'s agent status: {err.problem}",
                 "read it with `az vm get-instance-view` to see what ARM returns, then re-run",
             ) from None
-        waited = time.monotonic() - start
-        if vm.agent_ready and vm.power_state == "running":
-            return
-        if waited >= timeout or vm.power_state in STOPPED:
-            raise agent_failure(step, vm, waited)
-        state = f"{vm.agent_status}, power {vm.power_state}"
+        waited = ctx.clock() - start
+        fresh = stale is None or vm.agent_time != stale
+        if vm.agent_ready and vm.power_state == "running" and fresh:
+            return vm
+        if waited >= timeout or (stale is None and vm.power_state in STOPPED):
+            raise failure(vm, waited)
+        state = f"agent {vm.agent_status}, power {vm.power_state}"
         if state != said or waited - said_at >= 30:  # say what changed, or a heartbeat
             ctx.waiting(
-                f"waiting for the agent: {state} ({waited:.0f}s of {timeout:.0f}s)", waited, timeout
+                f"waiting for {name}: {state} ({waited:.0f}s of {timeout:.0f}s)", waited, timeout
             )
             said, said_at = state, waited
-        await asyncio.sleep(ctx.settings.agent_poll)
+        await ctx.sleep(ctx.settings.agent_poll)

@@ -41,6 +41,7 @@ class VmFacts:
     image: str
     os_name: str
     secrets: list[dict[str, Any]]
+    agent_time: str | None = None  # when the agent last reported: a reboot changes it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,14 @@ def agent_and_power(view: dict[str, Any]) -> tuple[bool, str, str, str]:
         if code.startswith("PowerState/"):
             power = code.split("/", 1)[1]
     return display == "Ready", display, str(agent.get("vmAgentVersion", "Unknown")), power
+
+
+def agent_reported_at(view: dict[str, Any]) -> str | None:
+    """The time of the agent's status (vmAgent.statuses[0].time in the instance view):
+    a status from before a restart is stale even if it says Ready."""
+    statuses = (view.get("vmAgent") or {}).get("statuses") or []
+    value = statuses[0].get("time") if statuses and isinstance(statuses[0], dict) else None
+    return str(value) if value else None
 
 
 def _object(value: Any, where: str, what: str, *, optional: bool = True) -> dict[str, Any]:
@@ -125,4 +134,5 @@ def vm_facts(body: Any, etag: str | None, what: str = "the VM") -> VmFacts:
         image=image_text,
         os_name=os_name,
         secrets=[dict(s) for s in secrets],
+        agent_time=agent_reported_at(view),
     )

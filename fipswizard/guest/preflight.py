@@ -11,12 +11,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from fipswizard.guest.detect import GuestFacts, SshKey
+from fipswizard.guest.protocol import FLATCAR_EXTENSIONS
 from fipswizard.guest.recipes import GuestRecipe
 from fipswizard.versions import MIN_AGENT, older
 
-# Run recipe key flatcar_extensions: "update-agent" (default: turn the agent's auto-update on) or
-# "accept-unsupported" (guest FIPS without extension support, reported as such).
-FLATCAR_EXTENSIONS = ("update-agent", "accept-unsupported")
+# Run recipe key flatcar_extensions (FLATCAR_EXTENSIONS): "update-agent" (default: turn the
+# agent's auto-update on) or "accept-unsupported" (guest FIPS without extension support).
 FIPS_CIPHERS = "aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr"
 
 
@@ -37,7 +37,7 @@ def preflight(
     *,
     secrets: Collection[str] = (),
     min_agent: str = MIN_AGENT,
-    flatcar_extensions: str = "update-agent",
+    flatcar_extensions: str = FLATCAR_EXTENSIONS[0],
 ) -> list[Finding]:
     """Every finding for this guest; `secrets` names the secrets the run will provide;
     `flatcar_extensions` is the run recipe's choice for Flatcar (FLATCAR_EXTENSIONS)."""
@@ -66,7 +66,7 @@ def preflight(
     turns_on = recipe is not None and any(
         st.recipe == "agent" and st.id == "auto-update" for st in recipe.steps
     )
-    if facts.os_id == "flatcar" and flatcar_extensions == "accept-unsupported":
+    if facts.os_id == "flatcar" and flatcar_extensions == FLATCAR_EXTENSIONS[1]:
         return found + _flatcar_accepted(facts, min_agent)
     found += _agent(facts, min_agent, workaround, turns_on)
     return found

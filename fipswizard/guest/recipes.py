@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -28,7 +29,7 @@ from packaging.version import InvalidVersion, Version
 
 from fipswizard.engine.steps import Risk
 from fipswizard.errors import RecipeError
-from fipswizard.guest.protocol import MARKER
+from fipswizard.guest.protocol import FLATCAR_EXTENSIONS, FLATCAR_EXTENSIONS_VAR, MARKER
 
 PHASES = ("check", "apply", "verify", "rollback")
 STEP_KINDS = ("script", "reboot")
@@ -141,16 +142,39 @@ def clear_cache() -> None:
     _load_cached.cache_clear()
 
 
-def script_text(recipe: GuestRecipe, step: GuestStepSpec | str, phase: str) -> str:
-    """The exact text a runner executes: prelude + variables + marker line + snippet."""
+def script_text(
+    recipe: GuestRecipe,
+    step: GuestStepSpec | str,
+    phase: str,
+    choices: Mapping[str, str] | None = None,
+) -> str:
+    """The exact text a runner executes: prelude + variables + marker line + snippet.
+    `choices` are the run's non-secret choices as shell variables (see `choice_vars`)."""
     spec = recipe.step(step) if isinstance(step, str) else step
     if spec.is_reboot:
         raise RecipeError(recipe.path, "kind", "a reboot step has no scripts", found=spec.id)
-    return wrap_snippet(recipe, spec.recipe, spec.id, phase, spec.snippet(phase), spec.when)
+    return wrap_snippet(
+        recipe, spec.recipe, spec.id, phase, spec.snippet(phase), spec.when, choices
+    )
+
+
+def choice_vars(flatcar_extensions: str) -> dict[str, str]:
+    """The run recipe's guest choices as script variables. Only a choice that differs from
+    lib.sh's default is written, so a default run's scripts read as before. Not secrets: they
+    travel in the script text and leave the runner's managed/action choice alone."""
+    if flatcar_extensions == FLATCAR_EXTENSIONS[0]:
+        return {}
+    return {FLATCAR_EXTENSIONS_VAR: flatcar_extensions}
 
 
 def wrap_snippet(
-    recipe: GuestRecipe, origin: str, step_id: str, phase: str, snippet: str, when: str = ""
+    recipe: GuestRecipe,
+    origin: str,
+    step_id: str,
+    phase: str,
+    snippet: str,
+    when: str = "",
+    choices: Mapping[str, str] | None = None,
 ) -> str:
     """Compose a script around any snippet (steps.py uses it for the reboot step's scripts)."""
     if recipe.prelude is None:
@@ -160,6 +184,7 @@ def wrap_snippet(
         recipe.prelude.rstrip("\n"),
         f"FW_RECIPE={shlex.quote(recipe.id)}",
         f"FW_SERVICE={shlex.quote(recipe.service)}",
+        *(f"{name}={shlex.quote(value)}" for name, value in sorted((choices or {}).items())),
         f"{MARKER}{origin}/{step_id}/{phase}",
     ]
     if when.strip():

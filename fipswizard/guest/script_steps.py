@@ -12,6 +12,8 @@ Reboot marker contract (shared with recipes/guest/lib.sh):
 - RebootStep.verify runs every after_reboot step's verify script, then `engine/reboot/verify`
   clears the marker (`fw_clear_reboot`).
 - Secrets (`FW_SECRET_<NAME>`) reach a step's apply script only, never check/verify/rollback.
+- The run's non-secret choices (param `flatcar_extensions`) are variables in every script's
+  text (`recipes.choice_vars`), so check, apply, verify and rollback all see the same choice.
 - A GuestScriptStep with after_reboot = true accepts "needed" from its verify while the plan
   still has the reboot ahead (param `reboot_follows`), unless the script prints
   `reboot_pending=no`.
@@ -19,20 +21,30 @@ Reboot marker contract (shared with recipes/guest/lib.sh):
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 from fipswizard.azure.arm_errors import ArmError
-from fipswizard.context import Context, ScriptResult, Target
+from fipswizard.azure.arm_step import ArmCall, vm_read
+from fipswizard.azure.steps_vm import wait_for_agent
+from fipswizard.azure.vm_model import VmFacts, vm_facts
+from fipswizard.context import Context, ScriptResult, Settings, Target
 from fipswizard.engine.steps import Action, HttpAction, Outcome, Risk, ScriptAction, Step
 from fipswizard.errors import StepError
-from fipswizard.guest.protocol import DONE, NEEDED, NO_RC, REBOOT_MARK, REFUSED, TIMED_OUT
+from fipswizard.guest.protocol import (
+    DONE,
+    FLATCAR_EXTENSIONS,
+    NEEDED,
+    NO_RC,
+    REBOOT_MARK,
+    REFUSED,
+    TIMED_OUT,
+)
 from fipswizard.guest.recipes import (
     GuestRecipe,
     GuestStepSpec,
+    choice_vars,
     load_guest_recipe,
     recipe_dir,
     script_text,
@@ -105,6 +117,10 @@ class _GuestStep(Step):
     def spec(self) -> GuestStepSpec:
         return self.recipe.step(self.params["step"])
 
+    @property
+    def choices(self) -> dict[str, str]:
+        return choice_vars(str(self.params.get("flatcar_extensions") or FLATCAR_EXTENSIONS[0]))
+
     async def _execute(
         self,
         ctx: Context,
@@ -154,7 +170,8 @@ class GuestScriptStep(_GuestStep):
             if spec.secrets
             else "runs in the guest as root"
         )
-        return [ScriptAction(script_text(self.recipe, spec, "apply"), "apply", spec.secrets, note)]
+        text = script_text(self.recipe, spec, "apply", self.choices)
+        return [ScriptAction(text, "apply", spec.secrets, note)]
 
     async def _phase(self, ctx: Context, phase: str, *, timeout: float = 900) -> ScriptResult:
         # Secrets go to the apply script only: the fewer requests carry them, the better.
@@ -163,7 +180,7 @@ class GuestScriptStep(_GuestStep):
         # check and verify only read: safe to send again after a 5xx or a dropped connection.
         return await self._execute(
             ctx,
-            script_text(self.recipe, spec, phase),
+            script_text(self.recipe, spec, phase, self.choices),
             secrets,
             required=bool(secrets),
             timeout=timeout,
@@ -234,11 +251,24 @@ class RebootStep(_GuestStep):
     def _script(self, phase: str, snippet: str) -> str:
         return wrap_snippet(self.recipe, "engine", "reboot", phase, snippet)
 
-    def _url(self, suffix: str) -> str:
-        path = f"{self.params.get('vm_path', '{vm}')}{suffix}"
-        endpoint = self.params.get("endpoint")
-        api = self.params.get("api")
-        return f"{endpoint}{path}?api-version={api}" if endpoint and api else path
+    def _api(self, ctx: Context | None = None) -> str:
+        settings = ctx.settings if ctx is not None else Settings()
+        return str(self.params.get("api") or settings.compute_api)
+
+    def calls(self, vm_path: str, api: str) -> list[ArmCall]:
+        """The requests of an ARM reboot, built once: the preview renders them, apply sends
+        them. The agent wait is the agent step's (azure/steps_vm.wait_for_agent)."""
+        return [
+            vm_read(
+                vm_path,
+                api,
+                note="the agent's status time: a Ready from before the restart does not count",
+            ),
+            ArmCall(
+                "POST", f"{vm_path}/restart", api, note="sent once; then wait for the operation"
+            ),
+            vm_read(vm_path, api, note="poll until the agent is Ready again and the VM running"),
+        ]
 
     def actions(self) -> list[Action]:
         if self.params.get("local"):
@@ -247,21 +277,21 @@ class RebootStep(_GuestStep):
                     self._script("apply", REBOOT_LOCAL), "apply", note="reboots this machine"
                 )
             ]
-        return [
-            HttpAction("POST", self._url("/restart"), note="then wait for the operation"),
-            HttpAction(
-                "GET",
-                self._url("/instanceView"),
-                note="poll until the agent is Ready and the VM running",
-            ),
-        ]
+        endpoint, vm_path = self.params.get("endpoint"), self.params.get("vm_path")
+        if not endpoint or not vm_path:  # a preview without a resolved VM: the paths only
+            path = vm_path or "{vm}"
+            return [
+                HttpAction(c.method, c.path, c.body, c.note)
+                for c in self.calls(str(path), self._api())
+            ]
+        return [c.action(str(endpoint)) for c in self.calls(str(vm_path), self._api())]
 
     def _after_reboot_specs(self) -> list[GuestStepSpec]:
         return [s for s in self.recipe.steps if s.after_reboot and not s.is_reboot]
 
     async def _post_reboot_checks(self, ctx: Context) -> tuple[bool, str]:
         for spec in self._after_reboot_specs():
-            text = script_text(self.recipe, spec, "verify")
+            text = script_text(self.recipe, spec, "verify", self.choices)
             result = await self._execute(ctx, text, read_only=True)
             if result.rc == NEEDED:
                 return False, f"after the reboot, {spec.recipe}.{spec.id}: {_detail(result)}"
@@ -290,13 +320,14 @@ class RebootStep(_GuestStep):
         if ctx.arm is None:
             await self._reboot_locally(ctx)
             return
-        arm, api = ctx.arm, ctx.settings.compute_api
         vm_path = str(self.params.get("vm_path") or _need_target(ctx).vm_path)
-        stale = _agent_time((await arm.get(f"{vm_path}/instanceView", api)).body)
+        first_read, restart, poll = self.calls(vm_path, self._api(ctx))
+        read = await first_read.send(ctx)
+        stale = vm_facts(read.body, read.etag, f"VM {self.vm}").agent_time
         ctx.progress(f"restarting VM {self.vm}")
         try:
             # Not retry-safe: a restart resent after a dropped connection could reboot twice.
-            await arm.post(f"{vm_path}/restart", api, None, retry_safe=False, progress=ctx.progress)
+            await restart.send(ctx, retry_safe=False)
         except ArmError as err:
             if err.code != "ConnectionLost":
                 raise
@@ -305,32 +336,17 @@ class RebootStep(_GuestStep):
                 f"the connection dropped after the restart of VM {self.vm} was sent; "
                 "not sending it again: watching the instance view for the reboot"
             )
-        await self._wait_ready(ctx, vm_path, stale)
+        timeout = ctx.settings.reboot_timeout
 
-    async def _wait_ready(self, ctx: Context, vm_path: str, stale: str | None) -> None:
-        from fipswizard.azure.vm_model import agent_and_power
-
-        arm, settings = ctx.need_arm(), ctx.settings
-        start = time.monotonic()
-        while True:
-            view = (await arm.get(f"{vm_path}/instanceView", settings.compute_api)).body or {}
-            ready, display, version, power = agent_and_power(view)
-            fresh = stale is None or _agent_time(view) != stale
-            waited = time.monotonic() - start
-            if ready and power == "running" and fresh:
-                ctx.progress(f"VM {self.vm} is running and its agent ({version}) is Ready")
-                return
-            if waited >= settings.reboot_timeout:
-                raise StepError(
-                    f"VM {self.vm} did not come back Ready within {settings.reboot_timeout:.0f}s "
-                    f"after the reboot (agent {display} {version}, power {power})",
-                    AGENT_ADVICE,
-                )
-            ctx.progress(
-                f"waiting for VM {self.vm}: agent {display}, power {power} "
-                f"({waited:.0f}s of {settings.reboot_timeout:.0f}s)"
+        def failure(vm: VmFacts, waited: float) -> StepError:
+            return StepError(
+                f"VM {self.vm} did not come back Ready within {timeout:.0f}s after the reboot "
+                f"(agent {vm.agent_status} {vm.agent_version}, power {vm.power_state})",
+                AGENT_ADVICE,
             )
-            await asyncio.sleep(settings.agent_poll)
+
+        vm = await wait_for_agent(ctx, poll, f"VM {self.vm}", timeout, failure, stale=stale)
+        ctx.progress(f"VM {self.vm} is running and its agent ({vm.agent_version}) is Ready")
 
     async def _reboot_locally(self, ctx: Context) -> None:
         ctx.progress(
@@ -340,7 +356,7 @@ class RebootStep(_GuestStep):
         result = await self._execute(ctx, self._script("apply", REBOOT_LOCAL))
         if result.rc != DONE:
             raise self._failure("reboot", result)
-        await asyncio.sleep(ctx.settings.reboot_timeout)  # the reboot ends this process
+        await ctx.sleep(ctx.settings.reboot_timeout)  # the reboot ends this process
         raise StepError(
             "`systemctl reboot` returned but the machine did not go down",
             "reboot it by hand, then run the same command again",
@@ -378,24 +394,22 @@ def _need_target(ctx: Context) -> Target:
     return ctx.target
 
 
-def _agent_time(view: Any) -> str | None:
-    statuses = ((view or {}).get("vmAgent") or {}).get("statuses") or []
-    value = statuses[0].get("time") if statuses else None
-    return str(value) if value else None
-
-
 def guest_steps(
     recipe: GuestRecipe,
     target: Target | str,
     *,
     base: dict[str, Any] | None = None,
     local: bool = False,
+    flatcar_extensions: str = FLATCAR_EXTENSIONS[0],
 ) -> list[Step]:
-    """The recipe's steps for one VM, in order; `base` adds endpoint/api/vm_path for previews."""
+    """The recipe's steps for one VM, in order; `base` adds endpoint/api/vm_path for previews.
+    `flatcar_extensions` is the run recipe's choice (a default one is not stored)."""
     key = target.key if isinstance(target, Target) else target
     extra: dict[str, Any] = {}
     if Path(recipe.path).parent != Path(str(recipe_dir())):
         extra["recipe_dir"] = str(Path(recipe.path).parent)  # recipes outside the package
+    if flatcar_extensions != FLATCAR_EXTENSIONS[0]:
+        extra["flatcar_extensions"] = flatcar_extensions
     reboots = [i for i, s in enumerate(recipe.steps) if s.is_reboot]
     steps: list[Step] = []
     for index, spec in enumerate(recipe.steps):

@@ -51,7 +51,8 @@ class GuestValidateStep(Step):
         return [ScriptAction(VALIDATE_SCRIPT, "check", note="read-only (Run Command)")]
 
     async def check(self, ctx: Context) -> Outcome:
-        result = await ctx.need_runner().run(VALIDATE_SCRIPT)
+        # Read-only, so the runner may send it again after a 5xx or a dropped connection.
+        result = await ctx.need_runner().run(VALIDATE_SCRIPT, read_only=True, progress=ctx.progress)
         facts = _facts(result.stdout)
         detail = ", ".join(
             f"{k}={facts.get(k, '?')}" for k in ("fips_enabled", "openssl_md5", "fips_provider")

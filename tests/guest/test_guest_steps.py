@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from fipswizard.azure.arm import ArmResponse
+from fipswizard.azure.arm_url import arm_url
 from fipswizard.context import Context, ScriptResult, Settings, Target
 from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.engine.steps import HttpAction, Risk, ScriptAction, Step
@@ -26,11 +28,13 @@ from fipswizard.guest.recipes import (
 from fipswizard.guest.runners import MAX_SCRIPT_BYTES, BwrapRunner, bwrap_problem
 from fipswizard.guest.script_steps import GuestScriptStep, RebootStep, guest_steps
 from fipswizard.secrets import Secret
+from tests.virtual_time import VirtualTime
 
 from .osrelease_samples import make_root
 
 KEY = "demo-key-Zq81-do-not-leak"
 TARGET = Target("00000000-0000-0000-0000-000000000001", "rg1", "vm1")
+ARM = "https://management.azure.com"
 LIB = (Path(str(recipe_dir())) / "lib.sh").read_text()
 DEMO = """id = "demo"
 title = "Demo recipe"
@@ -278,9 +282,14 @@ def ok(rc: int, out: str = "", err: str = "") -> ScriptResult:
 
 
 def context(
-    runner: Any = None, arm: Any = None, progress: list[str] | None = None, **settings: float
+    runner: Any = None,
+    arm: Any = None,
+    progress: list[str] | None = None,
+    vt: VirtualTime | None = None,
+    **settings: float,
 ) -> Context:
     lines = progress if progress is not None else []
+    vt = vt or VirtualTime()  # waits run on virtual time: no test sleeps on the wall clock
     return Context(
         prompter=HeadlessPrompter(True),
         settings=Settings(**settings),
@@ -289,6 +298,8 @@ def context(
         target=TARGET,
         secrets={"demo_key": Secret(KEY, "demo_key")},
         progress=lines.append,
+        clock=vt.clock,
+        sleep=vt.sleep,
     )
 
 
@@ -317,11 +328,13 @@ def test_guest_steps_params_and_preview(recipes: Path) -> None:
     action = mode.actions()[0]
     assert isinstance(action, ScriptAction) and action.secrets == ("demo_key",)
     assert "# fipswizard-script: demo/mode/apply" in action.script and KEY not in repr(action)
-    posts = reboot.actions()
-    assert isinstance(posts[0], HttpAction) and posts[0].method == "POST"
-    assert posts[0].url == (
-        f"https://management.azure.com{TARGET.vm_path}/restart?api-version=2025-04-01"
-    )
+    calls = reboot.actions()
+    assert all(isinstance(c, HttpAction) for c in calls)
+    assert [(c.method, c.url) for c in calls] == [  # type: ignore[union-attr]
+        ("GET", f"{ARM}{TARGET.vm_path}?api-version=2025-04-01&$expand=instanceView"),
+        ("POST", f"{ARM}{TARGET.vm_path}/restart?api-version=2025-04-01"),
+        ("GET", f"{ARM}{TARGET.vm_path}?api-version=2025-04-01&$expand=instanceView"),
+    ]
     assert "vm1" in reboot.confirmation() and "1-5 minutes" in reboot.confirmation()
     record = mode.record()
     again = Step.from_record(record["target"], record["title"], record["risk"], record["params"])
@@ -418,18 +431,24 @@ def view(display: str, power: str = "running", at: str | None = None) -> dict[st
     status = {"code": "ProvisioningState/succeeded", "displayStatus": display}
     if at:
         status["time"] = at
-    return {
+    instance_view = {
         "vmAgent": {"vmAgentVersion": "2.15.0.1", "statuses": [status]},
         "statuses": [{"code": "ProvisioningState/succeeded"}, {"code": f"PowerState/{power}"}],
     }
+    # The VM GET with $expand=instanceView (what the agent wait reads).
+    return {"location": "westeurope", "properties": {"instanceView": instance_view}}
 
 
 class RebootArm:
+    """Answers the reboot's requests and records each as the URL ArmClient would send."""
+
     def __init__(self, views: list[dict[str, Any]]) -> None:
         self.views, self.calls = views, []  # type: list[dict[str, Any]], list[tuple[Any, ...]]
+        self.urls: list[tuple[str, str]] = []
 
     async def get(self, path: str, api_version: str, **query: str) -> ArmResponse:
         self.calls.append(("GET", path))
+        self.urls.append(("GET", arm_url(ARM, path, api_version, **query)))
         body = self.views.pop(0) if len(self.views) > 1 else self.views[0]
         return ArmResponse(200, httpx.Headers(), body)
 
@@ -443,6 +462,7 @@ class RebootArm:
         progress: Any = None,
     ) -> ArmResponse:
         self.calls.append(("POST", path, retry_safe, body))
+        self.urls.append(("POST", arm_url(ARM, path, api_version)))
         if progress:
             progress("restart: InProgress")
         return ArmResponse(200, httpx.Headers(), None)
@@ -462,11 +482,14 @@ async def test_reboot_restarts_and_waits_for_a_fresh_ready(recipes: Path) -> Non
     progress: list[str] = []
     await reboot.apply(context(arm=arm, progress=progress, agent_poll=0.0), None)  # type: ignore
     path = TARGET.vm_path
-    assert arm.calls[0] == ("GET", f"{path}/instanceView")
+    assert arm.calls[0] == ("GET", path)
     assert arm.calls[1] == ("POST", f"{path}/restart", False, None)  # never resent (D10)
     assert len([c for c in arm.calls if c[0] == "GET"]) == 5
     assert "restart: InProgress" in progress
     assert any("Not Ready" in p for p in progress) and "Ready" in progress[-1]
+    # The preview shows exactly what was sent (issue 8 item 5), the poll included.
+    preview = [(a.method, a.url) for a in reboot.actions() if isinstance(a, HttpAction)]
+    assert set(arm.urls) == set(preview) and arm.urls[:2] == preview[:2]
 
 
 async def test_restart_dropped_after_sending_is_not_resent(recipes: Path) -> None:
@@ -500,17 +523,25 @@ async def test_restart_dropped_after_sending_is_not_resent(recipes: Path) -> Non
 async def test_reboot_timeout_explains_what_to_do(recipes: Path) -> None:
     reboot = demo_steps(recipes)[2]
     arm = RebootArm([view("Ready", at="T0"), view("Not Ready", at="T1")])
+    vt, started = VirtualTime(), time.monotonic()
     with pytest.raises(StepError) as err:
-        await reboot.apply(context(arm=arm, agent_poll=0.01, reboot_timeout=0.05), None)  # type: ignore[arg-type]
-    assert "did not come back Ready" in str(err.value) and "Not Ready" in str(err.value)
+        # The real defaults (900 s, a poll every 10 s) on virtual time: 0.05 s wall clock
+        # before, when the test shrank them and slept for real.
+        await reboot.apply(context(arm=arm, vt=vt), None)  # type: ignore[arg-type]
+    assert vt.slept == Settings().reboot_timeout and time.monotonic() - started < 1
+    assert len([c for c in arm.calls if c[0] == "GET"]) == 1 + 900 // 10 + 1
+    assert "did not come back Ready within 900s" in str(err.value)
+    assert "Not Ready" in str(err.value)
     assert "2.7.0.6" in err.value.advice and "PFX" in err.value.advice
 
 
 async def test_local_reboot_runs_systemctl_reboot(recipes: Path) -> None:
     reboot = demo_steps(recipes)[2]
     runner = FakeRunner({"engine/reboot/apply": ok(0, "rebooting=1\n")})
+    vt = VirtualTime()
     with pytest.raises(StepError, match="did not go down"):
-        await reboot.apply(context(runner, reboot_timeout=0.01), None)  # type: ignore[arg-type]
+        await reboot.apply(context(runner, vt=vt), None)  # type: ignore[arg-type]
+    assert vt.slept == Settings().reboot_timeout  # waited for the reboot on virtual time
     assert runner.calls[0][0] == "engine/reboot/apply"
 
 

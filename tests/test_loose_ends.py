@@ -1,0 +1,102 @@
+"""Loose ends of the last round (issue 11 item 3, b and c)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from fipswizard.azure.arm_step import vm_params
+from fipswizard.azure.arm_url import arm_url
+from fipswizard.azure.steps_vm import AgentStep, VmFlagStep
+from fipswizard.context import Context, ScriptResult
+from fipswizard.engine.prompter import HeadlessPrompter
+from fipswizard.engine.steps import HttpAction, Risk
+from fipswizard.guest.validate import VALIDATE_SCRIPT, GuestValidateStep
+
+
+class Runner:
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    async def run(self, script: str, **kw: Any) -> ScriptResult:
+        self.calls.append({"script": script, **kw})
+        return ScriptResult(0, "fips_enabled=1\nopenssl_md5=refused\nfips_provider=active\n", "")
+
+
+async def test_guest_validation_is_sent_read_only_with_progress() -> None:
+    """Read-only, so a runner may resend it after a 5xx; waiting lines reach the run."""
+    runner, lines = Runner(), []  # type: Runner, list[str]
+    ctx = Context(prompter=HeadlessPrompter(True), runner=runner, progress=lines.append)
+    step = GuestValidateStep("s/rg/vm", "Validate", Risk.READ_ONLY, {})
+    assert (await step.check(ctx)).done
+    (call,) = runner.calls
+    assert call["script"] == VALIDATE_SCRIPT and call["read_only"] is True
+    call["progress"]("another Run Command is still running")
+    assert lines == ["another Run Command is still running"]
+
+
+ARM = "https://management.azure.com"
+VM_PATH = (
+    "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg"
+    "/providers/Microsoft.Compute/virtualMachines/vm1"
+)
+
+
+def vm_body(flag: bool = False) -> dict[str, Any]:
+    view = {
+        "vmAgent": {"vmAgentVersion": "2.15.0.1", "statuses": [{"displayStatus": "Ready"}]},
+        "statuses": [{"code": "PowerState/running"}],
+    }
+    caps = {"enableFips1403Encryption": flag, "ultraSSDEnabled": False}
+    return {
+        "location": "westeurope",
+        "properties": {"additionalCapabilities": caps, "instanceView": view},
+    }
+
+
+class Arm:
+    """Records each request as the URL ArmClient builds for it (the one builder)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Any]] = []
+
+    async def get(self, path: str, api_version: str, **query: str) -> Any:
+        from fipswizard.azure.arm_response import ArmResponse
+
+        self.sent.append(("GET", arm_url(ARM, path, api_version, **query), None))
+        return ArmResponse(200, httpx.Headers({"ETag": '"1"'}), vm_body())
+
+    async def put(self, path: str, api_version: str, body: Any, **_kw: Any) -> Any:
+        from fipswizard.azure.arm_response import ArmResponse
+
+        self.sent.append(("PUT", arm_url(ARM, path, api_version), body))
+        return ArmResponse(200, httpx.Headers({"ETag": '"2"'}), vm_body(True))
+
+
+def arm_ctx(arm: Arm) -> Context:
+    return Context(prompter=HeadlessPrompter(True), arm=arm)  # type: ignore[arg-type]
+
+
+async def test_agent_step_preview_is_the_request_the_wait_sends() -> None:
+    """Issue 8 item 5: the preview said GET .../instanceView, the run sent ?$expand=."""
+    step = AgentStep("t", "agent", Risk.READ_ONLY, vm_params(ARM, "2025-04-01", VM_PATH))
+    arm = Arm()
+    await step.apply(arm_ctx(arm), None)  # type: ignore[arg-type]
+    preview = [(a.method, a.url, a.body) for a in step.actions() if isinstance(a, HttpAction)]
+    assert arm.sent == preview
+    assert preview[0][1].endswith(f"{VM_PATH}?api-version=2025-04-01&$expand=instanceView")
+
+
+async def test_vm_flag_preview_shows_the_requests_the_run_sends() -> None:
+    params = vm_params(ARM, "2025-04-01", VM_PATH, location="westeurope")
+    params["capabilities"] = {"enableFips1403Encryption": False, "ultraSSDEnabled": False}
+    step = VmFlagStep("t", "flag", Risk.REVERSIBLE, params)
+    arm = Arm()
+    ctx = arm_ctx(arm)
+    await step.apply(ctx, await step.check(ctx))
+    preview = [(a.method, a.url, a.body) for a in step.actions() if isinstance(a, HttpAction)]
+    assert arm.sent == preview[:2]  # GET for the etag, then the PUT with the same body
+    assert preview[1][2]["properties"]["additionalCapabilities"]["ultraSSDEnabled"] is False
