@@ -20,6 +20,8 @@ from typing import Any
 from fipswizard.azure.clouds import resolve_cloud
 from fipswizard.context import Target
 from fipswizard.errors import BadInput, RecipeError
+from fipswizard.guest.protocol import FLATCAR_EXTENSIONS
+from fipswizard.versions import COMPUTE_API
 
 VERSION = 1
 CLOUDS = ("AzureCloud", "AzureUSGovernment", "custom")
@@ -42,9 +44,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_BYTES = 1024 * 1024  # a recipe names VMs and choices: anything larger is not one
 MAX_VALUE = 2048  # longest string value accepted (URLs, paths, reasons)
 SHOWN = 80  # how much of a bad value an error message echoes
-# The first Compute api-version whose schema has enableFips1403Encryption; Microsoft's doc
-# uses 2024-11-01 (accepted by the service, not in its schema). Air-gapped clouds may lag.
-COMPUTE_API = "2025-04-01"
 
 TOP_KEYS = {
     "version",
@@ -60,8 +59,17 @@ TOP_KEYS = {
     "target",
     "compute_api",
     "selector",
+    "flatcar_extensions",
 }
-TARGET_KEYS = {"subscription", "resource_group", "vm", "guest", "skip", "decline"}
+TARGET_KEYS = {
+    "subscription",
+    "resource_group",
+    "vm",
+    "guest",
+    "skip",
+    "decline",
+    "flatcar_extensions",
+}
 CUSTOM_KEYS = {"arm_endpoint", "authority", "ca_bundle", "scope"}
 KEYVAULT_KEYS = {"vault_id", "certificate_url"}
 
@@ -92,6 +100,11 @@ class RecipeTarget:
     skip: str | None = None
     # Step ids or step kinds the operator declined for this VM (e.g. "guest-reboot").
     decline: tuple[str, ...] = ()
+    # Flatcar only: "update-agent" turns the agent's auto-update on (Azure's FIPS 140-3
+    # extension support needs agent 2.14.0.1+); "accept-unsupported" leaves the agent as
+    # Flatcar ships it: guest FIPS without extension support. Reaches the guest scripts as
+    # FW_FLATCAR_EXTENSIONS (not a secret: in the script text) and the probe's preflight.
+    flatcar_extensions: str = FLATCAR_EXTENSIONS[0]
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,7 @@ class Recipe:
     # How the targets were chosen (fipswizard/azure/selection.py): recorded so plan/apply can
     # say when it would now select a different set; the targets stay the frozen list.
     selector: dict[str, Any] = field(default_factory=dict)
+    flatcar_extensions: str = FLATCAR_EXTENSIONS[0]  # the default of every target
     path: str = "<recipe>"
 
     @property
@@ -229,7 +243,8 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
             found=compute_api,
             allowed="YYYY-MM-DD, e.g. 2025-04-01 or 2024-11-01",
         )
-    targets = _targets(c, doc, cloud, guest)
+    flatcar = c.choice(doc, "flatcar_extensions", FLATCAR_EXTENSIONS, FLATCAR_EXTENSIONS[0])
+    targets = _targets(c, doc, cloud, guest, flatcar)
     return Recipe(
         targets=targets,
         cloud=cloud,
@@ -243,6 +258,7 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
         secrets=secrets,
         compute_api=compute_api,
         selector=_selector(c, doc),
+        flatcar_extensions=flatcar,
         path=path,
     )
 
@@ -332,7 +348,9 @@ def _secret_sources(c: _Checker, doc: dict[str, Any]) -> dict[str, str]:
     return dict(table)
 
 
-def _targets(c: _Checker, doc: dict[str, Any], cloud: str, guest: str) -> tuple[RecipeTarget, ...]:
+def _targets(
+    c: _Checker, doc: dict[str, Any], cloud: str, guest: str, flatcar: str
+) -> tuple[RecipeTarget, ...]:
     raw = doc.get("target")
     if not isinstance(raw, list) or not raw:
         raise c.fail(
@@ -373,9 +391,29 @@ def _targets(c: _Checker, doc: dict[str, Any], cloud: str, guest: str) -> tuple[
                 occurrence=n,
             )
         out.append(
-            RecipeTarget(target, own, _skip(c, table, prefix, n), _decline(c, table, prefix, n))
+            RecipeTarget(
+                target,
+                own,
+                _skip(c, table, prefix, n),
+                _decline(c, table, prefix, n),
+                _flatcar(c, table, prefix, n, flatcar),
+            )
         )
     return tuple(out)
+
+
+def _flatcar(c: _Checker, table: dict[str, Any], prefix: str, n: int, default: str) -> str:
+    value = table.get("flatcar_extensions", default)
+    if not isinstance(value, str) or value not in FLATCAR_EXTENSIONS:
+        raise c.fail(
+            f"{prefix}flatcar_extensions",
+            "not an allowed value",
+            found=value,
+            allowed=" | ".join(FLATCAR_EXTENSIONS),
+            leaf="flatcar_extensions",
+            occurrence=n,
+        )
+    return value
 
 
 def _skip(c: _Checker, table: dict[str, Any], prefix: str, n: int) -> str | None:
@@ -456,6 +494,11 @@ def dump_recipe(recipe: Recipe) -> str:
         f"validate = {'true' if recipe.validate else 'false'}",
         f"compute_api = {_q(recipe.compute_api)}  # Compute api-version of the VM requests",
     ]
+    if recipe.flatcar_extensions != FLATCAR_EXTENSIONS[0]:
+        lines.append(
+            f"flatcar_extensions = {_q(recipe.flatcar_extensions)}"
+            "  # update-agent | accept-unsupported"
+        )
     for name, table in (
         ("custom_cloud", recipe.custom_cloud),
         ("keyvault", recipe.keyvault),
@@ -484,4 +527,6 @@ def dump_recipe(recipe: Recipe) -> str:
             lines.append(f"skip = {_q(rt.skip)}")
         if rt.decline:
             lines.append(f"decline = [{', '.join(_q(d) for d in rt.decline)}]")
+        if rt.flatcar_extensions != recipe.flatcar_extensions:
+            lines.append(f"flatcar_extensions = {_q(rt.flatcar_extensions)}")
     return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from fipswizard.engine.steps import Action, Outcome, Risk, ScriptAction, Step
 from fipswizard.errors import StepError
 from fipswizard.guest.detect import PROBE_SCRIPT, GuestFacts, NoRecipe, parse_probe, select_recipe
 from fipswizard.guest.preflight import preflight
+from fipswizard.guest.protocol import FLATCAR_EXTENSIONS
 from fipswizard.guest.recipes import GuestRecipe, load_guest_recipe
 from fipswizard.guest.script_steps import guest_steps
 from fipswizard.guest.validate import GuestValidateStep
@@ -76,7 +77,12 @@ class GuestProbeStep(Step):
                 f"but the plan chose '{expected}'",
                 f'set guest = "{found.id}" for this target in the recipe',
             )
-        findings = preflight(facts, found, secrets=tuple(ctx.secrets))
+        findings = preflight(
+            facts,
+            found,
+            secrets=tuple(ctx.secrets),
+            flatcar_extensions=str(self.params.get("flatcar_extensions") or FLATCAR_EXTENSIONS[0]),
+        )
         for f in findings:
             ctx.found(f.level, f.code, f.message)
         refusals = [f for f in findings if f.refusal]
@@ -116,11 +122,14 @@ def guest_steps_for(
                 )
         except NoRecipe as err:
             notes.append(f"no guest recipe: {err.reason}")
+    choice = {}  # a default choice is not stored: plans and journals read as before
+    if rt.flatcar_extensions != FLATCAR_EXTENSIONS[0]:
+        choice = {"flatcar_extensions": rt.flatcar_extensions}
     probe = GuestProbeStep(
         rt.target.key,
         "Probe the guest: distro, agent, preflight checks",
         Risk.READ_ONLY,
-        {"recipe": recipe.id if recipe else None},
+        {"recipe": recipe.id if recipe else None, **choice},
     )
     if recipe is None:
         if not facts:
@@ -135,4 +144,5 @@ def guest_steps_for(
         Risk.READ_ONLY,
         {},
     )
-    return [probe, *guest_steps(recipe, rt.target, base=base), validate], notes
+    steps = guest_steps(recipe, rt.target, base=base, flatcar_extensions=rt.flatcar_extensions)
+    return [probe, *steps, validate], notes
