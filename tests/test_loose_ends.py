@@ -100,3 +100,68 @@ async def test_vm_flag_preview_shows_the_requests_the_run_sends() -> None:
     preview = [(a.method, a.url, a.body) for a in step.actions() if isinstance(a, HttpAction)]
     assert arm.sent == preview[:2]  # GET for the etag, then the PUT with the same body
     assert preview[1][2]["properties"]["additionalCapabilities"]["ultraSSDEnabled"] is False
+
+
+async def test_unregister_feature_waits_until_no_vm_of_the_subscription_has_the_flag() -> None:
+    """rollback --unregister-feature after a partly rolled back VM: the opt-in stays while any
+    VM of that subscription keeps enableFips1403Encryption on (read now, every VM)."""
+    from fipswizard.azure.arm import ArmClient
+    from fipswizard.azure.clouds import CLOUDS
+    from fipswizard.azure.credentials import StaticToken
+    from fipswizard.azure.steps_feature import FeatureStep
+    from fipswizard.context import Settings
+    from fipswizard.sandbox import FakeClock, SandboxAzure
+    from fipswizard.sandbox.estate import DEMO_SUBSCRIPTION
+    from fipswizard.secrets import Secret
+
+    clock = FakeClock()
+    sandbox = SandboxAzure(clock=clock, registration_seconds=30, op_seconds=5)
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
+    settings = Settings()
+    step = FeatureStep(
+        f"subscription {DEMO_SUBSCRIPTION}",
+        "opt in",
+        Risk.REVERSIBLE,
+        {
+            "endpoint": ARM,
+            "api": settings.features_api,
+            "resources_api": settings.resources_api,
+            "subscription": DEMO_SUBSCRIPTION,
+            "feature": settings.feature_name,
+            "unregister": True,
+        },
+    )
+    feature = sandbox.estate.subscriptions[DEMO_SUBSCRIPTION.lower()].feature(
+        f"Microsoft.Compute/{settings.feature_name}"
+    )
+    assert feature is not None
+    ctx = Context(HeadlessPrompter(True), clock=clock, sleep=sleep)
+    async with ArmClient(
+        CLOUDS["AzureCloud"],
+        StaticToken(Secret("t", "token")),
+        correlation_id="c",
+        transport=sandbox.transport(),
+        sleep=sleep,
+        clock=clock,
+    ) as arm:
+        ctx = ctx.bind(arm=arm)
+        before = await step.check(ctx)
+        await step.apply(ctx, before)  # registration takes 30 virtual seconds
+        assert (await step.check(ctx)).done
+        vms = [vm for vm in sandbox.estate.vms.values() if vm.subscription == DEMO_SUBSCRIPTION]
+        vms[0].props["additionalCapabilities"] = {"enableFips1403Encryption": True}
+        on = sorted(vm.name for vm in vms if vm.fips_flag)
+
+        said = await step.rollback(ctx, {"previous": before.facts["previous"]})
+        assert said.startswith("left registered") and on[0] in said
+        assert (await step.check(ctx)).done  # still Registered: nothing was sent
+        assert not [e for e in sandbox.log.writes() if e["path"].endswith("/unregister")]
+
+        for vm in vms:  # every VM rolled back: now the opt-in may go
+            vm.props["additionalCapabilities"] = {"enableFips1403Encryption": False}
+        said = await step.rollback(ctx, {"previous": before.facts["previous"]})
+    assert said.startswith("feature unregistered")
+    assert [e for e in sandbox.log.writes() if e["path"].endswith("/unregister")]

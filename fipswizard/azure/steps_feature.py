@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from fipswizard.azure.arm_step import ArmStep
+from fipswizard.azure.vm_model import vm_facts
 from fipswizard.context import Context
 from fipswizard.engine.steps import Action, HttpAction, Outcome
 from fipswizard.errors import StepError
@@ -108,10 +107,10 @@ class FeatureStep(ArmStep):
 
     async def _wait_registered(self, ctx: Context) -> None:
         timeout = ctx.settings.feature_timeout
-        start = time.monotonic()
+        start = ctx.clock()
         while True:
             state = await self._state(ctx)
-            waited = time.monotonic() - start
+            waited = ctx.clock() - start
             if _is(state, REGISTERED):
                 return
             if not _is(state, *WAITING):
@@ -128,18 +127,18 @@ class FeatureStep(ArmStep):
             ctx.waiting(
                 f"feature {state} ({waited:.0f}s; times out at {timeout:.0f}s)", waited, timeout
             )
-            await asyncio.sleep(ctx.settings.feature_poll)
+            await ctx.sleep(ctx.settings.feature_poll)
 
     async def _wait_provider(self, ctx: Context) -> None:
         """Until GET provider says Registered: the feature reaches Compute only then (D7)."""
         arm = ctx.need_arm()
         timeout = ctx.settings.feature_timeout
-        start = time.monotonic()
+        start = ctx.clock()
         while True:
             resp = await arm.get(self.provider, self.params["resources_api"])
             body = resp.body if isinstance(resp.body, dict) else {}
             state = body.get("registrationState")
-            waited = time.monotonic() - start
+            waited = ctx.clock() - start
             if not isinstance(state, str):
                 raise StepError(
                     f"the Microsoft.Compute provider answer has no registrationState "
@@ -163,7 +162,7 @@ class FeatureStep(ArmStep):
                 waited,
                 timeout,
             )
-            await asyncio.sleep(ctx.settings.feature_poll)
+            await ctx.sleep(ctx.settings.feature_poll)
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
         if not self.params.get("unregister"):
@@ -171,7 +170,34 @@ class FeatureStep(ArmStep):
         previous = undo.get("previous")
         if previous is None or _is(str(previous), REGISTERED):
             return "was registered before this run: left as it is"
+        flagged = await self._vms_with_flag(ctx)
+        if flagged:
+            shown = ", ".join(flagged[:5]) + (
+                f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+            )
+            return (
+                f"left registered: {len(flagged)} VM(s) of subscription "
+                f"{self.params['subscription']} keep enableFips1403Encryption on ({shown}); "
+                "roll those back (or set their flag off) first, then run "
+                "`fipswizard rollback --unregister-feature` again"
+            )
         await ctx.need_arm().post(
             self.feature_path + "/unregister", self.params["api"], retry_safe=True
         )
         return f"feature unregistered (it was {undo.get('previous')} before the run)"
+
+    async def _vms_with_flag(self, ctx: Context) -> list[str]:
+        """Names of the subscription's VMs whose flag is on, read now (one paged list of the
+        whole subscription: VMs outside this run count too). Unregistering the opt-in under
+        them would leave them inconsistent, so the read must parse: a VM that does not is a
+        MalformedResource and nothing is unregistered."""
+        from fipswizard.azure.inventory import list_all
+
+        path = f"/subscriptions/{self.params['subscription']}/providers/Microsoft.Compute"
+        vms = await list_all(ctx.need_arm(), f"{path}/virtualMachines", ctx.settings.compute_api)
+        flagged = []
+        for vm in vms:
+            name = str(vm.get("name") or vm.get("id") or "?")
+            if vm_facts(vm, None, f"VM {name}").flag:
+                flagged.append(name)
+        return sorted(flagged)

@@ -68,11 +68,11 @@ def test_apply_twice_then_rollback(sandbox: SandboxProc, tmp_path: Path) -> None
     assert sandbox.vm("ubuntu2204-web")["fips_flag"] is False
     assert sandbox.vm("ubuntu2204-batch")["fips_flag"] is False
     assert sandbox.vm("rhel94-app")["fips_flag"] is True  # it was on before the run
+    # ...so the opt-in stays: unregistering it under a VM with the flag on is refused.
     feature = sandbox.get("/_sandbox/state")["subscriptions"][DEMO_SUB]["features"]
-    assert feature["Microsoft.Compute/OptInToFips1403Compliance"] in (
-        "NotRegistered",
-        "Unregistering",
-    )
+    assert feature["Microsoft.Compute/OptInToFips1403Compliance"] == "Registered"
+    said = back.stderr + back.stdout
+    assert "left registered" in said and "rhel94-app" in said
 
 
 def test_rollback_needs_confirmation_headless(sandbox: SandboxProc, tmp_path: Path) -> None:
