@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import httpx
 import pytest
 
@@ -238,21 +236,34 @@ def _feature_step(subscription: str = DEMO_SUBSCRIPTION) -> FeatureStep:
     )
 
 
-async def _context(sandbox: SandboxAzure, lines: list[str]) -> tuple[Context, ArmClient]:
+async def _context(
+    sandbox: SandboxAzure, lines: list[str], clock: FakeClock
+) -> tuple[Context, ArmClient]:
+    """The step, the client and the sandbox on one virtual clock: the real poll (10 s) and
+    the sandbox's registration times cost no wall-clock time (0.5 s before, shrunk)."""
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
     arm = ArmClient(
         CLOUDS["AzureCloud"],
         StaticToken(Secret("sandbox-token", "t")),
         correlation_id="c",
         transport=sandbox.transport(),
+        sleep=sleep,
+        clock=clock,
     )
-    settings = replace(Settings(), feature_poll=0.02, feature_timeout=10.0)
-    return Context(_NoQuestions(), settings, arm=arm, progress=lines.append), arm
+    ctx = Context(_NoQuestions(), arm=arm, progress=lines.append, clock=clock, sleep=sleep)
+    return ctx, arm
 
 
 async def test_feature_step_accepts_lowercase_states() -> None:
-    sandbox = SandboxAzure(registration_seconds=0.1, faults=Faults(feature_state_case="lower"))
+    clock = FakeClock()
+    sandbox = SandboxAzure(
+        clock=clock, registration_seconds=30, faults=Faults(feature_state_case="lower")
+    )
     lines: list[str] = []
-    ctx, arm = await _context(sandbox, lines)
+    ctx, arm = await _context(sandbox, lines, clock)
     step = _feature_step()
     async with arm:
         before = await step.check(ctx)
@@ -263,9 +274,12 @@ async def test_feature_step_accepts_lowercase_states() -> None:
 
 
 async def test_feature_step_waits_for_the_provider_to_be_registered() -> None:
-    sandbox = SandboxAzure(registration_seconds=0.05, faults=Faults(provider_seconds=0.3))
+    clock = FakeClock()
+    sandbox = SandboxAzure(
+        clock=clock, registration_seconds=30, faults=Faults(provider_seconds=120)
+    )
     lines: list[str] = []
-    ctx, arm = await _context(sandbox, lines)
+    ctx, arm = await _context(sandbox, lines, clock)
     step = _feature_step()
     async with arm:
         await step.apply(ctx, await step.check(ctx))
@@ -282,8 +296,9 @@ async def test_feature_step_waits_for_the_provider_to_be_registered() -> None:
 
 async def test_feature_step_skips_only_a_missing_feature() -> None:
     lines: list[str] = []
-    sandbox = SandboxAzure(registration_seconds=0.05)
-    ctx, arm = await _context(sandbox, lines)
+    clock = FakeClock()
+    sandbox = SandboxAzure(clock=clock, registration_seconds=30)
+    ctx, arm = await _context(sandbox, lines, clock)
     async with arm:
         retired = await _feature_step(GOV_SUBSCRIPTION).check(ctx)  # FeatureNotFound
         assert retired.done and "does not exist" in retired.detail
