@@ -105,3 +105,17 @@ def test_no_module_redefines_the_minimum_or_the_comparison() -> None:
 )
 def test_older(version: str, minimum: str, expected: bool) -> None:
     assert older(version, minimum) is expected
+
+
+def test_one_parser_for_script_facts() -> None:
+    out = "marked_at=1 booted_at=2\nos_pretty=Ubuntu 22.04.4 LTS\nBad=1\n  \ndone=all good\n"
+    assert protocol.parse_facts(out) == {
+        "marked_at": "1",
+        "booted_at": "2",
+        "os_pretty": "Ubuntu 22.04.4 LTS",
+        "done": "all good",
+    }
+    assert protocol.parse_facts("a=1 b=2\n", one_per_line=True) == {"a": "1 b=2"}
+    for path in sorted((ROOT / "fipswizard").rglob("*.py")):  # no private copies left
+        text = path.read_text()
+        assert "def _kv(" not in text and "def _facts(" not in text, path

@@ -156,13 +156,13 @@ class VmFlagStep(ArmStep):
         fipswizard/engine/rollback.py): ask the guest itself, whoever put it in FIPS mode."""
         if ctx.runner is None:
             return  # no guest channel (offline tests): the journal-based rule alone applies
+        from fipswizard.guest.protocol import parse_facts
         from fipswizard.guest.validate import VALIDATE_SCRIPT  # read-only
 
         result = await ctx.runner.run(
             VALIDATE_SCRIPT, timeout=300, read_only=True, progress=ctx.progress
         )
-        lines = [ln.partition("=") for ln in result.stdout.splitlines()]
-        value = {k.strip(): v.strip() for k, _, v in lines}.get("fips_enabled")
+        value = parse_facts(result.stdout).get("fips_enabled")
         if result.rc in (0, 10) and value == "0":
             return
         why = (

@@ -19,6 +19,26 @@ REFUSED = 20  # the script will not proceed: the guest is in a state it must not
 TIMED_OUT = 124  # like timeout(1)
 NO_RC = 125  # Run Command output lost the exit-code line
 
+# A script reports facts on stdout as `key=value` lines; a line may carry several
+# space-separated pairs (`marked_at=1 booted_at=2`) when every token is a pair. lib.sh's
+# fw_done/fw_needed/fw_refuse print `done=`/`needed=`/`refused=` with the reason.
+_KEY = re.compile(r"[a-z_][a-z0-9_-]*")
+_PAIRS = re.compile(r"([\w-]+=\S*)( [\w-]+=\S*)+")
+
+
+def parse_facts(stdout: str, *, one_per_line: bool = False) -> dict[str, str]:
+    """The `key=value` facts of a script's output (the last value of a key wins).
+    `one_per_line` keeps spaces inside values (the probe prints `os_pretty=Ubuntu 22.04 LTS`)."""
+    facts: dict[str, str] = {}
+    for line in stdout.splitlines():
+        many = not one_per_line and _PAIRS.fullmatch(line)
+        for item in line.split(" ") if many else [line]:
+            key, sep, value = item.partition("=")
+            if sep and _KEY.fullmatch(key):
+                facts[key] = value.strip()
+    return facts
+
+
 # Every script's first content line names its origin: `# fipswizard-script: <recipe>/<step>/<phase>`
 # (simulated guests pick their handler by it; the runners name the managed run command by it).
 MARKER = "# fipswizard-script: "

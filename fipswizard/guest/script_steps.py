@@ -21,7 +21,6 @@ Reboot marker contract (shared with recipes/guest/lib.sh):
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from fipswizard.guest.protocol import (
     REBOOT_MARK,
     REFUSED,
     TIMED_OUT,
+    parse_facts,
 )
 from fipswizard.guest.recipes import (
     GuestRecipe,
@@ -80,19 +80,8 @@ AGENT_ADVICE = (
 )
 
 
-def _kv(stdout: str) -> dict[str, str]:
-    facts: dict[str, str] = {}
-    for line in stdout.splitlines():
-        many = re.fullmatch(r"([\w-]+=\S*)( [\w-]+=\S*)+", line)
-        for item in line.split(" ") if many else [line]:
-            key, sep, value = item.partition("=")
-            if sep and re.fullmatch(r"[a-z_][a-z0-9_-]*", key):
-                facts[key] = value.strip()
-    return facts
-
-
 def _detail(result: ScriptResult) -> str:
-    facts = _kv(result.stdout)
+    facts = parse_facts(result.stdout)
     for key in ("refused", "error", "done", "needed", "not-applicable"):
         if key in facts:
             return facts[key] if key != "not-applicable" else "not applicable here"
@@ -189,7 +178,7 @@ class GuestScriptStep(_GuestStep):
 
     async def check(self, ctx: Context) -> Outcome:
         result = await self._phase(ctx, "check")
-        facts: dict[str, Any] = {**_kv(result.stdout), "rc": result.rc}
+        facts: dict[str, Any] = {**parse_facts(result.stdout), "rc": result.rc}
         if result.rc in (DONE, NEEDED):
             return Outcome(result.rc == DONE, _detail(result), facts)
         raise self._failure("check", result)
@@ -202,7 +191,7 @@ class GuestScriptStep(_GuestStep):
 
     async def verify(self, ctx: Context) -> Outcome:
         result = await self._phase(ctx, "verify")
-        facts: dict[str, Any] = {**_kv(result.stdout), "rc": result.rc}
+        facts: dict[str, Any] = {**parse_facts(result.stdout), "rc": result.rc}
         if result.rc == DONE:
             return Outcome(True, _detail(result), facts)
         if result.rc != NEEDED:
@@ -230,7 +219,7 @@ class GuestScriptStep(_GuestStep):
         result = await self._phase(ctx, "rollback", timeout=float(self.params.get("timeout", 3600)))
         if result.rc != DONE:
             raise self._failure("rollback", result)
-        return _detail(result) if _kv(result.stdout) else "rolled back"
+        return _detail(result) if parse_facts(result.stdout) else "rolled back"
 
 
 class RebootStep(_GuestStep):
@@ -301,7 +290,7 @@ class RebootStep(_GuestStep):
 
     async def check(self, ctx: Context) -> Outcome:
         result = await self._execute(ctx, self._script("check", REBOOT_CHECK), read_only=True)
-        facts: dict[str, Any] = {**_kv(result.stdout), "rc": result.rc}
+        facts: dict[str, Any] = {**parse_facts(result.stdout), "rc": result.rc}
         if result.rc == NEEDED:
             return Outcome(False, _detail(result), facts)
         if result.rc != DONE:
@@ -385,7 +374,7 @@ class RebootStep(_GuestStep):
         result = await self._execute(ctx, self._script("verify", REBOOT_CLEAR))
         if result.rc != DONE:
             raise self._failure("verify", result)
-        return Outcome(True, f"rebooted; {detail}", _kv(result.stdout))
+        return Outcome(True, f"rebooted; {detail}", parse_facts(result.stdout))
 
 
 def _need_target(ctx: Context) -> Target:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fipswizard.context import Context
 from fipswizard.engine.steps import Action, Outcome, ScriptAction, Step
 from fipswizard.errors import StepError
-from fipswizard.guest.protocol import marker
+from fipswizard.guest.protocol import marker, parse_facts
 
 VALIDATE_SCRIPT = (
     marker("engine/validate/check")
@@ -38,10 +38,6 @@ exit 10
 )
 
 
-def _facts(stdout: str) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
-
-
 class GuestValidateStep(Step):
     """Read-only: after the reboot, the guest must be in FIPS mode for real."""
 
@@ -53,7 +49,7 @@ class GuestValidateStep(Step):
     async def check(self, ctx: Context) -> Outcome:
         # Read-only, so the runner may send it again after a 5xx or a dropped connection.
         result = await ctx.need_runner().run(VALIDATE_SCRIPT, read_only=True, progress=ctx.progress)
-        facts = _facts(result.stdout)
+        facts = parse_facts(result.stdout)
         detail = ", ".join(
             f"{k}={facts.get(k, '?')}" for k in ("fips_enabled", "openssl_md5", "fips_provider")
         )
