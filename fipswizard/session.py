@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from fipswizard.azure.arm import ArmClient
     from fipswizard.azure.clouds import Cloud
     from fipswizard.context import ScriptRunner
+    from fipswizard.engine.findings import VmRow
 
 
 @dataclass
@@ -147,6 +148,46 @@ async def make_plan(
         offline=offline,
         unregister_feature=unregister_feature,
     )
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What both front ends show before a run: the plan, each step's state read now (GETs
+    only) and the platform preflight verdicts per VM (fipswizard/engine/findings.py)."""
+
+    plan: Plan
+    states: dict[tuple[str, str], str]
+    rows: list[VmRow]
+
+    def text(self) -> str:
+        from fipswizard.engine.preview import plan_text
+
+        return plan_text(self.plan, self.states, self.rows)
+
+    def json(self) -> str:
+        from fipswizard.engine.preview import plan_json
+
+        return plan_json(self.plan, self.states, self.rows)
+
+
+async def preview(
+    recipe: Recipe, opts: Options, *, offline: bool = False, max_attempts: int | None = None
+) -> Preview:
+    """The one preview entry point (`fipswizard plan`, the TUI's Preflight and Plan screens):
+    discover, plan and read the current states, sending no write."""
+    from fipswizard.engine.findings import vm_rows
+    from fipswizard.engine.plan_state import read_states
+
+    if offline:
+        plan = await make_plan(recipe, opts, offline=True)
+        return Preview(plan, {}, [])
+    _, correlation_id = new_ids()
+    async with make_arm(
+        make_cloud(recipe, opts), correlation_id, opts, max_attempts=max_attempts
+    ) as arm:
+        plan = await make_plan(recipe, opts, offline=False, arm=arm)
+        states = await read_states(plan, arm, opts.settings)
+    return Preview(plan, states, vm_rows(plan, states, opts.settings.min_agent))
 
 
 async def run_apply(

@@ -38,6 +38,6 @@ def describe_error(err: BaseException, log_path: str = "") -> ErrorInfo:
     return ErrorInfo(
         "Internal error",
         type(err).__name__,
-        redact(f"{type(err).__name__}: {err}".splitlines()[0]),
+        redact(f"{type(err).__name__}: {err}"),  # the traceback goes to the log, never here
         "this is a bug in fipswizard; please report it with the log file" + where,
     )

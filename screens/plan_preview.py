@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from textual.app import ComposeResult
@@ -11,8 +10,8 @@ from textual.content import Content
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from fipswizard.engine.plan import Plan, Unit
-from fipswizard.engine.preview import plan_text
+from fipswizard.engine.plan import Plan, Unit, subscription_key
+from fipswizard.engine.preview import plan_sections
 from fipswizard.engine.steps import HttpAction, Risk
 from screens.base import WizardScreen
 from screens.command_table import bindings_for
@@ -26,17 +25,20 @@ RISK_STYLE = {
 }
 
 
-def split_sections(text: str) -> tuple[str, list[str]]:
-    """The preview's header and one section per plan unit (they start with "== ")."""
-    parts = re.split(r"\n(?=== )", text.rstrip("\n"))
-    return parts[0], parts[1:]
-
-
 def highlight(text: str) -> Content:
+    """Style the risk labels and headings the preview prints; the text itself is not read."""
     content = Content(text)
     for risk, style in RISK_STYLE.items():
-        content = content.highlight_regex(re.escape(f"[{risk}]"), style=style)
-    return content.highlight_regex(re.compile(r"^== .* ==$", re.M), style="bold $accent")
+        content = content.highlight_regex(_literal(f"[{risk}]"), style=style)
+    return content.highlight_regex(HEADING, style="bold $accent")
+
+
+HEADING = r"(?m)^== .* ==$"  # the preview's section headings (engine/preview.py)
+
+
+def _literal(text: str) -> str:
+    """`text` as a pattern matching itself (the labels hold only "[", "]", "-" and letters)."""
+    return "".join(f"\\{c}" if c in "[]-" else c for c in text)
 
 
 def plan_counts(plan: Plan) -> str:
@@ -54,13 +56,18 @@ def plan_counts(plan: Plan) -> str:
     )
 
 
-def unit_label(unit: Unit) -> str:
-    """Short: the VM name (or the subscription), marked when a step needs confirmation."""
-    name = (
-        unit.key.rsplit("/", 1)[-1]
-        if unit.after is not None
-        else f"subscription {unit.key.split(':', 1)[1][:8]}…"
-    )
+def unit_label(plan: Plan, unit: Unit) -> str:
+    """Short: the VM name (or the subscription), marked when a step needs confirmation.
+
+    Names come from the recipe's typed targets, never from splitting the unit's key."""
+    name = f"{unit.key}"
+    for rt in plan.recipe.targets:
+        if rt.target.key == unit.key:
+            name = rt.target.vm
+            break
+        if subscription_key(rt.target.subscription) == unit.key:
+            name = f"subscription {rt.target.subscription[:8]}…"
+            break
     risky = any(s.risk.needs_confirmation for s in unit.steps)
     return f"{name} !" if risky else name
 
@@ -72,15 +79,17 @@ class PlanScreen(WizardScreen[Nav]):
     def __init__(self, plan: Plan, states: dict[tuple[str, str], str]) -> None:
         super().__init__()
         self.plan = plan
-        self.text = plan_text(plan, states)
-        self.header, self.sections = split_sections(self.text)
+        self.parts = plan_sections(plan, states)
+        self.unit_ids = [f"unit-{n}" for n in range(len(plan.units))]
+        self.text = str(self.parts)
 
     def compose_body(self) -> ComposeResult:
         yield Static(plan_counts(self.plan), id="plan-counts")
         with Horizontal(id="plan-panes"):
             options = [Option("Whole plan", id="all")]
             options += [
-                Option(unit_label(u), id=f"unit-{n}") for n, u in enumerate(self.plan.units)
+                Option(unit_label(self.plan, u), id=uid)
+                for uid, u in zip(self.unit_ids, self.plan.units, strict=True)
             ]
             units = OptionList(*options, id="plan-units")
             units.tooltip = "Pick a VM to see only its steps."
@@ -99,7 +108,7 @@ class PlanScreen(WizardScreen[Nav]):
         if option_id == "all":
             text = self.text
         else:
-            text = self.header + "\n" + self.sections[int(option_id.split("-")[1])]
+            text = self.parts.unit(self.unit_ids.index(option_id))
         self.query_one("#plan-text", Static).update(highlight(text))
         self.query_one("#plan-scroll", ScrollableContainer).scroll_home(animate=False)
 

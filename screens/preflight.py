@@ -7,10 +7,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.widgets import Button, DataTable, Static
 
+from fipswizard.engine.findings import VmRow, finding_line, vm_rows
 from fipswizard.engine.plan import Plan
 from screens.base import WizardScreen
 from screens.command_table import bindings_for
-from screens.findings import VmRow, vm_rows
 from screens.results import Nav
 
 LEVEL_VAR = {"ok": "$success", "info": "$primary", "warning": "$warning", "refusal": "$error"}
@@ -19,7 +19,8 @@ VERDICT_VAR = {"ready": "success", "warnings": "warning", "refused": "error"}
 
 def row_details(row: VmRow) -> str:
     lines = [f"[b]{escape(row.key)}[/b]", ""]
-    lines += [f"[{LEVEL_VAR[f.level]}]{f.level:<8}[/] {escape(f.text)}" for f in row.findings]
+    # The same line `fipswizard plan` prints (finding_line), coloured by level.
+    lines += [f"[{LEVEL_VAR[f.level]}]{escape(finding_line(f))}[/]" for f in row.findings]
     if row.checks:
         lines += ["", "[b]Read now (GETs only):[/b]"] + [f"  {escape(c)}" for c in row.checks]
     return "\n".join(lines)

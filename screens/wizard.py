@@ -199,17 +199,13 @@ class Wizard:
 
     async def _read(self, s: WizardSession, recipe: Recipe) -> tuple[Plan, dict[Any, str]]:
         """Discover, plan and read each step's current state: GETs only."""
-        from fipswizard.engine.plan_state import read_states
-        from fipswizard.session import make_arm, make_cloud, make_plan, new_ids
+        from fipswizard.session import preview
 
         self.phase(
             "preflight", f"Reading {len(recipe.targets)} VM(s) from Azure (GETs only)...", busy=True
         )
-        _, correlation_id = new_ids()
-        async with make_arm(make_cloud(recipe, s.opts), correlation_id, s.opts) as arm:
-            plan = await make_plan(recipe, s.opts, offline=False, arm=arm)
-            states = await read_states(plan, arm, s.opts.settings)
-        return plan, states
+        shown = await preview(recipe, s.opts)  # the same entry point as `fipswizard plan`
+        return shown.plan, shown.states
 
     async def _run(self, s: WizardSession, w: Walk, choice: RunChoice) -> RunFeed:
         from fipswizard.session import run_apply

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 from fipswizard.azure.arm import ArmClient
 from fipswizard.azure.arm_step import ArmStep
@@ -11,9 +13,27 @@ from fipswizard.engine.plan import Plan
 from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.errors import FipsWizardError
 
+GUEST_STATE = "checked at run time (inside the guest)"
+
+
+class StepState(str):
+    """A step's state read now: the line the preview prints ("done, will skip: ...",
+    "will run: ...", "unknown: ...") that also carries the check's typed result, so readers
+    (the preflight verdicts) use `done` and `facts` instead of parsing the line."""
+
+    done: bool | None  # None: not known (the read failed, or checked inside the guest)
+    facts: Mapping[str, Any]
+
+    def __new__(
+        cls, text: str, done: bool | None = None, facts: Mapping[str, Any] | None = None
+    ) -> StepState:
+        state = super().__new__(cls, text)
+        state.done, state.facts = done, dict(facts or {})
+        return state
+
 
 async def read_states(plan: Plan, arm: ArmClient, settings: Settings) -> dict[tuple[str, str], str]:
-    """(target, step id) -> "done: ..." or "will run: ..." for steps whose check is a GET."""
+    """(target, step id) -> its `StepState`, for steps whose check is a GET."""
     ctx = Context(prompter=HeadlessPrompter(False), settings=settings, arm=arm)
     gate = asyncio.Semaphore(plan.recipe.concurrency)
     states: dict[tuple[str, str], str] = {}
@@ -23,13 +43,14 @@ async def read_states(plan: Plan, arm: ArmClient, settings: Settings) -> dict[tu
             try:
                 out = await step.check(ctx)
             except FipsWizardError as err:
-                states[(key, step.id)] = f"unknown: {str(err).splitlines()[0]}"
+                states[(key, step.id)] = StepState(f"unknown: {err.headline().splitlines()[0]}")
                 return
-        states[(key, step.id)] = ("done, will skip: " if out.done else "will run: ") + out.detail
+        text = ("done, will skip: " if out.done else "will run: ") + out.detail
+        states[(key, step.id)] = StepState(text, out.done, out.facts)
 
     jobs = [one(u.key, s) for u in plan.units for s in u.steps if isinstance(s, ArmStep)]
     await asyncio.gather(*jobs)
     for u in plan.units:
         for s in u.steps:
-            states.setdefault((u.key, s.id), "checked at run time (inside the guest)")
+            states.setdefault((u.key, s.id), StepState(GUEST_STATE))
     return states

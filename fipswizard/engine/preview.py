@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from fipswizard.engine.findings import VmRow, verdict_lines
 from fipswizard.engine.plan import Plan, Unit
 from fipswizard.engine.steps import Action, HttpAction, Risk, ScriptAction, Step
 from fipswizard.secrets import redact
@@ -124,7 +126,9 @@ def _footer(summary: dict[str, Any]) -> list[str]:
     ]
 
 
-def plan_json(plan: Plan, states: dict[tuple[str, str], str]) -> str:
+def plan_json(
+    plan: Plan, states: dict[tuple[str, str], str], rows: list[VmRow] | None = None
+) -> str:
     units = []
     for u in plan.units:
         units.append(
@@ -149,6 +153,15 @@ def plan_json(plan: Plan, states: dict[tuple[str, str], str]) -> str:
         "summary": plan_summary(plan, states),
         "problems": problems(plan, states),
     }
+    if rows and not plan.offline:
+        doc["preflight"] = [
+            {
+                "target": row.key,
+                "verdict": row.verdict,
+                "findings": [{"level": f.level, "text": f.text} for f in row.findings],
+            }
+            for row in rows
+        ]
     return redact(json.dumps(doc, indent=2))
 
 
@@ -194,7 +207,29 @@ def _read_line(plan: Plan, states: dict[tuple[str, str], str]) -> str:
     )
 
 
-def plan_text(plan: Plan, states: dict[tuple[str, str], str]) -> str:
+@dataclass(frozen=True)
+class PlanText:
+    """The preview's text in parts, so a front end shows one unit without parsing the text:
+    `header` (run line, preflight verdicts, lib.sh), one part per plan unit (in `plan.units`
+    order) and `footer` (skipped targets, summary). `str()` is what `fipswizard plan` prints."""
+
+    header: str
+    units: tuple[str, ...]
+    footer: str
+
+    def __str__(self) -> str:
+        return "\n".join([self.header, *self.units, self.footer]) + "\n"
+
+    def unit(self, n: int) -> str:
+        """The header and unit `n` alone (the TUI's per-VM view)."""
+        return f"{self.header}\n{self.units[n]}\n"
+
+
+def plan_sections(
+    plan: Plan, states: dict[tuple[str, str], str], rows: list[VmRow] | None = None
+) -> PlanText:
+    """The preview; with `rows` (`engine.findings.vm_rows`) it includes the platform
+    preflight verdicts the TUI's Preflight screen shows."""
     r = plan.recipe
     lines = [
         f"fipswizard plan: {r.path}: {len(r.targets)} VM(s), cloud {r.cloud} ({plan.endpoint})",
@@ -202,14 +237,22 @@ def plan_text(plan: Plan, states: dict[tuple[str, str], str]) -> str:
         "irreversible.",
         "Current state " + ("not read (--offline)." if plan.offline else _read_line(plan, states)),
     ]
+    if rows and not plan.offline:
+        lines += ["", *verdict_lines(rows)]
     scripted = any(isinstance(a, ScriptAction) for s in plan.all_steps() for a in s.actions())
     prelude = _prelude() if scripted else ""
     if prelude:
         lines += ["", "== lib.sh: the shared prelude every recipe script starts with =="]
         lines += ["        | " + line for line in prelude.splitlines()]
-    for u in plan.units:
-        lines += _unit_text(u, states, prelude)
+    units = tuple(redact("\n".join(_unit_text(u, states, prelude))) for u in plan.units)
+    footer: list[str] = []
     for key, reason in plan.skipped.items():
-        lines += ["", f"== skipped by the recipe: {key} ==", f"   reason: {reason}"]
-    lines += _footer(plan_summary(plan, states))
-    return redact("\n".join(lines)) + "\n"
+        footer += ["", f"== skipped by the recipe: {key} ==", f"   reason: {reason}"]
+    footer += _footer(plan_summary(plan, states))
+    return PlanText(redact("\n".join(lines)), units, redact("\n".join(footer)))
+
+
+def plan_text(
+    plan: Plan, states: dict[tuple[str, str], str], rows: list[VmRow] | None = None
+) -> str:
+    return str(plan_sections(plan, states, rows))

@@ -156,25 +156,14 @@ def print_progress(event: Event) -> None:
 
 
 async def plan(args: argparse.Namespace) -> int:
-    from fipswizard.engine.preview import plan_json, plan_text, problems
-    from fipswizard.session import load_secrets, make_arm, make_cloud, make_plan, new_ids
+    from fipswizard.engine.preview import problems
+    from fipswizard.session import load_secrets, preview
 
     recipe = load_recipe(args.recipe)
-    opts = options(args)
-    if args.offline:
-        the_plan = await make_plan(recipe, opts, offline=True)
-        states: dict[tuple[str, str], str] = {}
-    else:
-        from fipswizard.engine.plan_state import read_states
-
-        _, correlation_id = new_ids()
-        # A preview gives up sooner than a run on an endpoint that does not answer.
-        cloud = make_cloud(recipe, opts)
-        async with make_arm(cloud, correlation_id, opts, max_attempts=PLAN_ATTEMPTS) as arm:
-            the_plan = await make_plan(recipe, opts, offline=False, arm=arm)
-            states = await read_states(the_plan, arm, opts.settings)
-    render = plan_json if args.format == "json" else plan_text
-    sys.stdout.write(render(the_plan, states) + ("\n" if args.format == "json" else ""))
+    # A preview gives up sooner than a run on an endpoint that does not answer.
+    shown = await preview(recipe, options(args), offline=args.offline, max_attempts=PLAN_ATTEMPTS)
+    the_plan, states = shown.plan, shown.states
+    sys.stdout.write(shown.json() + "\n" if args.format == "json" else shown.text())
     for warning in missing_secrets(the_plan, recipe, set(load_secrets(recipe))):
         print(f"fipswizard: warning: {warning}", file=sys.stderr)
     found = problems(the_plan, states)

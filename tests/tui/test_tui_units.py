@@ -19,7 +19,9 @@ from fipswizard.azure.arm_errors import ArmError
 from fipswizard.azure.clouds import resolve_cloud
 from fipswizard.azure.inventory import list_vms, vm_row
 from fipswizard.context import Settings, Target
+from fipswizard.engine.findings import vm_rows
 from fipswizard.engine.plan import build_plan
+from fipswizard.engine.plan_state import StepState
 from fipswizard.engine.prompter import StepQuestion
 from fipswizard.errors import StepError
 from fipswizard.recipe import Recipe, RecipeTarget
@@ -30,7 +32,6 @@ from screens.command_table import SCREENS, WizardCommands, bindings_for, help_ma
 from screens.confirm import ConfirmScreen
 from screens.dialogs import HelpScreen, QuestionScreen
 from screens.error_info import describe_error
-from screens.findings import vm_rows
 from screens.plan_preview import PlanScreen
 from screens.preflight import PreflightScreen
 from screens.rollback import RollbackScreen
@@ -126,7 +127,9 @@ def test_findings_name_refusals_and_warnings_with_reasons() -> None:
         }
     )
     key = f"subscription:{SUB}"
-    states = {(key, "feature"): "will run: feature state NotRegistered"}
+    # The feature's state comes from the check's facts, not from its line of text.
+    line = StepState("will run: feature state Unregistered", False, {"previous": "NotRegistered"})
+    states: dict[tuple[str, str], str] = {(key, "feature"): line}
     rows = {r.vm: r for r in vm_rows(plan, states)}
     assert rows["good"].verdict == "ready" and rows["good"].flag == "on"
     assert rows["good"].feature == "NotRegistered"
