@@ -205,6 +205,26 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--root", metavar="DIR", help="assess a mounted root instead of /")
     ck.add_argument("--format", choices=["text", "json"], default="text")
 
+    from fipswizard.headless import evidence_cmd, status_cmd
+
+    st = sub.add_parser(
+        "status",
+        help="where each VM stands (read-only): flag, region, agent, guest; a verdict per VM",
+        formatter_class=fmt,
+        epilog=status_cmd.EPILOG,
+    )
+    st.add_argument("recipe", metavar="RECIPE")
+    st.add_argument("--guest", action="store_true", help="also run the read-only guest probe")
+    st.add_argument("--format", choices=["text", "json"], default="text")
+    ev = sub.add_parser(
+        "evidence",
+        help="write an evidence bundle for a journal's or recipe's VMs (read-only)",
+        formatter_class=fmt,
+        epilog=evidence_cmd.EPILOG,
+    )
+    ev.add_argument("source", metavar="JOURNAL|RECIPE", help="a .jsonl journal or a recipe")
+    ev.add_argument("-o", "--output", required=True, metavar="DIR", help="bundle folder")
+
     bu = sub.add_parser("butane", help="print a Butane config for new FIPS Flatcar instances")
     bu.add_argument("--ssh-key", action="append", metavar="KEY", help="authorized key to add")
 
@@ -258,6 +278,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from fipswizard.headless.check import run_check
 
         return run_check(Path(args.root) if args.root else None, args.format, sys.stdout)
+    if args.command == "status":
+        from fipswizard.headless.status_cmd import status
+
+        return asyncio.run(status(args))
+    if args.command == "evidence":
+        from fipswizard.headless.evidence_cmd import evidence
+
+        return asyncio.run(evidence(args))
     if args.command == "butane":
         from fipswizard.guest.butane import render_butane
 

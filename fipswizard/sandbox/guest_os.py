@@ -219,7 +219,37 @@ def probe(guest: SimGuest, script: str, params: Mapping[str, str]) -> ScriptResu
 
         facts["fms_is_enabled"] = fms_state(guest)
         facts["fms_check"] = 1 if fms_state(guest) == 1 else 0
+    major = guest.distro_id + " " + guest.distro_version.split(".")[0]
+    provider = FIPS_PROVIDERS.get(major) or FIPS_PROVIDERS.get(guest.distro_id)
+    if guest.fips_enabled and provider:  # the fips provider is listed only once it is loaded
+        name, version = guest.extra.get("fips_provider", provider)
+        facts.update(openssl_fips_name=name, openssl_fips_version=version)
+    if guest.fips_enabled and guest.distro_id in ("rhel", "almalinux", "flatcar"):
+        # Linux 6.0+ and the RHEL 9 backport expose fips_name; the Ubuntu 22.04 5.15 FIPS
+        # kernel's: UNCONFIRMED, so not simulated. Flatcar keeps the Kconfig default name.
+        facts["kernel_fips_name"] = KERNEL_FIPS_NAMES.get(guest.distro_id, "")
+        facts["kernel_fips_version"] = guest.kernel
     return 0, "".join(f"{k}={v}\n" for k, v in facts.items()), ""
+
+
+# What `openssl list -providers` names the loaded FIPS provider, per "<ID> <major>": strings
+# from public runtime transcripts (Ubuntu: a 3rd-party CMMC evidence file; RHEL 9.2+: several
+# transcripts; AlmaLinux + TuxCare: cloudlinux/tuxcare-documentation). Flatcar builds fips.so
+# from its own OpenSSL (flatcar/scripts dev-libs/openssl ebuild: 3.2.3 in 2024-12 through 3.5.7
+# in 2026-07; the version on Stable 4230 is UNCONFIRMED, any 3.2+ is uncertified alike).
+# guest.extra["fips_provider"] overrides per VM.
+FIPS_PROVIDERS: dict[str, tuple[str, str]] = {
+    "ubuntu 22": ("Ubuntu 22.04 OpenSSL Cryptographic Module", "3.0.5-0ubuntu0.1+Fips2.1"),
+    "ubuntu 24": ("Ubuntu 24.04 OpenSSL Cryptographic Module", "3.0.13-0ubuntu3+Fips1"),
+    "rhel 9": ("Red Hat Enterprise Linux 9 - OpenSSL FIPS Provider", "3.0.7-395c1a240fbfffd8"),
+    "almalinux 9": ("OpenSSL FIPS Provider for AlmaLinux 9", "3.0.7-1d2bd88ee26b3c90"),
+    "flatcar": ("OpenSSL FIPS Provider", "3.4.1"),
+}
+KERNEL_FIPS_NAMES = {  # CONFIG_CRYPTO_FIPS_NAME (RHEL kernel.spec; upstream Kconfig default)
+    "rhel": "Red Hat Enterprise Linux 9 - Kernel Cryptographic API",
+    "almalinux": "Linux Kernel Cryptographic API",
+    "flatcar": "Linux Kernel Cryptographic API",
+}
 
 
 @script_handler("engine/validate/check")

@@ -1,0 +1,1 @@
+"""Evidence an auditor can read: collection (read-only), CMVP assessment, the bundle."""

@@ -1,0 +1,52 @@
+"""What the evidence is about: a journal (the run's recipe, run id, correlation ids and the
+steps it recorded per VM) or a recipe (the VMs only)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fipswizard.evidence.bundle import RunInfo, utc
+from fipswizard.recipe import Recipe, load_recipe
+
+JOURNAL_SUFFIX = ".jsonl"
+
+
+def load_source(path: str) -> tuple[Recipe, RunInfo, dict[str, list[dict[str, Any]]]]:
+    """(recipe, run info, target key -> step records). A `.jsonl` file is a journal."""
+    if not path.endswith(JOURNAL_SUFFIX):
+        return load_recipe(path), RunInfo(f"recipe {Path(path).name}", "none", ()), {}
+    from fipswizard.engine.journal import Journal
+    from fipswizard.session import journal_recipe
+
+    journal = Journal(path)
+    records = journal.records()
+    recipe = journal_recipe(journal)
+    runs = [r for r in records if r.get("event") == "run-start"]
+    steps: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if r.get("event") in ("step-end", "step-skip") and r.get("target"):
+            steps[str(r["target"])].append(
+                {
+                    "run": str(r.get("run", "")),
+                    "step_id": str(r.get("step_id", "")),
+                    "status": str(r.get("status", "skipped")),
+                    "at": _ts(r.get("ts")),
+                }
+            )
+    run = RunInfo(
+        f"journal {Path(path).name}",
+        str(runs[-1].get("run", "")) if runs else "none",
+        tuple(
+            dict.fromkeys(str(r.get("correlation_id", "")) for r in runs if r.get("correlation_id"))
+        ),
+    )
+    return recipe, run, dict(steps)
+
+
+def _ts(value: object) -> str:
+    if isinstance(value, int | float):
+        return utc(datetime.fromtimestamp(value, UTC))
+    return str(value or "")
