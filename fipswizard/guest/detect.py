@@ -115,6 +115,14 @@ if has fips-mode-setup; then
   fips-mode-setup --is-enabled >/dev/null 2>&1; kv fms_is_enabled "$?"
   fips-mode-setup --check >/dev/null 2>&1; kv fms_check "$?"
 fi
+# Evidence: the FIPS provider as `openssl list -providers` prints it (OpenSSL 3: the provider
+# id indented two spaces, then "name:"/"version:" lines); CMVP certificates name that version.
+# The kernel's fips_name/fips_version (Linux 6.0+, RHEL 9) "must match ... FIPS certificates".
+has openssl && timeout 30 openssl list -providers 2>/dev/null | awk '/^  [^ ]/ {f = ($1 == "fips")}
+  f && $1 == "name:" {sub(/^ *name: */, ""); print "openssl_fips_name=" substr($0, 1, 120)}
+  f && $1 == "version:" {print "openssl_fips_version=" substr($2, 1, 60)}'
+for k in fips_name fips_version; do
+  [ -r /proc/sys/crypto/$k ] && kv "kernel_$k" "$(cat /proc/sys/crypto/$k)"; done
 exit 0
 """
 )
@@ -157,6 +165,10 @@ class GuestFacts:
     pro_execution: str | None = None
     fms_is_enabled: int | None = None  # fips-mode-setup --is-enabled rc (0 on, 1 mixed, 2 off)
     fms_check: int | None = None
+    openssl_fips_name: str | None = None  # `openssl list -providers`: the fips provider's name
+    openssl_fips_version: str | None = None  # ... and version (what a CMVP certificate names)
+    kernel_fips_name: str | None = None  # /proc/sys/crypto/fips_name (absent before Linux 6.0)
+    kernel_fips_version: str | None = None  # /proc/sys/crypto/fips_version
     source: str = "probe"
     complete: bool = True  # False when the probe output was cut
 
@@ -247,6 +259,10 @@ def parse_probe(stdout: str) -> GuestFacts:
         pro_execution=opt("pro_execution"),
         fms_is_enabled=num("fms_is_enabled"),
         fms_check=num("fms_check"),
+        openssl_fips_name=opt("openssl_fips_name"),
+        openssl_fips_version=opt("openssl_fips_version"),
+        kernel_fips_name=opt("kernel_fips_name"),
+        kernel_fips_version=opt("kernel_fips_version"),
         source="probe",
         complete="probe" in raw,
     )
