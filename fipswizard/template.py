@@ -239,6 +239,22 @@ def _collect(node: Node, path: str, reader: _Reader, found: list[tuple[str, Node
             found.append((child_path, child))
         if "resources" in child.members:  # child resources nest under their parent
             _collect(child.members["resources"][1], f"{child_path}.resources", reader, found)
+        inner = _inline_template(child)
+        if inner is not None:  # a nested deployment's inline template deploys VMs too
+            _collect(inner, f"{child_path}.properties.template.resources", reader, found)
+
+
+def _inline_template(resource: Node) -> Node | None:
+    """`properties.template.resources` of a Microsoft.Resources/deployments resource
+    (learn.microsoft.com azure-resource-manager/templates/linked-templates, "Nested template")."""
+    if str(resource.value.get("type", "")).lower() != "microsoft.resources/deployments":
+        return None
+    props = resource.members.get("properties")
+    template = props[1].members.get("template") if props else None
+    if template is None or not isinstance(template[1].value, dict):
+        return None
+    inner = template[1].members.get("resources")
+    return inner[1] if inner else None
 
 
 # ---- deciding what each VM is ---------------------------------------------------------------
@@ -306,6 +322,10 @@ class _Edit:
     text: str
 
 
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"  # a CRLF file stays CRLF
+
+
 def _indent_of(text: str, at: int) -> str:
     line_start = text.rfind("\n", 0, at) + 1
     prefix = text[line_start:at]
@@ -317,7 +337,7 @@ def _insert_member(text: str, obj: Node, member: str) -> _Edit:
     if obj.members:
         first_at = min(at for at, _ in obj.members.values())
         indent = _indent_of(text, first_at)
-        sep = ("\n" + indent) if indent else " "
+        sep = (_newline(text) + indent) if indent else " "
         return _Edit(first_at, first_at, member + "," + (sep if indent else " "))
     return _Edit(obj.start + 1, obj.end - 1, member)
 
@@ -410,7 +430,7 @@ def _append_member(text: str, node: Node, member: str) -> _Edit:
         return _Edit(node.start + 1, node.end - 1, member)
     last_at, last = max(node.members.values(), key=lambda m: m[1].end)
     indent = _indent_of(text, last_at)
-    return _Edit(last.end, last.end, (",\n" + indent if indent else ", ") + member)
+    return _Edit(last.end, last.end, ("," + _newline(text) + indent if indent else ", ") + member)
 
 
 def bicep_snippet(api_version: str = FIPS_API) -> str:

@@ -236,3 +236,42 @@ def test_bicep_snippet_types_the_boolean() -> None:
     text = bicep_snippet()
     assert "'Microsoft.Compute/virtualMachines@2025-04-01'" in text
     assert "enableFips1403Encryption: true" in text and "'true'" not in text
+
+
+def test_crlf_template_stays_crlf() -> None:
+    before = FLEET.read_text().replace("\n", "\r\n")
+    after = patch_template(before, "fleet.json").text
+    assert after.count("\n") == after.count("\r\n") == before.count("\r\n") + 1
+
+
+def test_vm_in_a_nested_deployments_inline_template_is_patched() -> None:
+    text = json.dumps(
+        {
+            "resources": [
+                {
+                    "type": "Microsoft.Resources/deployments",
+                    "apiVersion": "2022-09-01",
+                    "name": "inner",
+                    "properties": {
+                        "mode": "Incremental",
+                        "template": {
+                            "resources": [
+                                {
+                                    "type": "Microsoft.Compute/virtualMachines",
+                                    "apiVersion": "2024-03-01",
+                                    "name": "deep",
+                                    "properties": {"osProfile": {"linuxConfiguration": {}}},
+                                }
+                            ]
+                        },
+                    },
+                }
+            ]
+        },
+        indent=2,
+    )
+    out = patch_template(text)
+    deep = read_json(out.text, "t").value["resources"][0]["properties"]["template"]["resources"][0]
+    assert deep["apiVersion"] == FIPS_API
+    assert deep["properties"]["additionalCapabilities"] == {"enableFips1403Encryption": True}
+    assert "properties.template.resources[0]" in out.changed[0]
