@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from fipswizard.guest.protocol import secret_var
 from fipswizard.sandbox.guest_model import RHEL9_DAEMON_MAIN, ScriptResult, SimGuest
 from fipswizard.sandbox.guest_os import (
     Say,
@@ -198,7 +199,7 @@ def tuxctl_register(
         return say.needed("not registered with TuxCare ESU")
     if not state["release"]:
         return say.refused("tuxctl is missing: install tuxcare-release first")
-    if not params.get("FW_SECRET_TUXCARE_KEY"):
+    if not params.get(secret_var("tuxcare_key")):
         return say.refused("no TuxCare ESU licence key: provide the secret tuxcare_key")
     backup(guest, TOKEN_FILE)
     # tuxctl keeps the key here; the sandbox records only that it did, never the value.

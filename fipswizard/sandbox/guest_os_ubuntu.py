@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from fipswizard.guest.protocol import secret_var
 from fipswizard.sandbox.guest_model import ScriptResult, SimGuest
 from fipswizard.sandbox.guest_os import Say, mark_reboot, step_handler
 
@@ -34,7 +35,7 @@ def pro_attach(guest: SimGuest, phase: str, params: Mapping[str, str], script: s
         return say.done("attached to Ubuntu Pro")
     if phase != "apply":
         return say.needed("not attached to Ubuntu Pro")
-    if not params.get("FW_SECRET_PRO_TOKEN"):
+    if not params.get(secret_var("pro_token")):
         return say.refused(
             "not attached to Ubuntu Pro and no token given: provide the secret "
             "pro_token, or use an Ubuntu Pro image"
