@@ -151,3 +151,28 @@ async def test_recipe_new_marks_scale_set_vm_skip_with_reason(
     assert len(recipe.targets) == len(
         [v for v in demo_estate().vms.values() if v.subscription == DEMO_SUBSCRIPTION]
     )
+
+
+async def test_recipe_new_by_kql_selects_the_same_35(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from fipswizard.headless import commands
+    from tests.test_selection import EXPECTED, KQL
+
+    monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "selector-token-0000")
+    sandbox = SandboxAzure(fleet())
+    monkeypatch.setattr(commands, "options", lambda args: _opts(sandbox))
+    args = _new_args(tmp_path, subscription=[SUB_A, SUB_B], query=KQL)
+    assert await asyncio.to_thread(commands.recipe_new, args) == 0
+    recipe = load_recipe(tmp_path / "r.toml")
+    assert {rt.target.key for rt in recipe.targets} == EXPECTED
+    assert recipe.selector["query"] == KQL
+
+
+def test_recipe_new_selection_bad_input_exits_2(tmp_path: Path) -> None:
+    from fipswizard.headless.cli import main
+
+    assert main(["recipe", "new", "--subscription", SUB_A]) == 2  # nothing selects a VM
+    assert main(["recipe", "new", "--resource-group", "rg"]) == 2  # no subscription, no query
