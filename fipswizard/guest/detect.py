@@ -17,7 +17,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from fipswizard.errors import FipsWizardError
-from fipswizard.guest.protocol import marker
+from fipswizard.guest.protocol import marker, parse_facts
 from fipswizard.guest.recipes import GuestRecipe, all_guest_recipes
 
 PROBE_SCRIPT = (
@@ -218,11 +218,7 @@ class GuestFacts:
 
 
 def parse_probe(stdout: str) -> GuestFacts:
-    raw: dict[str, str] = {}
-    for line in stdout.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and re.fullmatch(r"[a-z_]+", key):
-            raw[key] = value.strip()
+    raw = parse_facts(stdout, one_per_line=True)
 
     def opt(key: str, absent: tuple[str, ...] = ("", "absent")) -> str | None:
         value = raw.get(key)
