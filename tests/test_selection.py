@@ -223,3 +223,20 @@ async def test_sandbox_list_pages_and_rejects_forged_skiptoken() -> None:
         assert len(first.body["value"]) == arm_list.PAGE_SIZE and "nextLink" in first.body
         with pytest.raises(Exception, match="InvalidSkipToken"):
             await arm.get(path, API, **{"$skiptoken": "forged"})
+
+
+async def test_sandbox_lists_a_flexible_scale_sets_vms_by_filter() -> None:
+    from fipswizard.sandbox import demo_estate
+    from fipswizard.sandbox.estate import DEMO_GROUP, DEMO_SUBSCRIPTION
+
+    sandbox = SandboxAzure(demo_estate())
+    group = f"/subscriptions/{DEMO_SUBSCRIPTION}/resourceGroups/{DEMO_GROUP}"
+    vmss = f"{group}/providers/Microsoft.Compute/virtualMachineScaleSets/webpool"
+    async with client(sandbox) as arm:
+        got = await arm.get(
+            f"{group}/providers/{VMS}", API, **{"$filter": f"virtualMachineScaleSet/id eq '{vmss}'"}
+        )
+        assert [vm["name"] for vm in got.body["value"]] == ["webpool_4f2a9c1e"]
+        assert got.body["value"][0]["properties"]["virtualMachineScaleSet"]["id"] == vmss
+        with pytest.raises(Exception, match="InvalidParameter"):
+            await arm.get(f"{group}/providers/{VMS}", API, **{"$filter": "name eq 'x'"})
