@@ -175,7 +175,7 @@ def assess(
         return Claim(kind, name, version, level, wording, row, days, tuple(warn))
 
     if not fips_on:
-        return claim(NONE, "None: FIPS mode is not on, so no validated module is in use")
+        return claim(NONE, "None: FIPS mode is not on")
     if not version:
         return claim(NONE, "None (FIPS mode only): the module version could not be read")
     if kind == "kernel":  # EL's `uname -r` (and fips_version = UTS_RELEASE) end in the arch
