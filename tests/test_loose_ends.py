@@ -8,6 +8,7 @@ import httpx
 
 from fipswizard.azure.arm_step import vm_params
 from fipswizard.azure.arm_url import arm_url
+from fipswizard.azure.steps_validate import ReallocateFix
 from fipswizard.azure.steps_vm import AgentStep, VmFlagStep
 from fipswizard.context import Context, ScriptResult
 from fipswizard.engine.prompter import HeadlessPrompter
@@ -74,6 +75,12 @@ class Arm:
 
         self.sent.append(("PUT", arm_url(ARM, path, api_version), body))
         return ArmResponse(200, httpx.Headers({"ETag": '"2"'}), vm_body(True))
+
+    async def post(self, path: str, api_version: str, body: Any = None, **_kw: Any) -> Any:
+        from fipswizard.azure.arm_response import ArmResponse
+
+        self.sent.append(("POST", arm_url(ARM, path, api_version), body))
+        return ArmResponse(200, httpx.Headers(), None)
 
 
 def arm_ctx(arm: Arm) -> Context:
@@ -165,3 +172,11 @@ async def test_unregister_feature_waits_until_no_vm_of_the_subscription_has_the_
         said = await step.rollback(ctx, {"previous": before.facts["previous"]})
     assert said.startswith("feature unregistered")
     assert [e for e in sandbox.log.writes() if e["path"].endswith("/unregister")]
+
+
+async def test_reallocate_fix_preview_is_what_it_sends() -> None:
+    step = ReallocateFix("t", "fix", Risk.DISRUPTIVE, vm_params(ARM, "2025-04-01", VM_PATH))
+    arm = Arm()
+    await step.apply(arm_ctx(arm), None)  # type: ignore[arg-type]
+    preview = [(a.method, a.url, a.body) for a in step.actions() if isinstance(a, HttpAction)]
+    assert arm.sent == preview  # deallocate, start, then the agent wait's GET (was missing)

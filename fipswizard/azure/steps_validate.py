@@ -7,7 +7,7 @@ import secrets as pyrandom
 import string
 from typing import Any
 
-from fipswizard.azure.arm_step import ArmStep
+from fipswizard.azure.arm_step import ArmCall, ArmStep
 from fipswizard.azure.steps_vm import STOPPED, wait_until_ready
 from fipswizard.azure.vm_model import MalformedResource
 from fipswizard.context import Context
@@ -305,11 +305,17 @@ class ReallocateFix(ArmStep):
             "public IP address may change"
         )
 
-    def actions(self) -> list[Action]:
+    def calls(self) -> list[ArmCall]:
+        """Built once: the preview renders them, apply sends them (the wait is the agent's)."""
+        api = self.params["api"]
         return [
-            HttpAction("POST", self.url(self.vm_path + "/deallocate"), note="wait for it"),
-            HttpAction("POST", self.url(self.vm_path + "/start"), note="wait for agent Ready"),
+            ArmCall("POST", self.vm_path + "/deallocate", api, note="wait for it"),
+            ArmCall("POST", self.vm_path + "/start", api, note="wait for it"),
+            self.vm_read(note="poll until the agent is Ready and the VM running"),
         ]
+
+    def actions(self) -> list[Action]:
+        return [self.action(call) for call in self.calls()]
 
     async def check(self, ctx: Context) -> Outcome:
         # Read now (not the plan): recovery needs the power state from before the deallocate.
@@ -336,15 +342,11 @@ class ReallocateFix(ArmStep):
         return f"started {self.vm_name}, which an interrupted run had deallocated"
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
-        arm = ctx.need_arm()
+        deallocate, start, _poll = self.calls()
         ctx.progress("deallocating")
-        await arm.post(
-            self.vm_path + "/deallocate", self.params["api"], retry_safe=True, progress=ctx.progress
-        )
+        await deallocate.send(ctx, retry_safe=True)
         ctx.progress("starting")
-        await arm.post(
-            self.vm_path + "/start", self.params["api"], retry_safe=True, progress=ctx.progress
-        )
+        await start.send(ctx, retry_safe=True)
         await wait_until_ready(self, ctx, ctx.settings.reboot_timeout)
 
     async def verify(self, ctx: Context) -> Outcome:
