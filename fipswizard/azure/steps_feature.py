@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fipswizard.azure.arm_step import ArmStep
+from fipswizard.azure.arm_step import ArmCall, ArmStep
 from fipswizard.azure.vm_model import vm_facts
 from fipswizard.context import Context
-from fipswizard.engine.steps import Action, HttpAction, Outcome
+from fipswizard.engine.steps import Action, Outcome
 from fipswizard.errors import StepError
 
 # States compared casefolded: Microsoft's doc output shows "Registered", but the spec examples
@@ -50,31 +50,37 @@ class FeatureStep(ArmStep):
     def provider_path(self) -> str:
         return f"{self.provider}/register"
 
-    def actions(self) -> list[Action]:
+    def calls(self) -> list[ArmCall]:
+        """(read, register, re-register provider, read provider): built once, the preview
+        renders them and the run sends them."""
+        api, resources = self.params["api"], self.params["resources_api"]
         return [
-            HttpAction("GET", self.url(self.feature_path), note="read the feature state"),
-            HttpAction(
+            ArmCall("GET", self.feature_path, api, note="read the feature state"),
+            ArmCall(
                 "POST",
-                self.url(self.feature_path + "/register"),
+                self.feature_path + "/register",
+                api,
                 note="only if NotRegistered; then poll the GET until Registered",
             ),
-            HttpAction(
+            ArmCall(
                 "POST",
-                self.url(self.provider_path, self.params["resources_api"]),
+                self.provider_path,
+                resources,
                 note="re-register the provider so the feature propagates",
             ),
-            HttpAction(
-                "GET",
-                self.url(self.provider, self.params["resources_api"]),
-                note="poll until registrationState is Registered",
+            ArmCall(
+                "GET", self.provider, resources, note="poll until registrationState is Registered"
             ),
         ]
+
+    def actions(self) -> list[Action]:
+        return [self.action(call) for call in self.calls()]
 
     async def _state(self, ctx: Context) -> str | None:
         from fipswizard.azure.arm import NotFound
 
         try:
-            resp = await ctx.need_arm().get(self.feature_path, self.params["api"])
+            resp = await self.calls()[0].send(ctx)
         except NotFound as err:
             if err.code.casefold() in FEATURE_NOT_FOUND:
                 return None
@@ -94,15 +100,15 @@ class FeatureStep(ArmStep):
         return Outcome(_is(state, REGISTERED), detail, {"previous": state})
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
-        arm = ctx.need_arm()
+        _read, register, reregister, _provider = self.calls()
         state = await self._state(ctx)
         if state is None:
             return
         if not _is(state, REGISTERED, *WAITING):
-            await arm.post(self.feature_path + "/register", self.params["api"], retry_safe=True)
+            await register.send(ctx, retry_safe=True)
         await self._wait_registered(ctx)
         ctx.progress("re-registering the Microsoft.Compute provider")
-        await arm.post(self.provider_path, self.params["resources_api"], retry_safe=True)
+        await reregister.send(ctx, retry_safe=True)
         await self._wait_provider(ctx)
 
     async def _wait_registered(self, ctx: Context) -> None:
@@ -131,11 +137,11 @@ class FeatureStep(ArmStep):
 
     async def _wait_provider(self, ctx: Context) -> None:
         """Until GET provider says Registered: the feature reaches Compute only then (D7)."""
-        arm = ctx.need_arm()
+        read = self.calls()[3]
         timeout = ctx.settings.feature_timeout
         start = ctx.clock()
         while True:
-            resp = await arm.get(self.provider, self.params["resources_api"])
+            resp = await read.send(ctx)
             body = resp.body if isinstance(resp.body, dict) else {}
             state = body.get("registrationState")
             waited = ctx.clock() - start
