@@ -240,3 +240,27 @@ async def test_sandbox_lists_a_flexible_scale_sets_vms_by_filter() -> None:
         assert got.body["value"][0]["properties"]["virtualMachineScaleSet"]["id"] == vmss
         with pytest.raises(Exception, match="InvalidParameter"):
             await arm.get(f"{group}/providers/{VMS}", API, **{"$filter": "name eq 'x'"})
+
+
+async def test_uniform_scale_set_instances_are_recognised_not_targets() -> None:
+    estate = fleet()
+    pool = f"/subscriptions/{SUB_A}/resourceGroups/web-fleet/providers/Microsoft.Compute"
+    pool += "/virtualMachineScaleSets/batchpool"
+    estate.uniform_scale_sets[pool] = ["0", "1", "5"]
+    sandbox = SandboxAzure(estate)
+    kql = (
+        "ComputeResources | where type =~ 'microsoft.compute/virtualmachinescalesets/"
+        "virtualmachines' | project id, name"
+    )
+    async with client(sandbox) as arm:
+        found = await resolve(arm, Selector(subscriptions=(SUB_A,), query=kql), API)
+        listed = await arm.get(f"{pool}/virtualMachines", API)
+    assert found.vms == []
+    assert len(found.not_targets) == 3
+    assert all("scale set batchpool" in n and "propagate" in n for n in found.not_targets)
+    assert [v["name"] for v in listed.body["value"]] == [
+        "batchpool_0",
+        "batchpool_1",
+        "batchpool_5",
+    ]
+    assert not [e for e in sandbox.log.entries() if e["method"] not in ("GET", "POST")]

@@ -15,7 +15,7 @@ Throttling: ARG gives each user a quota per window and reports it in
 concepts/guidance-for-throttled-requests: 15 requests per 5 seconds by default).
 
 The supported KQL subset (anything else is refused with ARG's InvalidQuery/ParserFailure):
-    Resources
+    Resources | ComputeResources (scale-set instances)
     | where <cond> [and|or <cond>]...   (parentheses allowed; several `where` lines AND)
     | project col, col                   | order by col [asc|desc]
   cond: FIELD == 'v' | FIELD =~ 'v' | FIELD != 'v' | FIELD !~ 'v' | FIELD in ('a', 'b') |
@@ -32,6 +32,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fipswizard.sandbox.arm_list import scale_set_instance_rows
 from fipswizard.sandbox.views import vm_json
 from fipswizard.sandbox.wire import ArmError, Request, Response, json_response
 
@@ -215,11 +216,12 @@ def _row(vm_body: dict[str, Any], tenant: str) -> dict[str, Any]:
     }
 
 
-def _run(text: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _run(text: str, tables: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     q = _Query(text)
     kind, table, pos = q.take()
-    if table.lower() != "resources":
-        raise _bad_query(f"the sandbox has only the Resources table, not {table!r}", pos)
+    if table.lower() not in tables:
+        raise _bad_query(f"the sandbox has the tables {sorted(tables)}, not {table!r}", pos)
+    rows = tables[table.lower()]
     while q.peek()[0] != "end":
         q.take("|")
         _, verb, pos = q.take()
@@ -285,7 +287,11 @@ def query_resources(az: SandboxAzure, req: Request, p: dict[str, str]) -> Respon
         for vm in sorted(az.estate.vms.values(), key=lambda v: (v.subscription, v.name.lower()))
         if vm.subscription.lower() in wanted
     ]
-    rows = _run(body["query"], rows)
+    # ComputeResources holds scale-set instances (ARG table reference, "ComputeResources")
+    instances = [
+        r for r in scale_set_instance_rows(az) if str(r["subscriptionId"]).lower() in wanted
+    ]
+    rows = _run(body["query"], {"resources": rows, "computeresources": instances})
     top = min(int(options.get("$top") or MAX_PAGE), MAX_PAGE)
     start = int(options.get("$skip") or 0)
     token = options.get("$skipToken")

@@ -89,3 +89,60 @@ def list_vms(az: SandboxAzure, req: Request, p: dict[str, str]) -> Response:
         query["$skiptoken"] = _token(offset + PAGE_SIZE)
         body["nextLink"] = f"{req.base_url}{req.path}?{urlencode(query)}"
     return json_response(200, body)
+
+
+def scale_set_instance_rows(az: SandboxAzure) -> list[dict[str, object]]:
+    """The instances of Uniform scale sets as Resource Graph's ComputeResources table has them
+    (type `microsoft.compute/virtualmachinescalesets/virtualmachines`, name `{set}_{id}`)."""
+    rows: list[dict[str, object]] = []
+    for set_id, instances in sorted(az.estate.uniform_scale_sets.items()):
+        parts = set_id.strip("/").split("/")
+        for instance in instances:
+            rows.append(
+                {
+                    "id": f"{set_id}/virtualMachines/{instance}",
+                    "name": f"{parts[-1]}_{instance}",
+                    "type": "microsoft.compute/virtualmachinescalesets/virtualmachines",
+                    "subscriptionId": parts[1],
+                    "resourceGroup": parts[3].lower(),
+                    "properties": {"instanceId": instance},
+                }
+            )
+    return rows
+
+
+def list_scale_set_vms(az: SandboxAzure, req: Request, p: dict[str, str]) -> Response:
+    """VirtualMachineScaleSetVMs_List for a Uniform set (one page: the sandbox's sets are small)."""
+    sub = az.subscription(p["sub"])
+    group = az.resource_group(sub, p["rg"])
+    set_id = next(
+        (
+            k
+            for k in az.estate.uniform_scale_sets
+            if k.lower().endswith(
+                f"/resourcegroups/{group.lower()}/providers/microsoft.compute"
+                f"/virtualmachinescalesets/{p['vmss'].lower()}"
+            )
+            and f"/subscriptions/{sub.id.lower()}/" in k.lower()
+        ),
+        None,
+    )
+    if set_id is None:
+        raise ArmError(
+            404,
+            "ResourceNotFound",
+            f"The Resource 'Microsoft.Compute/virtualMachineScaleSets/{p['vmss']}' under resource "
+            f"group '{p['rg']}' was not found.",
+        )
+    rows = [r for r in scale_set_instance_rows(az) if str(r["id"]).startswith(set_id + "/")]
+    value = [
+        {
+            "id": r["id"],
+            "name": r["name"],
+            "type": "Microsoft.Compute/virtualMachineScaleSets/virtualMachines",
+            "instanceId": r["properties"]["instanceId"],  # type: ignore[index]
+            "properties": {"provisioningState": "Succeeded"},
+        }
+        for r in rows
+    ]
+    return json_response(200, {"value": value})

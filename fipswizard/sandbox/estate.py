@@ -32,6 +32,10 @@ class Estate:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)  # lower id -> sub
     vms: dict[str, VirtualMachine] = field(default_factory=dict)  # lower name -> VM
     unsupported_regions: set[str] = field(default_factory=set)  # refuse the FIPS flag here
+    # Uniform-orchestration scale sets: resource id of the set -> instance ids. Their instances
+    # are `virtualMachineScaleSets/{set}/virtualMachines/{id}` resources, not VMs
+    # (Compute virtualMachineScaleSet.json, VirtualMachineScaleSetVMs_List); see arm_list.py.
+    uniform_scale_sets: dict[str, list[str]] = field(default_factory=dict)
 
     def add_subscription(self, sub: Subscription) -> Subscription:
         self.subscriptions[sub.id.lower()] = sub

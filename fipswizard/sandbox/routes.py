@@ -93,6 +93,13 @@ ROUTES = [
     ),
     _r("GET", _VMS, "compute", arm_list.list_vms),
     _r("POST", "providers/microsoft.resourcegraph/resources", "resourcegraph", query_resources),
+    _r(
+        "GET",
+        _SUB + "/resourcegroups/{rg}/providers/microsoft.compute/virtualmachinescalesets/{vmss}"
+        "/virtualmachines",
+        "compute",
+        arm_list.list_scale_set_vms,
+    ),
     _r("GET", _VM, "compute", vms.get_vm),
     _r("PUT", _VM, "compute", vms.put_vm),
     _r("PATCH", _VM, "compute", vms.patch_vm),
