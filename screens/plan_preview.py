@@ -10,6 +10,7 @@ from textual.content import Content
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
+from fipswizard.engine.findings import vm_rows
 from fipswizard.engine.plan import Plan, Unit, subscription_key
 from fipswizard.engine.preview import plan_sections
 from fipswizard.engine.steps import HttpAction, Risk
@@ -79,7 +80,8 @@ class PlanScreen(WizardScreen[Nav]):
     def __init__(self, plan: Plan, states: dict[tuple[str, str], str]) -> None:
         super().__init__()
         self.plan = plan
-        self.parts = plan_sections(plan, states)
+        # The text `fipswizard plan` prints, preflight verdicts included (one preview).
+        self.parts = plan_sections(plan, states, vm_rows(plan, states))
         self.unit_ids = [f"unit-{n}" for n in range(len(plan.units))]
         self.text = str(self.parts)
 

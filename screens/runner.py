@@ -30,7 +30,9 @@ class RunFeed:
     def __init__(self, screen: RunScreen) -> None:
         self.screen = screen
         self.summary = Summary()
-        self.record = RunRecord()
+        # One run model: the record reads the summary's targets (folded once, below) and adds
+        # only the operator's answers and declines.
+        self.record = RunRecord(self.summary)
         self.how = ""
 
     def __call__(self, event: Event) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fipswizard.context import Target
-from fipswizard.engine.events import Event, StepOutput
+from fipswizard.engine.events import Diagnosed, Event
 from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure, demo_estate
@@ -53,7 +53,7 @@ async def test_keyvault_fix_then_rollback(
     vm = sandbox.estate.vms["ubuntu2204-fipsimage"]
     assert any(c["certificateUrl"] == CERT for s in vm.secrets for c in s["vaultCertificates"])
     assert vm.power_state == "running"  # no downtime with the Key Vault fix
-    assert any("diagnosis" in e.text for e in events if isinstance(e, StepOutput))
+    assert any(e.fix_step == "fix-keyvault" for e in events if isinstance(e, Diagnosed))
     back = await run_rollback(tmp_path / "j", opts, HeadlessPrompter(True), lambda e: None)
     assert vm.secrets == []
     # The image itself is in FIPS mode: turning the flag off would break its extensions, so
