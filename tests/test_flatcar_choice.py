@@ -124,3 +124,47 @@ async def test_the_probe_runs_preflight_with_the_choice() -> None:
     assert [c for _, c in seen if c.startswith(("agent", "extensions"))] == [
         "extensions-unsupported"
     ]
+
+
+async def test_the_simulated_flatcar_guest_honours_the_choice_on_action_run_command() -> None:
+    """End to end through Run Command: the choice reaches the guest in the script text, so
+    the agent step leaves stock Flatcar alone, and no managed run command is created."""
+    from fipswizard.azure.arm import ArmClient
+    from fipswizard.azure.clouds import CLOUDS
+    from fipswizard.azure.credentials import StaticToken
+    from fipswizard.context import Settings
+    from fipswizard.guest.runners import RunCommandRunner
+    from fipswizard.sandbox import FakeClock, SandboxAzure
+    from fipswizard.sandbox.estate import DEMO_GROUP, DEMO_SUBSCRIPTION
+    from fipswizard.secrets import Secret
+
+    clock = FakeClock()
+    sandbox = SandboxAzure(clock=clock, op_seconds=20)
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(max(seconds, 1.0))
+
+    text = recipe_text().replace(SUB, DEMO_SUBSCRIPTION).replace('"rg"', f'"{DEMO_GROUP}"')
+    results = {}
+    for choice in ("update-agent", "accept-unsupported"):
+        recipe = parse_recipe(
+            text.replace('vm = "edge"', f'vm = "flatcar-edge"\nflatcar_extensions = "{choice}"')
+        )
+        rt = recipe.targets[0]
+        steps, _ = guest_steps_for(rt, {}, {**BASE})
+        agent = next(s for s in steps if s.id == "agent.auto-update")
+        async with ArmClient(
+            CLOUDS["AzureCloud"],
+            StaticToken(Secret("t", "token")),
+            correlation_id="c",
+            transport=sandbox.transport(),
+            sleep=sleep,
+            clock=clock,
+        ) as arm:
+            runner = RunCommandRunner(arm, rt.target, Settings(), sleep=sleep, clock=clock)
+            ctx = Context(prompter=HeadlessPrompter(True), runner=runner, arm=arm)
+            results[choice] = await agent.check(ctx)
+    assert not results["update-agent"].done  # auto-update off: the step would turn it on
+    accepted = results["accept-unsupported"]
+    assert accepted.done and "left as Flatcar ships it" in accepted.detail
+    assert not [e for e in sandbox.log.writes() if "/runCommands/" in e["path"]]

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fipswizard.guest.protocol import REBOOT_MARK
+from fipswizard.guest.protocol import FLATCAR_EXTENSIONS, FLATCAR_EXTENSIONS_VAR, REBOOT_MARK
 from fipswizard.sandbox.guest_model import (
     FIPS_AGENT_MIN,
     WAAGENT_CONF,
@@ -304,9 +304,9 @@ def autoupdate_off(guest: SimGuest) -> bool:
 
 def flatcar_accepted(guest: SimGuest, script: str, params: Mapping[str, str]) -> bool:
     """The run chose flatcar_extensions = "accept-unsupported" (FW_FLATCAR_EXTENSIONS)."""
-    found = re.search(r"FW_FLATCAR_EXTENSIONS=['\"]?([a-z-]+)", script)
-    choice = params.get("FW_FLATCAR_EXTENSIONS") or (found.group(1) if found else "")
-    return guest.distro_id == "flatcar" and choice == "accept-unsupported"
+    found = re.search(rf"{FLATCAR_EXTENSIONS_VAR}=['\"]?([a-z-]+)", script)
+    choice = params.get(FLATCAR_EXTENSIONS_VAR) or (found.group(1) if found else "")
+    return guest.distro_id == "flatcar" and choice == FLATCAR_EXTENSIONS[1]
 
 
 @step_handler("agent", "auto-update")
