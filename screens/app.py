@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,6 +60,9 @@ class FipsWizardApp(App[None]):
         self.theme = THEMES[0]
         self.wizard: Wizard | None = None
         self.quit_code = 0  # what ^Q exits with: 3 once an authentication error was shown
+        self.clock: Callable[[], float] = (
+            time.monotonic
+        )  # run screens' elapsed times (tests fix it)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """Textual's palette commands, less those the project's command table already has."""

@@ -23,17 +23,15 @@ def confirm_markup(plan: Plan, done: JournalDone | None = None) -> str:
     finished = sum(1 for key in writing if done is not None and key in done.steps)
     already = f", {finished} of them already done by the resumed run" if done is not None else ""
     lines = [
-        f"The run changes {len(plan.vm_units)} VM(s) in {len(writing)} step(s){already}; "
-        "each write is journalled before and after, so it can be resumed or rolled back.",
-        "Nothing is written before you press Run. Steps that are already done are skipped.",
-        "",
+        f"The run changes {len(plan.vm_units)} VM(s) in {len(writing)} step(s){already}. "
+        "Nothing is written before Run; each write is journalled, so the run can be resumed "
+        "or rolled back, and steps already done are skipped.",
     ]
     if items:
         lines.append(
-            "[b]Approve per VM[/b] what may stop or restart it (\\[x] approved, \\[ ] "
-            'declined; Space toggles, a = all, n = none). "If needed" fixes run only '
-            "when validation shows they are. A declined step stops that VM before it, "
-            "and the saved recipe records it."
+            "[b]Approve per VM[/b] what may stop or restart it: \\[x] approved, \\[ ] "
+            'declined; Space toggles, a all, n none. "If needed" fixes run only when '
+            "validation shows they are; a declined step stops that VM before it."
         )
     else:
         lines.append("Nothing in this plan is disruptive or irreversible.")

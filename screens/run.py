@@ -36,6 +36,7 @@ STATUS_VAR = {
 }
 OUTCOME_VAR = {"compliant": "success"}
 Clock = Callable[[], float]
+FIXED_WIDTHS = (20, 28, 14, 11)  # the VM, Step, Status and Time columns
 
 
 def elapsed(seconds: float) -> str:
@@ -135,11 +136,13 @@ class RunScreen(WizardScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#wait-row").display = False
         table = self.query_one(DataTable)
-        table.add_column("VM", key="vm", width=20)
-        table.add_column("Step", key="step", width=28)
-        table.add_column("Status", key="status", width=14)
-        table.add_column("Time", key="time", width=11)
-        table.add_column("Latest", key="latest", width=60)
+        table.add_column("VM", key="vm", width=FIXED_WIDTHS[0])
+        table.add_column("Step", key="step", width=FIXED_WIDTHS[1])
+        table.add_column("Status", key="status", width=FIXED_WIDTHS[2])
+        table.add_column("Time", key="time", width=FIXED_WIDTHS[3])
+        # The last column takes what the others leave: wide terminals show more of each line.
+        latest = max(30, self.app.size.width - sum(FIXED_WIDTHS) - 2 * (len(FIXED_WIDTHS) + 1) - 4)
+        table.add_column("Latest", key="latest", width=latest)
         for key in self.keys:
             table.add_row(target_label(key), "waiting", "", "", "", key=key)
         self.set_interval(1.0, self._tick)

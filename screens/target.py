@@ -20,10 +20,21 @@ from screens.messages import GroupsListed, ListingFailed, SubscriptionsListed, V
 from screens.results import OpenRecipe, ResumeJournal, RollbackJournal, TargetResult, UseRecipe
 from screens.target_model import CLOUD_CHOICES, FIX_CHOICES, TargetChoice, fetch, filter_rows
 
+# The VM line's fixed part: "[x] " + name (24) + region (14) + " flag off" + the list's own
+# checkbox, border and scrollbar. The image column takes the rest of the width.
+FIXED_COLUMNS = 4 + 25 + 15 + 10 + 10
+MIN_IMAGE = 20
 
-def row_label(row: dict[str, str]) -> str:
-    image = row["image"] if len(row["image"]) <= 34 else row["image"][:33] + "…"
-    return f"{row['name']:<24} {row['location']:<14} {image:<34} flag {row['flag']}"
+
+def row_label(row: dict[str, str], chosen: bool = False, image_width: int = 34) -> str:
+    """One VM line; "[x]"/"[ ]" says chosen or not in text, readable without colour."""
+    image = row["image"]
+    if len(image) > image_width:
+        image = image[: image_width - 1] + "…"
+    mark = "[x]" if chosen else "[ ]"
+    return (
+        f"{mark} {row['name']:<24} {row['location']:<14} {image:<{image_width}} flag {row['flag']}"
+    )
 
 
 class TargetScreen(WizardScreen[TargetResult]):
@@ -188,7 +199,7 @@ class TargetScreen(WizardScreen[TargetResult]):
             vms.add_options(
                 [
                     Selection(
-                        row_label(r),
+                        escape(self._label(r)),
                         r["name"],
                         self.choice.is_chosen(self.sub, self.group, r["name"]),
                     )
@@ -197,6 +208,20 @@ class TargetScreen(WizardScreen[TargetResult]):
             )
             if vms.option_count:
                 vms.highlighted = 0  # space ticks at once, no arrow key first
+
+    def _label(self, row: dict[str, str]) -> str:
+        width = self.query_one("#vms", SelectionList).size.width or self.app.size.width
+        image_width = max(MIN_IMAGE, width - FIXED_COLUMNS)
+        return row_label(row, self.choice.is_chosen(self.sub, self.group, row["name"]), image_width)
+
+    def _relabel(self) -> None:
+        """Rewrite the shown lines: the [x] marks after a toggle, the widths after a resize."""
+        vms: SelectionList[str] = self.query_one("#vms", SelectionList)
+        for index, row in enumerate(self._shown()[: vms.option_count]):
+            vms.replace_option_prompt_at_index(index, escape(self._label(row)))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._relabel)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
@@ -207,6 +232,7 @@ class TargetScreen(WizardScreen[TargetResult]):
         for row in self._shown():
             self.choice.set(self.sub, self.group, row["name"], row["name"] in selected, self.cloud)
         self.query_one("#chosen", Static).update(escape(self.choice.describe()))
+        self._relabel()
 
     def action_choose_shown(self) -> None:
         vms: SelectionList[str] = self.query_one("#vms", SelectionList)

@@ -219,6 +219,7 @@ class Wizard:
                 f"Running {len(recipe.targets)} VM(s); journal {journal}",
                 planned,
                 self.app.cancel_engine,
+                self.app.clock,
             )
         )
         prompter = TuiPrompter(
@@ -256,6 +257,7 @@ class Wizard:
                 f"Rolling back {len(undos)} change(s) from {journal}",
                 planned,
                 self.app.cancel_engine,
+                self.app.clock,
             )
         )
         # The preview above was the confirmation run_rollback asks for.

@@ -248,3 +248,16 @@ async def test_the_tui_demo_exits_0_when_every_vm_ends_as_its_case_expects(
         await pilot.press("ctrl+q")
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
     assert app.return_code == 0
+
+
+def test_textual_is_the_version_the_snapshots_were_made_with() -> None:
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    pyproject = Path(__file__).parents[2] / "pyproject.toml"
+    deps = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    pin = next(Requirement(d) for d in deps if Requirement(d).name == "textual")
+    assert pin.specifier.contains(version("textual")), (pin, version("textual"))
+    assert "<" in str(pin.specifier), "an upper bound: a new minor release may redraw screens"
