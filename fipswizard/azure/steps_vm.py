@@ -261,14 +261,15 @@ async def wait_for_agent(
     timeout: float,
     failure: Callable[[VmFacts, float], StepError],
     *,
+    after_restart: bool = False,
     stale: str | None = None,
 ) -> VmFacts:
     """The one agent wait (the agent step and the reboot): poll `read` (the VM with its
     instance view) until the agent is Ready and the VM running, or raise `failure(vm, waited)`.
 
-    With `stale` (the agent's status time read before a restart), a Ready status counts only
-    once its time has changed, and a stopped power state is a moment of the restart, not the
-    end. Time comes from `ctx.clock`/`ctx.sleep`, so tests wait on a virtual clock.
+    `after_restart`: a stopped power state is a moment of the restart, not the end, and with
+    `stale` (the agent's status time read before it) a Ready status counts only once its time
+    has changed. Time comes from `ctx.clock`/`ctx.sleep`, so tests wait on a virtual clock.
     """
     start = ctx.clock()
     said, said_at = "", -1e9
@@ -285,7 +286,7 @@ async def wait_for_agent(
         fresh = stale is None or vm.agent_time != stale
         if vm.agent_ready and vm.power_state == "running" and fresh:
             return vm
-        if waited >= timeout or (stale is None and vm.power_state in STOPPED):
+        if waited >= timeout or (not after_restart and vm.power_state in STOPPED):
             raise failure(vm, waited)
         state = f"agent {vm.agent_status}, power {vm.power_state}"
         if state != said or waited - said_at >= 30:  # say what changed, or a heartbeat

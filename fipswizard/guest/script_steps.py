@@ -334,7 +334,9 @@ class RebootStep(_GuestStep):
                 AGENT_ADVICE,
             )
 
-        vm = await wait_for_agent(ctx, poll, f"VM {self.vm}", timeout, failure, stale=stale)
+        vm = await wait_for_agent(
+            ctx, poll, f"VM {self.vm}", timeout, failure, after_restart=True, stale=stale
+        )
         ctx.progress(f"VM {self.vm} is running and its agent ({vm.agent_version}) is Ready")
 
     async def _reboot_locally(self, ctx: Context) -> None:

@@ -599,3 +599,13 @@ async def test_marker_contract_end_to_end_in_bwrap(recipes: Path, tmp_path: Path
     assert (await reboot.check(booted)).done
     assert await mode.rollback(booted, {}) == "restored=/etc/demo-mode"
     assert not (root / "etc/demo-mode").exists()
+
+
+async def test_reboot_waits_through_a_stopped_moment_without_agent_times(recipes: Path) -> None:
+    """A restart passes through a stopped power state; with no agent status time to compare,
+    that moment is not "the VM is stopped, start it" (the agent step's shortcut)."""
+    reboot = demo_steps(recipes)[2]
+    arm = RebootArm([view("Ready"), view("Not Ready", "stopped"), view("Ready")])
+    progress: list[str] = []
+    await reboot.apply(context(arm=arm, progress=progress), None)  # type: ignore[arg-type]
+    assert any("stopped" in p for p in progress) and "Ready" in progress[-1]
