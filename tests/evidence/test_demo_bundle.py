@@ -185,3 +185,23 @@ def test_status_golden_and_read_only(demo: dict[str, Any], guest: bool) -> None:
         else:
             assert all(e["path"].endswith("/runCommand") for e in writes), writes
             assert len({e["path"] for e in writes}) == len(writes)
+
+
+def test_html_is_self_contained_and_ids_are_stable_uuid5(demo: dict[str, Any]) -> None:
+    import uuid
+
+    from fipswizard.evidence.oscal import uid
+
+    page = (demo["bundle"] / "report.html").read_text()
+    assert "<style>" in page
+    for external in ("<script", "<link", 'src="', "http://", "@import"):
+        assert external not in page, external
+    ar = json.loads((demo["bundle"] / "oscal/assessment-results.json").read_text())
+    findings = ar["assessment-results"]["results"][0]["findings"]
+    vm = demo["doc"]["vms"][0]
+    first = vm["checks"][0]["id"]
+    want = uid(vm["id"], first)
+    assert any(f["uuid"] == want for f in findings)
+    assert all(uuid.UUID(f["uuid"]).version == 5 for f in findings)
+    manifest = json.loads((demo["bundle"] / "manifest.json").read_text())
+    assert list(manifest) == sorted(manifest)  # sorted keys
