@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fipswizard import __version__
+from fipswizard.errors import BadInput
 from fipswizard.evidence.assess import VmAssessment
 from fipswizard.evidence.catalog import Catalog
 from fipswizard.evidence.collect import Fleet
@@ -125,10 +126,22 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def check_output_dir(out: Path) -> None:
+    """Never overwrite what fipswizard did not write: DIR must be new, empty, or a bundle."""
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"{out}: exists and is not a folder; choose a new folder for -o")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise BadInput(
+            f"{out}: the folder is not empty and holds no evidence bundle ({MANIFEST}); "
+            "choose a new or empty folder for -o"
+        )
+
+
 def write_bundle(
     out: Path, evidence: dict[str, Any], fleet: Fleet, catalog: Catalog
 ) -> dict[str, str]:
     """Write the bundle under `out`; returns path -> SHA-256 of every file but SHA256SUMS."""
+    check_output_dir(out)
     files = bundle_files(evidence, fleet, catalog)
     hashes = {path: sha256(text) for path, text in files.items()}
     for path, doc in (

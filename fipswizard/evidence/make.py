@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fipswizard.evidence.assess import VmAssessment, assess_vm
-from fipswizard.evidence.bundle import evidence_document, write_bundle
+from fipswizard.evidence.bundle import check_output_dir, evidence_document, write_bundle
 from fipswizard.evidence.catalog import load_catalog
 from fipswizard.evidence.collect import Fleet, collect
 from fipswizard.evidence.source import load_source
@@ -42,6 +42,7 @@ async def make_evidence(
     """Write the bundle for a journal or recipe at `source` under `out`. `today` (the date
     claim levels are computed for) defaults to the date of `now`, the collection time."""
     recipe, run, steps = load_source(source)
+    check_output_dir(out)  # before any request: a refused folder costs nothing
     fleet = await read_fleet(recipe, opts, guest=True)
     moment = now or datetime.now(UTC)
     day = today or moment.date()

@@ -71,3 +71,19 @@ def test_vm_model_loses_secrets_and_custom_data() -> None:
         assert value not in text
     assert "azureuser" in text
     assert body["properties"]["osProfile"]["adminPassword"] == "Pa55word!"  # input untouched
+
+
+def test_evidence_refuses_a_folder_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fipswizard.headless.cli import main
+
+    recipe = write_recipe(tmp_path / "r.toml", _targets("ubuntu2204-web"))
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "report.md").write_text("the operator's own notes\n")
+    # refused before any request is sent (no sandbox, no credentials needed)
+    assert main(["evidence", str(recipe), "-o", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert "taken: the folder is not empty" in err and "Traceback" not in err
+    assert (taken / "report.md").read_text() == "the operator's own notes\n"
