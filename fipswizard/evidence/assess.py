@@ -208,6 +208,18 @@ def vm_checks(ev: VmEvidence, sub: SubscriptionFacts | None) -> list[Check]:
             "cat /proc/cmdline (probe)",
         )
     )
+    if g.md5 is not None:
+        out.append(
+            Check(
+                "FIPS-GST-004",
+                "OpenSSL refuses MD5 (the FIPS provider is the one in use)",
+                "guest",
+                PASS if g.md5 == "refused" else FAIL,
+                "refused",
+                g.md5,
+                "openssl md5 </dev/null (probe)",
+            )
+        )
     return out
 
 

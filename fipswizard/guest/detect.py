@@ -123,6 +123,15 @@ has openssl && timeout 30 openssl list -providers 2>/dev/null | awk '/^  [^ ]/ {
   f && $1 == "version:" {print "openssl_fips_version=" substr($2, 1, 60)}'
 for k in fips_name fips_version; do
   [ -r /proc/sys/crypto/$k ] && kv "kernel_$k" "$(cat /proc/sys/crypto/$k)"; done
+# MD5 refused is the FIPS provider at work (evidence; read-only: a digest of nothing).
+has openssl && { if openssl md5 </dev/null >/dev/null 2>&1; then kv md5 allowed
+  else kv md5 refused; fi; }
+# Crypto package versions, name=version comma-separated (rpm: not-installed lines dropped).
+if has dpkg-query; then pk=$(dpkg-query -W -f '${Package}=${Version},' openssl libssl3 \
+  openssl-fips-module-3 libgcrypt20 libgnutls30 2>/dev/null)
+elif has rpm; then pk=$(rpm -q --qf '%{NAME}=%{VERSION}-%{RELEASE}\n' openssl-libs \
+  openssl-fips-provider-so gnutls libgcrypt nss kernel-core 2>/dev/null | grep '=' | tr '\n' ,)
+fi; [ -n "$pk" ] && printf 'packages=%s\n' "$(printf '%s' "${pk%,}" | cut -c1-400)"
 exit 0
 """
 )
@@ -169,6 +178,8 @@ class GuestFacts:
     openssl_fips_version: str | None = None  # ... and version (what a CMVP certificate names)
     kernel_fips_name: str | None = None  # /proc/sys/crypto/fips_name (absent before Linux 6.0)
     kernel_fips_version: str | None = None  # /proc/sys/crypto/fips_version
+    md5: str | None = None  # "refused" (FIPS provider active) or "allowed"
+    packages: tuple[str, ...] | None = None  # crypto packages as "name=version"
     source: str = "probe"
     complete: bool = True  # False when the probe output was cut
 
@@ -211,7 +222,7 @@ class GuestFacts:
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         values["ssh_keys"] = tuple(SshKey(**k) for k in values.get("ssh_keys", ()))
-        for key in ("sshd_ciphers", "luks_pbkdf"):
+        for key in ("sshd_ciphers", "luks_pbkdf", "packages"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
@@ -259,6 +270,8 @@ def parse_probe(stdout: str) -> GuestFacts:
         openssl_fips_version=opt("openssl_fips_version"),
         kernel_fips_name=opt("kernel_fips_name"),
         kernel_fips_version=opt("kernel_fips_version"),
+        md5=opt("md5"),
+        packages=tuple(p for p in raw["packages"].split(",") if p) if "packages" in raw else None,
         source="probe",
         complete="probe" in raw,
     )

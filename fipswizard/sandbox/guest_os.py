@@ -224,6 +224,8 @@ def probe(guest: SimGuest, script: str, params: Mapping[str, str]) -> ScriptResu
     if guest.fips_enabled and provider:  # the fips provider is listed only once it is loaded
         name, version = guest.extra.get("fips_provider", provider)
         facts.update(openssl_fips_name=name, openssl_fips_version=version)
+    # the FIPS provider refuses MD5 (Azure Linux's SymCrypt provider does not: validate.py)
+    facts["md5"] = "refused" if guest.fips_enabled and provider else "allowed"
     if guest.fips_enabled and guest.distro_id in ("rhel", "almalinux", "flatcar"):
         # Linux 6.0+ and the RHEL 9 backport expose fips_name; the Ubuntu 22.04 5.15 FIPS
         # kernel's: UNCONFIRMED, so not simulated. Flatcar keeps the Kconfig default name.

@@ -119,5 +119,6 @@ def test_probe_reads_the_fips_provider_from_openssl_list_providers(tmp_path: Pat
         cwd=os.getcwd(), timeout=30,
     )  # fmt: skip
     facts = parse_probe(out.stdout)
+    assert facts.md5 == "allowed"  # the stand-in openssl exits 0 for `openssl md5`
     assert facts.openssl_fips_name == RH
     assert facts.openssl_fips_version == "3.0.7-395c1a240fbfffd8"
