@@ -49,8 +49,9 @@ def elapsed(seconds: float) -> str:
 class Timing:
     """Elapsed time per VM and per step ("phase" of a VM's run), folded from the typed events.
 
-    The engine's events carry no time yet, so the screen stamps them on arrival with an
-    injected clock (tests pass a fixed one, so snapshots are stable)."""
+    Each event carries `at`, the engine's monotonic time; an event without one (0.0) is
+    stamped on arrival with the injected clock, which also keeps running VMs' times moving
+    (the same time.monotonic base by default; tests pass a fixed clock so snapshots are stable)."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -62,7 +63,7 @@ class Timing:
         self.step_end: dict[tuple[str, str], float] = {}
 
     def add(self, event: Event) -> None:
-        now = self.clock()
+        now = event.at or self.clock()
         if self.run_start is None:
             self.run_start = now
         if event.target:

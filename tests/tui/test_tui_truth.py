@@ -102,6 +102,22 @@ async def test_progress_is_100_exactly_when_the_run_finishes_and_times_are_shown
         assert table.get_cell(A, "time") == "5:00"
 
 
+async def test_times_come_from_the_events_own_timestamps() -> None:
+    screen = RunScreen("Running", [(A, "read")], clock=lambda: 1000.0)
+    app = RunOnly(screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for event in (
+            StepStarted(A, "read", "Read the VM", "read-only", at=900.0),
+            StepFinished(A, "read", StepStatus.APPLIED, at=990.0),
+            TargetFinished(A, TargetOutcome.COMPLIANT, at=995.0),
+        ):
+            screen.post_message(engine_message(event))
+        await pilot.pause()
+        assert screen.query_one("#run-table").get_cell(A, "time") == "1:35"
+        assert screen.timing.step(A, "read") == "1:30"
+
+
 def test_elapsed_is_short() -> None:
     assert [elapsed(s) for s in (0, 59.9, 61, 3600 + 62)] == ["0:00", "0:59", "1:01", "1:01:02"]
 
