@@ -32,6 +32,10 @@ from fipswizard.recipe import Recipe, RecipeTarget
 if TYPE_CHECKING:
     from fipswizard.azure.arm import ArmClient
 
+# Codes of the notes the run reports as warnings (engine/run.py emits each unit's notes once,
+# as `Finding` events, at the start of the run); any other note is "info" with PLAN_NOTE.
+SELECTOR_DRIFT, VM_UNREADABLE, PLAN_NOTE = "selector-drift", "vm-unreadable", "plan-note"
+
 
 @dataclass
 class Unit:
@@ -43,6 +47,18 @@ class Unit:
     after: str | None = None  # the unit that must succeed first
     fixes: dict[str, Step] = field(default_factory=dict)  # step id -> the fix it may need
     notes: list[str] = field(default_factory=list)
+    warnings: dict[str, str] = field(default_factory=dict)  # note -> its code, for warnings
+
+    def warn(self, note: str, code: str) -> None:
+        self.notes.append(note)
+        self.warnings[note] = code
+
+    def note_findings(self) -> list[tuple[str, str, str]]:
+        """(level, code, text) of each note, in order: what the run reports at its start."""
+        return [
+            ("warning", self.warnings[n], n) if n in self.warnings else ("info", PLAN_NOTE, n)
+            for n in self.notes
+        ]
 
 
 @dataclass
@@ -145,8 +161,9 @@ def build_plan(
             skipped[rt.target.key] = rt.skip or scale_set_reason(scale_set)
             continue
         units.append(_vm_unit(recipe, rt, facts.get(rt.target.key, {}), endpoint, settings))
-    if units:  # W5: the recorded selector's drift, shown with the plan
-        units[0].notes += facts.get(SELECTOR_FACTS, {}).get("notes", [])
+    if units:  # W5: the recorded selector's drift, shown with the plan and said by apply
+        for note in facts.get(SELECTOR_FACTS, {}).get("notes", []):
+            units[0].warn(note, SELECTOR_DRIFT)
     return Plan(recipe, units, facts, endpoint, offline, skipped)
 
 
@@ -157,7 +174,7 @@ def _vm_unit(
     after = subscription_key(t.subscription) if recipe.feature == "register" else ""
     unit = Unit(t.key, f"VM {t.vm} ({facts.get('location', 'location from GET')})", [], after)
     if "error" in facts:
-        unit.notes.append(f"could not read the VM: {facts['error']}")
+        unit.warn(f"could not read the VM: {facts['error']}", VM_UNREADABLE)
     base = vm_params(
         endpoint,
         settings.compute_api,

@@ -132,6 +132,11 @@ class Engine:
             self.emit(
                 RunStarted("", self.run_id, self.correlation_id, keys, wall_time=self.wall_clock())
             )
+            # What the plan noted (selector drift, an unreadable VM...), said once, up front, so
+            # `apply` shows it as `plan` does.
+            for unit in self.plan.units:
+                for level, code, text in unit.note_findings():
+                    self.emit(Finding(unit.key, level, code, redact(text)))
             results: dict[str, TargetOutcome] = {}
             for key, reason in self.plan.skipped.items():
                 self.journal.append("target-skip", target=key, reason=reason)

@@ -10,6 +10,11 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 DEFAULT_BASE = "https://management.azure.com"
+# A Resource Graph query is a POST that only reads: Microsoft's REST reference ("Resources -
+# Resources", Microsoft.ResourceGraph 2022-10-01: "Queries the resources managed by Azure
+# Resource Manager") and the Resource Graph overview ("Permissions in Azure Resource Graph": at
+# least read access to the resources; the RBAC action is Microsoft.ResourceGraph/resources/read).
+READ_ONLY_POSTS = ("/providers/microsoft.resourcegraph/resources",)
 
 
 class ConnectionDropped(Exception):
@@ -76,6 +81,8 @@ class Request:
 
     @property
     def is_write(self) -> bool:
+        if self.method == "POST" and self.path.lower() in READ_ONLY_POSTS:
+            return False  # a query (see READ_ONLY_POSTS)
         return self.method not in ("GET", "HEAD")
 
     def json(self) -> Any:
