@@ -72,6 +72,23 @@ class RecipeError(BadInput):
         self.path, self.key, self.line = path, key, line
 
 
+class RecipeProblems(RecipeError):
+    """Several problems in one recipe: each on its own line (at most MAX_SHOWN of them)."""
+
+    MAX_SHOWN = 8
+
+    def __init__(self, problems: list[RecipeError]) -> None:
+        first = problems[0]
+        shown = [str(p) for p in problems[: self.MAX_SHOWN]]
+        more = len(problems) - len(shown)
+        text = f"{len(problems)} problems in {first.path}:\n  " + "\n  ".join(shown)
+        if more:
+            text += f"\n  ... and {more} more"
+        FipsWizardError.__init__(self, text, code="RecipeError")
+        self.path, self.key, self.line = first.path, first.key, first.line
+        self.problems = problems
+
+
 class AuthError(FipsWizardError):
     exit_code = ExitCode.AUTH
 

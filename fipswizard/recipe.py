@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fipswizard.azure.clouds import resolve_cloud
 from fipswizard.context import Target
-from fipswizard.errors import BadInput, RecipeError
+from fipswizard.errors import BadInput, RecipeError, RecipeProblems
 from fipswizard.guest.protocol import FLATCAR_EXTENSIONS
 from fipswizard.versions import COMPUTE_API
 
@@ -192,8 +194,32 @@ class _Checker:
         return value
 
 
+_T = TypeVar("_T")
+
+
+class _Problems:
+    """Collects one RecipeError per independent key, so one run names every problem."""
+
+    def __init__(self) -> None:
+        self.found: list[RecipeError] = []
+
+    def check(self, fn: Callable[[], _T], default: _T) -> _T:
+        try:
+            return fn()
+        except RecipeError as err:
+            self.found.append(err)
+            return default
+
+    def raise_any(self) -> None:
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise RecipeProblems(self.found)
+
+
 def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
-    """Parse and validate recipe text; raises RecipeError on the first problem."""
+    """Parse and validate recipe text; raises RecipeError naming every problem found (each
+    independent key once; a target's problems stop at its first)."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -203,48 +229,27 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
     except RecursionError:  # tomllib recurses once per nesting level
         raise RecipeError(path, "(syntax)", "nested too deeply to be a recipe") from None
     c = _Checker(path, text)
-    c.unknown(doc, TOP_KEYS, "")
-    version = doc.get("version")
-    if type(version) is not int or version != VERSION:  # `true == 1` in Python: not here
-        raise c.fail("version", "unsupported recipe version", found=version, allowed=str(VERSION))
-    cloud = c.choice(doc, "cloud", CLOUDS, "AzureCloud")
-    guest = doc.get("guest", "auto")
-    if not isinstance(guest, str) or not _GUEST.fullmatch(guest):
-        raise c.fail("guest", "invalid", found=guest, allowed="auto | none | a guest recipe id")
-    fix = c.choice(doc, "fix", FIXES, "reallocate")
-    feature = c.choice(doc, "feature", FEATURE_MODES, "register")
-    concurrency = doc.get("concurrency", 8)
-    if (
-        not isinstance(concurrency, int)
-        or isinstance(concurrency, bool)
-        or not 1 <= concurrency <= 256
-    ):
-        raise c.fail("concurrency", "out of range", found=concurrency, allowed="an integer 1..256")
-    validate = doc.get("validate", True)
-    if not isinstance(validate, bool):
-        raise c.fail("validate", "not a boolean", found=validate, allowed="true | false")
-    custom = _table(c, doc, "custom_cloud", CUSTOM_KEYS)
-    _check_custom(c, custom)
-    if cloud == "custom":
-        for key in ("arm_endpoint", "authority"):
-            if not custom.get(key):
-                raise c.fail(f"custom_cloud.{key}", 'required when cloud = "custom"', leaf=key)
-    keyvault = _table(c, doc, "keyvault", KEYVAULT_KEYS)
-    if fix == "keyvault":
-        for key in ("vault_id", "certificate_url"):
-            if not keyvault.get(key):
-                raise c.fail(f"keyvault.{key}", 'required when fix = "keyvault"', leaf=key)
-    secrets = {**DEFAULT_SECRET_SOURCES, **_secret_sources(c, doc)}
-    compute_api = doc.get("compute_api", COMPUTE_API)
-    if not isinstance(compute_api, str) or not _API.fullmatch(compute_api):
-        raise c.fail(
-            "compute_api",
-            "not an api-version",
-            found=compute_api,
-            allowed="YYYY-MM-DD, e.g. 2025-04-01 or 2024-11-01",
-        )
-    flatcar = c.choice(doc, "flatcar_extensions", FLATCAR_EXTENSIONS, FLATCAR_EXTENSIONS[0])
-    targets = _targets(c, doc, cloud, guest, flatcar)
+    p = _Problems()
+    p.check(lambda: c.unknown(doc, TOP_KEYS, ""), None)
+    p.check(lambda: _version(c, doc), None)
+    cloud = p.check(lambda: c.choice(doc, "cloud", CLOUDS, "AzureCloud"), "AzureCloud")
+    guest = p.check(lambda: _guest(c, doc), "auto")
+    fix = p.check(lambda: c.choice(doc, "fix", FIXES, "reallocate"), "reallocate")
+    feature = p.check(lambda: c.choice(doc, "feature", FEATURE_MODES, "register"), "register")
+    concurrency = p.check(lambda: _concurrency(c, doc), 8)
+    validate = p.check(lambda: _validate(c, doc), True)
+    custom: dict[str, str] = p.check(lambda: _custom_cloud(c, doc, cloud), {})
+    keyvault: dict[str, str] = p.check(lambda: _keyvault(c, doc, fix), {})
+    own_secrets: dict[str, str] = p.check(lambda: _secret_sources(c, doc), {})
+    secrets = {**DEFAULT_SECRET_SOURCES, **own_secrets}
+    compute_api = p.check(lambda: _compute_api(c, doc), COMPUTE_API)
+    flatcar = p.check(
+        lambda: c.choice(doc, "flatcar_extensions", FLATCAR_EXTENSIONS, FLATCAR_EXTENSIONS[0]),
+        FLATCAR_EXTENSIONS[0],
+    )
+    targets = _targets(c, p, doc, cloud, guest, flatcar)
+    selector: dict[str, Any] = p.check(lambda: _selector(c, doc), {})
+    p.raise_any()
     return Recipe(
         targets=targets,
         cloud=cloud,
@@ -257,10 +262,68 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
         keyvault=keyvault,
         secrets=secrets,
         compute_api=compute_api,
-        selector=_selector(c, doc),
+        selector=selector,
         flatcar_extensions=flatcar,
         path=path,
     )
+
+
+def _version(c: _Checker, doc: dict[str, Any]) -> None:
+    version = doc.get("version")
+    if type(version) is not int or version != VERSION:  # `true == 1` in Python: not here
+        raise c.fail("version", "unsupported recipe version", found=version, allowed=str(VERSION))
+
+
+def _guest(c: _Checker, doc: dict[str, Any]) -> str:
+    guest = doc.get("guest", "auto")
+    if not isinstance(guest, str) or not _GUEST.fullmatch(guest):
+        raise c.fail("guest", "invalid", found=guest, allowed="auto | none | a guest recipe id")
+    return guest
+
+
+def _concurrency(c: _Checker, doc: dict[str, Any]) -> int:
+    value = doc.get("concurrency", 8)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 256:
+        raise c.fail("concurrency", "out of range", found=value, allowed="an integer 1..256")
+    return value
+
+
+def _validate(c: _Checker, doc: dict[str, Any]) -> bool:
+    value = doc.get("validate", True)
+    if not isinstance(value, bool):
+        raise c.fail("validate", "not a boolean", found=value, allowed="true | false")
+    return value
+
+
+def _custom_cloud(c: _Checker, doc: dict[str, Any], cloud: str) -> dict[str, str]:
+    custom = _table(c, doc, "custom_cloud", CUSTOM_KEYS)
+    _check_custom(c, custom)
+    if cloud == "custom":
+        for key in ("arm_endpoint", "authority"):
+            if not custom.get(key):
+                raise c.fail(f"custom_cloud.{key}", 'required when cloud = "custom"', leaf=key)
+    return custom
+
+
+def _keyvault(c: _Checker, doc: dict[str, Any], fix: str) -> dict[str, str]:
+    keyvault = _table(c, doc, "keyvault", KEYVAULT_KEYS)
+    if fix == "keyvault":
+        for key in ("vault_id", "certificate_url"):
+            if not keyvault.get(key):
+                raise c.fail(f"keyvault.{key}", 'required when fix = "keyvault"', leaf=key)
+    return keyvault
+
+
+def _compute_api(c: _Checker, doc: dict[str, Any]) -> str:
+    value = doc.get("compute_api", COMPUTE_API)
+    if not isinstance(value, str) or not _API.fullmatch(value):
+        raise c.fail(
+            "compute_api",
+            "not an api-version",
+            found=value,
+            allowed="YYYY-MM-DD, e.g. 2025-04-01 or 2024-11-01",
+        )
+    return value
 
 
 SELECTOR_LISTS = ("subscriptions", "resource_groups", "tags", "vms", "exclude")
@@ -349,57 +412,69 @@ def _secret_sources(c: _Checker, doc: dict[str, Any]) -> dict[str, str]:
 
 
 def _targets(
-    c: _Checker, doc: dict[str, Any], cloud: str, guest: str, flatcar: str
+    c: _Checker, p: _Problems, doc: dict[str, Any], cloud: str, guest: str, flatcar: str
 ) -> tuple[RecipeTarget, ...]:
     raw = doc.get("target")
     if not isinstance(raw, list) or not raw:
-        raise c.fail(
-            "target",
-            "at least one [[target]] is required",
-            allowed="[[target]] with subscription, resource_group, vm",
+        p.found.append(
+            c.fail(
+                "target",
+                "at least one [[target]] is required",
+                allowed="[[target]] with subscription, resource_group, vm",
+            )
         )
+        return ()
     seen: set[str] = set()
     out = []
     for n, table in enumerate(raw):
-        prefix = f"target[{n}]."
-        if not isinstance(table, dict):
-            raise c.fail(
-                f"target[{n}]", "must be a table", found=table, allowed="[[target]]", leaf="target"
-            )
-        c.unknown(table, TARGET_KEYS, prefix, n)
-        target = Target(
-            subscription=c.text(table, "subscription", prefix, _GUID, "a subscription GUID", n),
-            resource_group=c.text(
-                table, "resource_group", prefix, _NAME, "a resource group name", n
-            ),
-            vm=c.text(table, "vm", prefix, _VM, "a VM name (1-64 letters, digits, - _ .)", n),
-            cloud=cloud,
-        )
-        if target.key.lower() in seen:
-            raise c.fail(
-                f"{prefix}vm", "duplicate target", found=target.vm, leaf="vm", occurrence=n
-            )
-        seen.add(target.key.lower())
-        own = table.get("guest", guest)
-        if not isinstance(own, str) or not _GUEST.fullmatch(own):
-            raise c.fail(
-                f"{prefix}guest",
-                "invalid",
-                found=own,
-                leaf="guest",
-                allowed="auto | none | a guest recipe id",
-                occurrence=n,
-            )
-        out.append(
-            RecipeTarget(
-                target,
-                own,
-                _skip(c, table, prefix, n),
-                _decline(c, table, prefix, n),
-                _flatcar(c, table, prefix, n, flatcar),
-            )
-        )
+        one = p.check(partial(_target, c, n, table, seen, cloud, guest, flatcar), None)
+        if one is not None:
+            out.append(one)
     return tuple(out)
+
+
+def _target(
+    c: _Checker,
+    n: int,
+    table: object,
+    seen: set[str],
+    cloud: str,
+    guest: str,
+    flatcar: str,
+) -> RecipeTarget:
+    """One [[target]] table; its first problem stands for the table."""
+    prefix = f"target[{n}]."
+    if not isinstance(table, dict):
+        raise c.fail(
+            f"target[{n}]", "must be a table", found=table, allowed="[[target]]", leaf="target"
+        )
+    c.unknown(table, TARGET_KEYS, prefix, n)
+    target = Target(
+        subscription=c.text(table, "subscription", prefix, _GUID, "a subscription GUID", n),
+        resource_group=c.text(table, "resource_group", prefix, _NAME, "a resource group name", n),
+        vm=c.text(table, "vm", prefix, _VM, "a VM name (1-64 letters, digits, - _ .)", n),
+        cloud=cloud,
+    )
+    if target.key.lower() in seen:
+        raise c.fail(f"{prefix}vm", "duplicate target", found=target.vm, leaf="vm", occurrence=n)
+    seen.add(target.key.lower())
+    own = table.get("guest", guest)
+    if not isinstance(own, str) or not _GUEST.fullmatch(own):
+        raise c.fail(
+            f"{prefix}guest",
+            "invalid",
+            found=own,
+            leaf="guest",
+            allowed="auto | none | a guest recipe id",
+            occurrence=n,
+        )
+    return RecipeTarget(
+        target,
+        own,
+        _skip(c, table, prefix, n),
+        _decline(c, table, prefix, n),
+        _flatcar(c, table, prefix, n, flatcar),
+    )
 
 
 def _flatcar(c: _Checker, table: dict[str, Any], prefix: str, n: int, default: str) -> str:

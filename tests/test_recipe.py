@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fipswizard.context import Target
-from fipswizard.errors import ExitCode, RecipeError
+from fipswizard.errors import ExitCode, RecipeError, RecipeProblems
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe, load_recipe, parse_recipe
 
 SUB = "11111111-2222-3333-4444-555555555555"
@@ -234,3 +234,38 @@ def test_load_recipe_bad_files(tmp_path: Path, make: object, fragment: str) -> N
     with pytest.raises(RecipeError) as info:
         load_recipe(path)
     assert str(info.value).startswith(str(path)) and fragment in str(info.value)
+
+
+def test_every_independent_problem_is_named_once() -> None:
+    text = (
+        'version = true\ncloud = "Mars"\nbogus = 1\n'
+        '[[target]]\nsubscription = "11111111-2222-3333-4444-555555555555"\n'
+        'resource_group = "rg\\n"\nvm = "a"\n'
+        '[[target]]\nsubscription = "x"\nresource_group = "rg"\nvm = "b"\n'
+    )
+    with pytest.raises(RecipeProblems) as caught:
+        parse_recipe(text, "bad.toml")
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "5 problems in bad.toml:"
+    assert [p.key for p in caught.value.problems] == [
+        "bogus",
+        "version",
+        "cloud",
+        "target[0].resource_group",
+        "target[1].subscription",
+    ]
+    assert "bad.toml:1: key 'version'" in lines[2] and "bad.toml:9:" in lines[5]
+
+
+def test_one_problem_is_reported_alone() -> None:
+    text = (
+        'version = 2\n[[target]]\nsubscription = "11111111-2222-3333-4444-555555555555"\n'
+        'resource_group = "rg"\nvm = "a"\n'
+    )
+    with pytest.raises(RecipeError) as caught:
+        parse_recipe(text, "one.toml")
+    assert not isinstance(caught.value, RecipeProblems)
+    assert (
+        str(caught.value)
+        == "one.toml:1: key 'version': unsupported recipe version (found 2); allowed: 1"
+    )
