@@ -182,3 +182,62 @@ async def test_ctrl_c_after_each_write_leaves_the_vm_running_and_recoverable(
     await run_rollback(tmp_path / "j", plain, HeadlessPrompter(True), lambda e: None)
     assert_clean(sandbox, n)
     assert not {"fipswizard-validate", "enablevmaccess"} & set(vm.extensions), vm.extensions
+
+
+class RefuseStartOnce(httpx.AsyncBaseTransport):
+    """Azure refuses the first start after the fix's deallocate, as when the region has no
+    capacity for the size: 409 AllocationFailed ("Troubleshoot allocation failures when you
+    create, restart, or resize VMs in Azure", learn.microsoft.com/troubleshoot/azure/
+    virtual-machines/windows/allocation-failure). The VM stays deallocated."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.refused = inner, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/start") and not self.refused:
+            self.refused += 1
+            return httpx.Response(
+                409,
+                json={
+                    "error": {
+                        "code": "AllocationFailed",
+                        "message": "Allocation failed. We do not have sufficient capacity for "
+                        "the requested VM size in this region.",
+                    }
+                },
+            )
+        return await self.inner.handle_async_request(request)
+
+
+async def test_failed_start_of_the_fix_is_recovered_by_the_next_apply(tmp_path: Path) -> None:
+    from fipswizard.engine.journal import Journal
+
+    sandbox = SandboxAzure(demo_estate(), op_seconds=0.05, registration_seconds=0.1)
+    refusing = RefuseStartOnce(sandbox.transport())
+    arm = "https://management.azure.com"
+    opts = Options(arm_endpoint=arm, settings=FAST, transport=refusing)
+    first = await run_apply(
+        recipe(sandbox), opts, HeadlessPrompter(True), tmp_path / "j", lambda e: None
+    )
+    assert refusing.refused == 1 and not first.ok
+    assert sandbox.estate.vms[VM].power_state == "deallocated"
+    fails = [r for r in Journal(tmp_path / "j").records() if r.get("status") == "failed"]
+    assert "fix-reallocate" in {r["step_id"] for r in fails}
+    again = await run_apply(
+        recipe(sandbox), opts, HeadlessPrompter(True), tmp_path / "j", lambda e: None
+    )
+    assert again.ok, again.to_text()
+    assert_clean(sandbox, WRITES)
+    vm = sandbox.estate.vms[VM]
+    assert vm.fips_flag and vm.cert_package == "fips-140-3"
+    records = Journal(tmp_path / "j").records()
+    recovered = [r for r in records if r["event"] == "recover"]
+    assert len(recovered) == 1 and "started" in recovered[0]["detail"]
+    # Settled: a third apply neither recovers again nor writes.
+    sandbox.log.clear()
+    third = await run_apply(
+        recipe(sandbox), opts, HeadlessPrompter(True), tmp_path / "j", lambda e: None
+    )
+    assert third.ok, third.to_text()
+    assert len([r for r in Journal(tmp_path / "j").records() if r["event"] == "recover"]) == 1
+    assert sandbox.log.writes() == []

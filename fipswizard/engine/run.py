@@ -66,6 +66,22 @@ class _Read:
         return self.outcome is None and self.start < len(unit.steps)
 
 
+def failed_last(journal: Journal) -> set[tuple[str, str]]:
+    """(target, step_id) pairs whose last write ended "failed" and that no later `recover`
+    dealt with. A failed write may leave the VM half-way as surely as a killed one: e.g. the
+    reallocate fix whose start POST was refused after its deallocate leaves the VM deallocated,
+    and the next run would fail at its first read. `Step.recover` is idempotent, and the
+    `recover` record settles the pair, so a recovery that wrote is not repeated."""
+    failed: dict[tuple[str, str], bool] = {}
+    for r in journal.records():
+        key, event = (r.get("target", ""), r.get("step_id", "")), r["event"]
+        if event == "step-end":
+            failed[key] = r.get("status") == "failed"
+        elif event in ("step-begin", "step-skip", "recover"):
+            failed[key] = False
+    return {k for k, v in failed.items() if v}
+
+
 class Engine:
     def __init__(
         self,
@@ -93,6 +109,7 @@ class Engine:
         self.gate_refused: str | None = None  # the prompter's message when the gate refused
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self._unfinished = journal.unfinished()
+        self._failed = failed_last(journal)
         self._targets = {rt.target.key: rt.target for rt in plan.recipe.targets}
         self._declined = declined_by(plan.recipe)
         self._approved: set[tuple[str, str]] = set()
@@ -186,7 +203,8 @@ class Engine:
         """Finish or undo what an earlier, approved run left half-done (e.g. a VM it
         deallocated), before anything else touches this VM."""
         for step in dict.fromkeys([*unit.steps, *unit.fixes.values()]):
-            if (unit.key, step.id) not in self._unfinished:
+            key = (unit.key, step.id)
+            if key not in self._unfinished and key not in self._failed:
                 continue
             undo = self._undo_of(unit.key, step.id)
             note = await self._guard(unit, step, step.recover(ctx, undo))
