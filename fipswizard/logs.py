@@ -1,5 +1,10 @@
 """Logging: a file with details (tracebacks included), every line passed through `redact`.
 
+`RunLogger` records every run of apply, rollback and demo (both front ends, wired once in
+`session.run_apply`/`run_rollback`): a start line, one line per step outcome with its
+duration, a line per VM outcome and an end line with the outcomes and the exit code. Each
+line carries the formatter's timestamp.
+
 The file is opened through `files.open_private` (no symlink followed, 0600 whatever the
 umask). The log is a diagnostic aid: when its path is refused, fipswizard says so on stderr
 and runs without it rather than failing the operator's command.
@@ -10,11 +15,19 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from fipswizard.engine.events import Event, StepFinished, StepStarted, TargetFinished
 from fipswizard.errors import BadInput
 from fipswizard.files import open_private
 from fipswizard.secrets import redact
+
+if TYPE_CHECKING:
+    from fipswizard.engine.report import RunReport
+
+RUN_LOGGER = "fipswizard.run"
 
 
 class RedactingFilter(logging.Filter):
@@ -67,3 +80,57 @@ def setup_logging(verbose: bool = False, path: Path | None = None) -> Path:
         h.addFilter(RedactingFilter())
         root.addHandler(h)
     return path
+
+
+def _one_line(text: str) -> str:
+    return " / ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+class RunLogger:
+    """Writes one run's record to the log: `start` before anything is read or written, each
+    event as it comes (call the logger with it), and `finish` (or `failed`) at the end.
+
+    Every message goes through the file handler's redacting filter; details are also
+    redacted here so that a record never depends on which handlers are attached."""
+
+    def __init__(self, command: str, source: str, logger: logging.Logger | None = None) -> None:
+        self.command, self.source = command, source
+        self.log = logger or logging.getLogger(RUN_LOGGER)
+        self.run_id = ""
+        self._began: dict[tuple[str, str], float] = {}
+
+    def _info(self, text: str) -> None:
+        self.log.info("%s", redact(text))
+
+    def start(self, run_id: str, correlation_id: str, targets: Iterable[str]) -> None:
+        self.run_id = run_id
+        keys = list(targets)
+        self._info(
+            f"run start: {self.command} {self.source} run={run_id} "
+            f"correlation={correlation_id} targets={len(keys)}: {', '.join(keys)}"
+        )
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self._began[(event.target, event.step_id)] = event.at
+        elif isinstance(event, StepFinished):
+            began = self._began.pop((event.target, event.step_id), None)
+            took = "" if began is None else f" in {max(0.0, event.at - began):.3f}s"
+            detail = _one_line(event.detail)
+            if event.advice and event.advice not in detail:
+                detail += f" (what to do: {_one_line(event.advice)})"
+            self._info(f"step {event.target} {event.step_id}: {event.status}{took}: {detail}")
+        elif isinstance(event, TargetFinished):
+            self._info(f"target {event.target} => {event.outcome}: {_one_line(event.detail)}")
+
+    def finish(self, report: RunReport) -> None:
+        took = "" if report.duration is None else f" duration={report.duration:.3f}s"
+        outcomes = ", ".join(f"{k}={v}" for k, v in report.outcomes().items()) or "none"
+        self._info(
+            f"run end: {self.command} run={self.run_id} exit={report.exit_code()}{took} "
+            f"outcomes: {outcomes}"
+        )
+
+    def failed(self, err: BaseException) -> None:
+        why = _one_line(str(err)) or type(err).__name__
+        self._info(f"run end: {self.command} run={self.run_id} stopped: {why}")

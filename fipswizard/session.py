@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -196,36 +197,55 @@ async def run_apply(
     prompter: Prompter,
     journal_path: Path,
     on_event: Callable[[Event], None],
+    *,
+    command: str = "apply",
 ) -> Summary:
-    """Discover, plan and run the recipe; every event goes to `on_event` and the summary."""
+    """Discover, plan and run the recipe; every event goes to `on_event`, the summary and the
+    log's run record (`command` names the run there: apply, demo)."""
     from fipswizard.engine.run import Engine
+    from fipswizard.logs import RunLogger
 
     opts = for_recipe(opts, recipe)
     run_id, correlation_id = new_ids()
     cloud = make_cloud(recipe, opts)
     summary = Summary()
-    async with make_arm(cloud, correlation_id, opts) as arm:
-        plan = await make_plan(recipe, opts, offline=False, arm=arm)
-        ctx = Context(
-            prompter=prompter, settings=opts.settings, arm=arm, secrets=load_secrets(recipe)
-        )
-        journal = Journal(journal_path, run_id)
-        journal.append("recipe", text=dump_recipe(recipe), endpoint=cloud.arm_endpoint)
-        engine = Engine(
-            plan,
-            ctx,
-            journal,
-            run_id=run_id,
-            correlation_id=correlation_id,
-            concurrency=opts.concurrency,
-            runner_factory=runner_factory(arm, opts.settings),
-            on_interrupt=on_event,
-        )
-        async for event in engine.run():
-            summary.add(event)
-            on_event(event)
-        summary.gate_refused = engine.gate_refused
+    summary.compute_api = opts.settings.compute_api
+    record = RunLogger(command, f"recipe={recipe.path or '-'} journal={journal_path}")
+    record.start(run_id, correlation_id, (t.target.key for t in recipe.targets))
+    try:
+        async with make_arm(cloud, correlation_id, opts) as arm:
+            plan = await make_plan(recipe, opts, offline=False, arm=arm)
+            ctx = Context(
+                prompter=prompter, settings=opts.settings, arm=arm, secrets=load_secrets(recipe)
+            )
+            journal = Journal(journal_path, run_id)
+            journal.append("recipe", text=dump_recipe(recipe), endpoint=cloud.arm_endpoint)
+            engine = Engine(
+                plan,
+                ctx,
+                journal,
+                run_id=run_id,
+                correlation_id=correlation_id,
+                concurrency=opts.concurrency,
+                runner_factory=runner_factory(arm, opts.settings),
+                on_interrupt=on_event,
+            )
+            async for event in engine.run():
+                summary.add(event)
+                record(event)
+                on_event(event)
+            summary.gate_refused = engine.gate_refused
+    except BaseException as err:
+        record.failed(err)
+        raise
+    record.finish(summary)
     return summary
+
+
+def evidence_dir(journal: Path) -> Path:
+    """Where a run's evidence bundle goes by default: next to its journal, named after it
+    (`apply`'s closing hint and the TUI summary's Evidence button both use it)."""
+    return journal.with_name(f"{journal.stem}.evidence")
 
 
 def journal_recipe(journal: Journal) -> Recipe:
@@ -249,6 +269,7 @@ async def run_rollback(
     With `preview`, hand it that list (per VM, in order) and send nothing."""
     from fipswizard.engine.rollback import pending_recoveries, pending_undos, plan_lines
     from fipswizard.engine.rollback import run_rollback as undo_all
+    from fipswizard.logs import RunLogger
 
     journal = Journal(journal_path)
     recipe = journal_recipe(journal)
@@ -267,20 +288,37 @@ async def run_rollback(
         return summary
     run_id, correlation_id = new_ids()
     journal.run_id = run_id
+    summary.compute_api = opts.settings.compute_api
+    # No RunStarted comes from the rollback engine: the run's ids and start are set here.
+    summary.run_id, summary.correlation_id = run_id, correlation_id
+    summary.started, summary.started_at = time.time(), time.monotonic()
+    record = RunLogger("rollback", f"journal={journal_path}")
+    keys = dict.fromkeys(u.begun.target for u in [*recoveries, *undos])
+    record.start(run_id, correlation_id, keys)
     cloud = make_cloud(recipe, opts)
-    async with make_arm(cloud, correlation_id, opts) as arm:
-        ctx = Context(
-            prompter=prompter, settings=opts.settings, arm=arm, secrets=load_secrets(recipe)
-        )
-        async for event in undo_all(
-            undos,
-            journal,
-            ctx,
-            cloud=recipe.cloud,
-            runner_factory=runner_factory(arm, opts.settings),
-            recoveries=recoveries,
-            concurrency=opts.concurrency or recipe.concurrency,
-        ):
-            summary.add(event)
-            on_event(event)
+    try:
+        async with make_arm(cloud, correlation_id, opts) as arm:
+            ctx = Context(
+                prompter=prompter, settings=opts.settings, arm=arm, secrets=load_secrets(recipe)
+            )
+            async for event in undo_all(
+                undos,
+                journal,
+                ctx,
+                cloud=recipe.cloud,
+                runner_factory=runner_factory(arm, opts.settings),
+                recoveries=recoveries,
+                concurrency=opts.concurrency or recipe.concurrency,
+            ):
+                # The rollback engine does not stamp its events: stamp them here, so step
+                # durations (log, summary) and the progress lines' elapsed time are real.
+                if not event.at:
+                    event = replace(event, at=time.monotonic())
+                summary.add(event)
+                record(event)
+                on_event(event)
+    except BaseException as err:
+        record.failed(err)
+        raise
+    record.finish(summary)
     return summary

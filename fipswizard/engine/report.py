@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fipswizard import __version__
 from fipswizard.engine.events import (
     DONE,
     Diagnosed,
@@ -53,6 +54,19 @@ class StepSummary:
         if self.started_at is None or self.finished_at is None:
             return None
         return max(0.0, self.finished_at - self.started_at)
+
+    @property
+    def before(self) -> str | None:
+        """The check's state before the run, where the events carry it: a skipped step's
+        detail is its check's (nothing changed). An applied step's check state goes to the
+        journal only (`step-begin`), not into StepFinished."""
+        return self.detail if self.status == StepStatus.SKIPPED else None
+
+    @property
+    def after(self) -> str | None:
+        """The verified state after the step: the verify's detail of an applied step, the
+        unchanged check state of a skipped one; None for a step that did not complete."""
+        return self.detail if self.status in (StepStatus.APPLIED, StepStatus.SKIPPED) else None
 
     @property
     def is_validation(self) -> bool:
@@ -124,6 +138,7 @@ class RunReport:
         self.ended_at: float | None = None
         self.finished = False
         self.steps_done = 0
+        self.compute_api = ""  # the Compute api-version the run used (set by the session)
 
     def target(self, key: str) -> TargetSummary:
         return self.targets.setdefault(key, TargetSummary(key))
@@ -194,6 +209,12 @@ class RunReport:
     def exit_code(self) -> int:
         return exit_code(self)
 
+    def _offset(self, at: float | None) -> float | None:
+        """Seconds since the run started (the engine's monotonic clock)."""
+        if at is None or self.started_at is None:
+            return None
+        return _secs(max(0.0, at - self.started_at))
+
     def to_json(self) -> str:
         rows: list[dict[str, Any]] = [
             {
@@ -208,8 +229,13 @@ class RunReport:
                 "steps": [
                     {
                         "id": s.step_id,
+                        "title": s.title,
+                        "risk": s.risk,
                         "status": str(s.status),
+                        "started_s": self._offset(s.started_at),
                         "duration_s": _secs(s.duration),
+                        "before": s.before,
+                        "after": s.after,
                         "detail": s.detail,
                         "advice": s.advice,
                         "code": s.code,
@@ -237,6 +263,7 @@ class RunReport:
             "started": _iso(self.started),
             "ended": _iso(self.ended),
             "duration_s": _secs(self.duration),
+            "versions": {"fipswizard": __version__, "compute_api": self.compute_api or None},
             "targets": rows,
         }
         if self.gate_refused:
@@ -259,6 +286,24 @@ class RunReport:
 
 
 Summary = RunReport  # the name the headless code and tests used before the run model grew
+
+
+class Elapsed:
+    """Headless progress lines with the time since the run started, from the events' own
+    `at` stamps (e.g. "[  12.3s] [vm1] Set the flag ..."). A run starts at its RunStarted, or
+    at the first event after the previous run's RunFinished (a rollback has no RunStarted)."""
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+
+    def line(self, event: Event) -> str | None:
+        if self.start is None or isinstance(event, RunStarted):
+            self.start = event.at
+        start = self.start
+        if isinstance(event, RunFinished):
+            self.start = None
+        text = progress_line(event)
+        return None if text is None else f"[{max(0.0, event.at - start):6.1f}s] {text}"
 
 
 def progress_line(event: Event) -> str | None:

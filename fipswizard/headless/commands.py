@@ -16,7 +16,7 @@ from fipswizard.engine.events import (
     TargetOutcome,
 )
 from fipswizard.engine.plan import Plan
-from fipswizard.engine.report import exit_code, progress_line
+from fipswizard.engine.report import Elapsed, exit_code
 from fipswizard.errors import BadInput, ExitCode, RecipeError
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe, load_recipe, parse_recipe
 from fipswizard.secrets import redact
@@ -149,8 +149,11 @@ def _select(args: argparse.Namespace, recipe: Recipe, selector: Any) -> tuple[Re
     return targets
 
 
+_ELAPSED = Elapsed()  # headless runs are one at a time per process
+
+
 def print_progress(event: Event) -> None:
-    line = progress_line(event)
+    line = _ELAPSED.line(event)
     if line:
         print(redact(line), file=sys.stderr, flush=True)
 
@@ -218,7 +221,22 @@ async def apply(args: argparse.Namespace) -> int:
     if summary.gate_refused:
         print(f"fipswizard: {summary.gate_refused}", file=sys.stderr)
     sys.stdout.write((summary.to_json() if args.format == "json" else summary.to_text()) + "\n")
+    if summary.targets and not summary.gate_refused:
+        # where the operator finishes: the read-only evidence bundle for this run
+        print(f"next: {evidence_command(args, journal)}", file=sys.stderr)
     return exit_code(summary)
+
+
+def evidence_command(args: argparse.Namespace, journal: Path) -> str:
+    """The `evidence` command for this run's journal, runnable as printed (the bundle goes
+    next to the journal, as the TUI's Evidence button writes it)."""
+    from fipswizard.session import evidence_dir
+
+    argv = ["fipswizard"]
+    for flag, value in (("--arm-endpoint", args.arm_endpoint), ("--ca-bundle", args.ca_bundle)):
+        if value:
+            argv += [flag, value]
+    return shlex.join([*argv, "evidence", str(journal), "-o", str(evidence_dir(journal))])
 
 
 def approve_command(args: argparse.Namespace, *, review: bool = False) -> str:
