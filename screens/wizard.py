@@ -39,7 +39,7 @@ from screens.rollback import RollbackScreen
 from screens.run import RunScreen
 from screens.runner import RunFeed, drive
 from screens.session_env import WizardSession, open_session
-from screens.summary import SummaryScreen
+from screens.summary import EvidenceMaker, SummaryScreen
 from screens.target import TargetScreen
 from screens.tui_prompter import TuiPrompter
 from screens.validation import ValidationScreen
@@ -62,6 +62,7 @@ class Walk:
     choice: RunChoice | None = None  # the Confirm screen's approvals
     note: str = ""  # a line for the next screen (what was opened or saved)
     done: JournalDone | None = None  # a resumed journal's finished steps
+    bundle: Path | None = None  # where the summary's Evidence button wrote this run's bundle
 
     def shown(self, screen: WizardScreen[Any]) -> WizardScreen[Any]:
         """The screen, told what a resumed journal already did."""
@@ -182,6 +183,8 @@ class Wizard:
                 save_default=s.save_default,
                 expected=s.expected,
                 note=w.note,
+                evidence=self._evidence_maker(s, w),
+                bundle=w.bundle,
             )
         )
         w.note = ""
@@ -196,6 +199,19 @@ class Wizard:
             return "target"
         self.app.exit(return_code=_quit_code(w.feed.summary, s.expected))
         return "quit"
+
+    def _evidence_maker(self, s: WizardSession, w: Walk) -> EvidenceMaker:
+        """The summary's Evidence button: the bundle for this run's journal, as
+        `fipswizard evidence JOURNAL -o DIR` writes it."""
+
+        async def make(out: Path) -> dict[str, Any]:
+            from fipswizard.evidence.make import make_evidence
+
+            doc, _ = await make_evidence(str(w.journal), out, s.opts)
+            w.bundle = out
+            return doc
+
+        return make
 
     async def _read(self, s: WizardSession, recipe: Recipe) -> tuple[Plan, dict[Any, str]]:
         """Discover, plan and read each step's current state: GETs only."""

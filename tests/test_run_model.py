@@ -68,8 +68,13 @@ def test_the_report_owns_durations_times_and_json() -> None:
     assert row["duration_s"] == 9.0
     assert row["steps"][0] == {
         "id": "flag",
+        "title": "Set the flag",
+        "risk": "reversible",
         "status": "applied",
+        "started_s": 1.0,
         "duration_s": 3.5,
+        "before": None,  # an applied step's check state is not in the events
+        "after": "flag on",
         "detail": "flag on",
         "advice": "",
         "code": "",
