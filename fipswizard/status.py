@@ -1,6 +1,7 @@
 """`fipswizard status`: where each VM stands, read-only (engine side; no front end here).
 
-A verdict per VM: "compliant", "needs flag", "needs guest", or "blocked: why". Without
+A verdict per VM: "compliant", "needs flag", "needs guest", or "blocked: why" (a VM of a
+Flexible scale set: "blocked: scale-set VM, not supported: ..." with the source). Without
 --guest only the control plane is known, so "compliant" there means the flag is set and the
 agent is Ready (the guest column says "not checked"). Exit code: 0 when every VM is compliant,
 1 otherwise (2 bad input, 3 authentication, as for every command).
@@ -11,10 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fipswizard.azure.selection import scale_set_of, scale_set_reason
 from fipswizard.evidence.collect import FEATURE_OK, Fleet, VmEvidence
 from fipswizard.versions import older
 
 COMPLIANT, NEEDS_FLAG, NEEDS_GUEST = "compliant", "needs flag", "needs guest"
+SCALE_SET_VERDICT = "blocked: scale-set VM"
 COLUMNS = ("VM", "Region", "Feature", "Flag", "Power", "Agent", "Extensions", "OS", "Guest FIPS",
            "Provider", "Verdict")  # fmt: skip
 
@@ -22,6 +25,9 @@ COLUMNS = ("VM", "Region", "Feature", "Flag", "Power", "Agent", "Extensions", "O
 def verdict(ev: VmEvidence, feature_state: str) -> str:
     if ev.error is not None:
         return f"blocked: {ev.error}"
+    scale_set = scale_set_of(ev.model)  # never written: the reason carries Microsoft's source
+    if scale_set:
+        return f"{SCALE_SET_VERDICT}, {scale_set_reason(scale_set)}"
     if ev.region == "known-unsupported":
         return f"blocked: region {ev.facts.get('location')} does not have the platform change"
     if not ev.facts.get("agent_ready"):

@@ -64,3 +64,16 @@ def test_bad_recipe_is_exit_2_with_the_file_named(
     err = capsys.readouterr().err
     assert "bad.toml" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_scale_set_vm_is_blocked_with_its_reason_and_source() -> None:
+    pool = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/"
+    pool += "virtualMachineScaleSets/pool"
+    model = {"properties": {"virtualMachineScaleSet": {"id": pool}}}
+    text = verdict(vm(guest=FIPS_ON, model=model), "Registered")  # otherwise compliant
+    assert text.startswith("blocked: scale-set VM, not supported: a VM of scale set pool")
+    assert "agent-linux-fips" in text and "propagate" in text
+    assert verdict(vm(guest=FIPS_ON, model={"properties": {}}), "Registered") == "compliant"
+    subs = {"s": SubscriptionFacts("s", "Registered", "Registered", "a", "b")}
+    rows = status_rows(Fleet("AzureCloud", subs, [vm(guest=FIPS_ON, model=model)], True))
+    assert status_exit(rows) == 1 and rows[0]["verdict"] == text
