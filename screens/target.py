@@ -7,9 +7,11 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.markup import escape
+from textual.message import Message
 from textual.widgets import Button, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from fipswizard.azure import selection
 from fipswizard.errors import FipsWizardError
 from fipswizard.recipe import Recipe
 from fipswizard.session import Options
@@ -18,7 +20,16 @@ from screens.command_table import bindings_for
 from screens.dialogs import PathDialog
 from screens.messages import GroupsListed, ListingFailed, SubscriptionsListed, VmsListed
 from screens.results import OpenRecipe, ResumeJournal, RollbackJournal, TargetResult, UseRecipe
-from screens.target_model import CLOUD_CHOICES, FIX_CHOICES, TargetChoice, fetch, filter_rows
+from screens.selector_dialog import RuleAnswer, SelectorDialog
+from screens.target_model import (
+    CLOUD_CHOICES,
+    FIX_CHOICES,
+    TargetChoice,
+    fetch,
+    filter_rows,
+    rule_selector,
+    select,
+)
 
 # The VM line's fixed part: "[x] " + name (24) + region (14) + " flag off" + the list's own
 # checkbox, border and scrollbar. The image column takes the rest of the width.
@@ -35,6 +46,14 @@ def row_label(row: dict[str, str], chosen: bool = False, image_width: int = 34) 
     return (
         f"{mark} {row['name']:<24} {row['location']:<14} {image:<{image_width}} flag {row['flag']}"
     )
+
+
+class RuleSelected(Message):
+    """The "Select by rule" worker resolved the selector (read-only)."""
+
+    def __init__(self, selector: selection.Selector, found: selection.Selection) -> None:
+        super().__init__()
+        self.selector, self.selection = selector, found
 
 
 class TargetScreen(WizardScreen[TargetResult]):
@@ -67,6 +86,7 @@ class TargetScreen(WizardScreen[TargetResult]):
             self.fixes.append(("fix: Key Vault certificate (recipe)", "keyvault"))
         self.rows: list[dict[str, str]] = []
         self.sub = self.group = ""
+        self.rule: RuleAnswer | None = None  # the last "Select by rule" answer, offered again
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="target-pickers"):
@@ -101,6 +121,12 @@ class TargetScreen(WizardScreen[TargetResult]):
                 allow_blank=False,
                 id="fix",
                 tooltip="What to do if validation shows the old certificate package.",
+            )
+            yield Button(
+                "Select by rule",
+                id="rule",
+                tooltip="As `recipe new`: whole resource group, tags, a Resource Graph query, "
+                "exclusions; the recipe records the rule.",
             )
         vms: SelectionList[str] = SelectionList(id="vms")
         vms.tooltip = "Space ticks a VM; ticked VMs are kept across resource groups."
@@ -274,8 +300,49 @@ class TargetScreen(WizardScreen[TargetResult]):
     def action_rollback_journal(self) -> None:
         self._ask_path("Roll back what a journal recorded", RollbackJournal, self.last_journal)
 
+    # ---- select by rule: the same selectors as `recipe new`, resolved in a worker
+    def action_select_rule(self) -> None:
+        def answered(answer: RuleAnswer | None) -> None:
+            if answer is not None:
+                self.rule = answer
+                self._resolve(answer)
+
+        self.app.push_screen(SelectorDialog(self.sub, self.group, self.rule), answered)
+
+    def _resolve(self, answer: RuleAnswer) -> None:
+        try:
+            selector = rule_selector(
+                self.sub, self.group, answer.whole_group, answer.tags, answer.query, answer.exclude
+            )
+        except FipsWizardError as err:
+            self.app.show_error(err)  # type: ignore[attr-defined]
+            return
+        cloud, opts, custom = self.cloud, self.opts, self.custom
+
+        async def work() -> None:
+            try:
+                found = await select(opts, cloud, selector, custom)
+            except Exception as err:  # shown in a dialog; details go to the log
+                self.post_message(ListingFailed("rule", err))
+                return
+            self.post_message(RuleSelected(selector, found))
+
+        self._status("Selecting by rule (GETs and Resource Graph queries only)...")
+        self.run_worker(work(), group="select-rule", exclusive=True, exit_on_error=False)
+
+    def on_rule_selected(self, message: RuleSelected) -> None:
+        self.choice.use(message.selection, message.selector, self.cloud)
+        dropped = "; ".join(message.selection.not_targets)
+        self._status(
+            f"{len(message.selection.vms)} VM(s) selected by rule."
+            + (f" Not targets: {dropped}" if dropped else "")
+        )
+        self.query_one("#chosen", Static).update(escape(self.choice.describe()))
+        self._fill()
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {
+            "rule": self.action_select_rule,
             "open": self.action_open_recipe,
             "resume": self.action_resume_journal,
             "rollback": self.action_rollback_journal,
