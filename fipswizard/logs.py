@@ -102,12 +102,17 @@ class RunLogger:
     def _info(self, text: str) -> None:
         self.log.info("%s", redact(text))
 
-    def start(self, run_id: str, correlation_id: str, targets: Iterable[str]) -> None:
+    def start(
+        self, run_id: str, correlation_id: str, targets: Iterable[str], compute_api: str = ""
+    ) -> None:
+        from fipswizard import __version__
+
         self.run_id = run_id
         keys = list(targets)
         self._info(
             f"run start: {self.command} {self.source} run={run_id} "
-            f"correlation={correlation_id} targets={len(keys)}: {', '.join(keys)}"
+            f"correlation={correlation_id} fipswizard={__version__} "
+            f"compute_api={compute_api or '-'} targets={len(keys)}: {', '.join(keys)}"
         )
 
     def __call__(self, event: Event) -> None:

@@ -211,7 +211,8 @@ async def run_apply(
     summary = Summary()
     summary.compute_api = opts.settings.compute_api
     record = RunLogger(command, f"recipe={recipe.path or '-'} journal={journal_path}")
-    record.start(run_id, correlation_id, (t.target.key for t in recipe.targets))
+    keys = (t.target.key for t in recipe.targets)
+    record.start(run_id, correlation_id, keys, opts.settings.compute_api)
     try:
         async with make_arm(cloud, correlation_id, opts) as arm:
             plan = await make_plan(recipe, opts, offline=False, arm=arm)
@@ -294,7 +295,7 @@ async def run_rollback(
     summary.started, summary.started_at = time.time(), time.monotonic()
     record = RunLogger("rollback", f"journal={journal_path}")
     keys = dict.fromkeys(u.begun.target for u in [*recoveries, *undos])
-    record.start(run_id, correlation_id, keys)
+    record.start(run_id, correlation_id, keys, opts.settings.compute_api)
     cloud = make_cloud(recipe, opts)
     try:
         async with make_arm(cloud, correlation_id, opts) as arm:

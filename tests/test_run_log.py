@@ -96,6 +96,7 @@ async def test_apply_and_rollback_are_recorded_without_secrets(
     start = apply_run[0]
     assert f"run={applied.run_id}" in start and f"correlation={applied.correlation_id}" in start
     assert f"journal={journal}" in start and all(k in start for k in keys)
+    assert f"fipswizard={__version__} compute_api={FAST.compute_api} " in start
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO fipswizard.run: ", start)
     # one line per step outcome, each with its duration, and the end with the exit code
     steps = [line for line in apply_run if " INFO fipswizard.run: step " in line]
