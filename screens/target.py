@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from fipswizard.azure import selection
+from fipswizard.azure.selection_rule import rule_selector
 from fipswizard.errors import FipsWizardError
 from fipswizard.recipe import Recipe
 from fipswizard.session import Options
@@ -27,7 +28,6 @@ from screens.target_model import (
     TargetChoice,
     fetch,
     filter_rows,
-    rule_selector,
     select,
 )
 
