@@ -103,6 +103,12 @@ SCREENS: dict[str, tuple[Command, ...]] = {
             "Save recipe",
             "Write the recipe so `fipswizard apply` replays this run.",
         ),
+        Command(
+            "ctrl+e",
+            "evidence",
+            "Evidence",
+            "Write the run's evidence bundle next to the journal (read-only), then show it.",
+        ),
         Command("ctrl+b", "rollback", "Roll back", "Preview and undo what the run changed."),
         Command("ctrl+n", "next", "New run", "Start again at the target choice."),
         Command("ctrl+q", "quit", "Quit", "Leave fipswizard (exit code as `apply` would give)."),

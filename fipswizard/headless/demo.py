@@ -41,7 +41,9 @@ async def run_demo(args: argparse.Namespace) -> int:
         for name, text in env.scenarios.items():
             print(f"  {name}: {text}", file=sys.stderr)
         prompter: Prompter = _DemoPrompter()
-        summary = await run_apply(env.recipe, env.opts, prompter, env.journal_path, print_progress)
+        summary = await run_apply(
+            env.recipe, env.opts, prompter, env.journal_path, print_progress, command="demo"
+        )
     print(summary.to_text())
     problems = compare(summary, env.expected)
     if problems:

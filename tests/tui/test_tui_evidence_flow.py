@@ -123,3 +123,27 @@ async def test_no_evidence_button_after_a_rollback(tmp_path: Path) -> None:
     async with _Host(screen).run_test(size=(100, 32)) as pilot:
         await pilot.pause()
         assert not screen.query("#evidence") and not screen.query("#summary-evidence")
+
+
+async def test_ctrl_e_writes_the_evidence_like_the_button(tmp_path: Path) -> None:
+    """The Evidence action has a key, listed in the command table (footer, palette, help)."""
+    from screens.command_table import commands_for
+
+    assert any(c.key == "ctrl+e" and c.action == "evidence" for c in commands_for("summary"))
+    asked: list[Path] = []
+
+    async def refuse(out: Path) -> dict[str, Any]:
+        asked.append(out)
+        raise BadInput("refused on purpose")
+
+    screen = SummaryScreen(
+        Summary(), journal=tmp_path / "j.jsonl", save_default=tmp_path / "r.toml", evidence=refuse
+    )
+    async with _Host(screen).run_test(size=(100, 32)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+e")
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if asked:
+                break
+        assert asked == [evidence_dir(tmp_path / "j.jsonl")]
