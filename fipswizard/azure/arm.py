@@ -122,7 +122,7 @@ class ArmClient:
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=timeout,
-            verify=_verify(cloud.ca_bundle),
+            verify=ssl_context(cloud.ca_bundle, urlsplit(self.endpoint).scheme),
             http2=False,
             follow_redirects=False,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
@@ -330,10 +330,31 @@ def _tls_verification_failed(exc: BaseException) -> bool:
     return "CERTIFICATE_VERIFY_FAILED" in str(exc)
 
 
-def _verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
+# One SSL context per process and CA bundle: building one loads the whole CA store (tens of
+# milliseconds, and memory per client), and a fleet run makes many clients. Issue 9 item 4.
+_CONTEXTS: dict[str | None, ssl.SSLContext] = {}
+_PLAIN: list[ssl.SSLContext] = []
+
+
+def ssl_context(ca_bundle: str | None, scheme: str = "https") -> ssl.SSLContext:
+    """The process's shared context for `ca_bundle` (None: httpx's default store).
+
+    For an `http://` endpoint (check_endpoint allows it only for loopback) no CA store is loaded:
+    the client never speaks TLS there (no redirects, polls stay on the same origin), and the bare
+    context still requires a certificate, so a stray TLS connection would fail closed."""
+    if scheme == "http":
+        if not _PLAIN:
+            _PLAIN.append(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+        return _PLAIN[0]
+    cached = _CONTEXTS.get(ca_bundle)
+    if cached is not None:
+        return cached
     if not ca_bundle:
-        return True
-    try:
-        return ssl.create_default_context(cafile=ca_bundle)
-    except (OSError, ssl.SSLError) as exc:
-        raise BadInput(f"CA bundle {ca_bundle!r} could not be loaded: {exc}") from None
+        context = httpx.create_ssl_context()  # certifi, or SSL_CERT_FILE/SSL_CERT_DIR as httpx does
+    else:
+        try:
+            context = ssl.create_default_context(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise BadInput(f"CA bundle {ca_bundle!r} could not be loaded: {exc}") from None
+    _CONTEXTS[ca_bundle] = context
+    return context
