@@ -16,18 +16,93 @@ if TYPE_CHECKING:
     from fipswizard.azure.arm import ArmClient
 
 
+_SUBSCRIPTION = "subscription:"  # the prefix of a subscription's unit (feature registration)
+
+
+@dataclass(frozen=True)
+class TargetKey:
+    """A unit's identity, typed: a VM (subscription, resource group, VM name) or, with no VM,
+    a subscription's unit. `str(key)` is the text form that events, the journal and the
+    summary carry ("sub/rg/vm", "subscription:sub"); `parse` is the one place that text is
+    read back, so no other module splits a key."""
+
+    subscription: str
+    resource_group: str = ""
+    vm: str = ""
+
+    @classmethod
+    def parse(cls, key: str) -> TargetKey:
+        """The key text back as fields; a text of neither form is kept whole as the name, so a
+        label never fails on an unexpected key (an old journal, a test's own key)."""
+        if not key:
+            return cls("")
+        if key.startswith(_SUBSCRIPTION):
+            return cls(key[len(_SUBSCRIPTION) :])
+        parts = key.split("/")
+        if len(parts) == 3 and all(parts):
+            return cls(parts[0], parts[1], parts[2])
+        return cls("", "", key)
+
+    @classmethod
+    def for_subscription(cls, subscription: str) -> TargetKey:
+        return cls(subscription)
+
+    @property
+    def is_vm(self) -> bool:
+        return bool(self.vm)
+
+    @property
+    def is_full_vm(self) -> bool:
+        """A VM key with subscription and resource group: one Azure can address."""
+        return bool(self.vm and self.subscription and self.resource_group)
+
+    @property
+    def name(self) -> str:
+        """How a person reads it: the VM name, or a short subscription id."""
+        if self.vm or not self.subscription:
+            return self.vm
+        return f"subscription {self.subscription[:8]}…"
+
+    def __str__(self) -> str:
+        if not self.vm:
+            if not self.subscription:
+                return ""
+            return _SUBSCRIPTION + self.subscription
+        if not (self.subscription and self.resource_group):
+            return self.vm
+        return f"{self.subscription}/{self.resource_group}/{self.vm}"
+
+
+def key_name(key: str) -> str:
+    """The name a person reads for a key text (VM name or short subscription id)."""
+    return TargetKey.parse(key).name
+
+
 @dataclass(frozen=True)
 class Target:
-    """One VM. `key` names it everywhere (events, journal, summary)."""
+    """One VM. `key` names it everywhere (events, journal, summary); `target_key` is the same
+    identity typed."""
 
     subscription: str
     resource_group: str
     vm: str
     cloud: str = "AzureCloud"
 
+    @classmethod
+    def from_key(cls, key: str | TargetKey, cloud: str = "AzureCloud") -> Target | None:
+        """The VM a key names, or None for a subscription's unit or a key Azure cannot address."""
+        typed = TargetKey.parse(key) if isinstance(key, str) else key
+        if not typed.is_full_vm:
+            return None
+        return cls(typed.subscription, typed.resource_group, typed.vm, cloud)
+
+    @property
+    def target_key(self) -> TargetKey:
+        return TargetKey(self.subscription, self.resource_group, self.vm)
+
     @property
     def key(self) -> str:
-        return f"{self.subscription}/{self.resource_group}/{self.vm}"
+        return str(self.target_key)
 
     @property
     def vm_path(self) -> str:

@@ -14,13 +14,14 @@ from textual.markup import escape
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from fipswizard.context import key_name
 from fipswizard.engine.approvals import ApprovalItem, by_target
 
 Key = tuple[str, str]
 
 
 def _vm(target: str) -> str:
-    return target.rsplit("/", 1)[-1]
+    return key_name(target)
 
 
 class ApprovalList(OptionList):

@@ -13,6 +13,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from fipswizard.context import key_name
 from screens.command_table import SCREEN_HELP
 
 ResultT = TypeVar("ResultT")
@@ -39,9 +40,7 @@ def phase_markup(current: str) -> str:
 
 def target_label(key: str) -> str:
     """A target key as a person reads it: the VM name, or a short subscription id."""
-    if key.startswith("subscription:"):
-        return f"subscription {key.split(':', 1)[1][:8]}…"
-    return key.rsplit("/", 1)[-1]
+    return key_name(key)
 
 
 class PhaseBar(Static):

@@ -52,7 +52,7 @@ class SummaryScreen(WizardScreen[SummaryResult]):
         self.bundle = bundle
 
     def compose_body(self) -> ComposeResult:
-        vms = [t for t in self.summary.targets.values() if not t.key.startswith("subscription:")]
+        vms = [t for t in self.summary.targets.values() if t.is_vm]
         good = sum(t.outcome is not None and t.outcome.value == "compliant" for t in vms)
         head = f"{good} of {len(vms)} VM(s) {self.ok_word}."
         yield Static(escape(head), id="summary-head")

@@ -54,7 +54,7 @@ def target_markup(line: TargetLine, record: RunRecord) -> str:
 
 
 def validation_markup(record: RunRecord) -> str:
-    vms = [t for t in record.targets.values() if not t.key.startswith("subscription:")]
+    vms = [t for t in record.targets.values() if t.is_vm]
     if not vms:
         return "No VM reached validation."
     return "\n\n".join(target_markup(t, record) for t in vms)

@@ -24,7 +24,7 @@ from fipswizard.azure.steps_validate import (
     VmAccessValidation,
 )
 from fipswizard.azure.steps_vm import AgentStep, RegionStep, VmFlagStep
-from fipswizard.context import Settings
+from fipswizard.context import Settings, TargetKey
 from fipswizard.engine.steps import Risk, Step
 from fipswizard.guest.choose import guest_steps_for
 from fipswizard.recipe import Recipe, RecipeTarget
@@ -84,7 +84,7 @@ class Plan:
 
 
 def subscription_key(subscription: str) -> str:
-    return f"subscription:{subscription}"
+    return str(TargetKey.for_subscription(subscription))
 
 
 async def discover(

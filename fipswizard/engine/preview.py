@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from fipswizard.context import key_name
 from fipswizard.engine.findings import VmRow, verdict_lines
 from fipswizard.engine.plan import Plan, Unit
 from fipswizard.engine.steps import Action, HttpAction, Risk, ScriptAction, Step
@@ -107,9 +108,7 @@ def _footer(summary: dict[str, Any]) -> list[str]:
     def names(keys: list[str] | None) -> str:
         if keys is None:
             return "not known (--offline)"
-        return f"{len(keys)}" + (
-            f" ({', '.join(k.rsplit('/', 1)[-1] for k in keys)})" if keys else ""
-        )
+        return f"{len(keys)}" + (f" ({', '.join(key_name(k) for k in keys)})" if keys else "")
 
     return [
         "",

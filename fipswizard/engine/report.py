@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fipswizard import __version__
+from fipswizard.context import TargetKey, key_name
 from fipswizard.engine.events import (
     DONE,
     Diagnosed,
@@ -97,8 +98,13 @@ class TargetSummary:
 
     @property
     def name(self) -> str:
-        """The VM name (the key's last part) for a line a person reads."""
-        return self.key.rsplit("/", 1)[-1]
+        """The VM name (or a short subscription id) for a line a person reads."""
+        return key_name(self.key)
+
+    @property
+    def is_vm(self) -> bool:
+        """A VM's row, not a subscription's unit (feature registration)."""
+        return TargetKey.parse(self.key).is_vm
 
     @property
     def duration(self) -> float | None:
@@ -279,7 +285,7 @@ class RunReport:
             lines.append(f"{t.key:<{width}}  {word:<20}  {len(t.applied):>7}  {t.detail}")
             if t.advice and t.outcome is not TargetOutcome.COMPLIANT:
                 lines.append(f"{'':<{width}}  what to do: {t.advice}")
-        vms = [t for t in self.targets.values() if not t.key.startswith("subscription:")]
+        vms = [t for t in self.targets.values() if t.is_vm]
         good = sum(t.outcome in DONE for t in vms)
         lines.append(f"{good} of {len(vms)} VMs {ok_word}")
         return "\n".join(lines)
@@ -308,7 +314,7 @@ class Elapsed:
 
 def progress_line(event: Event) -> str | None:
     """One stderr line per event worth showing in a headless run."""
-    who = event.target.rsplit("/", 1)[-1] if event.target else ""
+    who = key_name(event.target)
     if isinstance(event, RunStarted):
         return f"run {event.run_id} (correlation id {event.correlation_id})"
     if isinstance(event, StepStarted):

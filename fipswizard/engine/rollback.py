@@ -183,8 +183,7 @@ def plan_lines(undos: list[Undo], recoveries: list[Undo]) -> list[str]:
 
 
 def _target_of(key: str, cloud: str) -> Target | None:
-    parts = key.split("/")
-    return Target(parts[0], parts[1], parts[2], cloud) if len(parts) == 3 else None
+    return Target.from_key(key, cloud)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from fipswizard.context import key_name
 from fipswizard.demo_env import compare, demo_environment
 from fipswizard.engine.approvals import ApprovalItem
 from fipswizard.engine.prompter import Prompter
@@ -22,7 +23,7 @@ class _DemoPrompter:
 
     async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
         for item in items:
-            who = item.target.rsplit("/", 1)[-1]
+            who = key_name(item.target)
             print(f"[demo] auto-approving for {who}: {item.line()}", file=sys.stderr)
         return {item.key for item in items}
 
