@@ -104,7 +104,9 @@ async def test_refused_gate_writes_nothing_and_says_what_per_vm(tmp_path: Path) 
     assert "writes" not in WORLD
     assert set(events[-1].outcomes.values()) == {TargetOutcome.NEEDS_CONFIRMATION}
     message = engine.gate_refused or ""
-    assert message.count("reboot [test-flip]") == 2 and "reallocate (if needed)" in message
+    assert (
+        message.count("reboot [test-flip]") == 2 and "reallocate [test-fix, if needed]" in message
+    )
     assert "fipswizard apply RECIPE --yes" in message and "fipswizard plan RECIPE" in message
     assert "gate-refused" in journal.path.read_text() and journal.begun() == []
 

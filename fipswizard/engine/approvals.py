@@ -36,8 +36,10 @@ class ApprovalItem:
         return asdict(self)
 
     def line(self) -> str:
-        when = " (if needed)" if self.conditional else ""
-        return f"{self.title}{when} [{self.kind}]: {self.cost}"
+        # "if needed" goes inside the kind's brackets: a title or cost may hold parentheses
+        # itself, and a line reads badly with them nested (issue 11).
+        when = ", if needed" if self.conditional else ""
+        return f"{self.title} [{self.kind}{when}]: {self.cost}"
 
 
 def unit_items(unit: Unit, start: int = 0) -> list[ApprovalItem]:

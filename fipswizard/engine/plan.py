@@ -217,7 +217,10 @@ def _vm_unit(
 def _fix_step(recipe: Recipe, key: str, base: dict[str, Any]) -> Step | None:
     if recipe.fix == "reallocate":
         return ReallocateFix(
-            key, "Fix: deallocate and start (new certificate package)", Risk.DISRUPTIVE, dict(base)
+            key,
+            "Fix: deallocate and start for a new certificate package",
+            Risk.DISRUPTIVE,
+            dict(base),
         )
     if recipe.fix == "keyvault":
         return KeyVaultFix(

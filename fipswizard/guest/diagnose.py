@@ -36,10 +36,10 @@ _GOAL = (
 COSTS = {
     "reallocate": "deallocate + start: about 2-5 minutes of downtime; a dynamic public IP may "
     "change and the temporary disk is wiped",
-    "keyvault": "no downtime, but needs a certificate in Key Vault added to osProfile.secrets "
-    "(one VM update)",
-    "set-flag": "one VM model update (no downtime by itself); the VM then needs a new "
-    "certificate package (deallocate + start, or a Key Vault certificate)",
+    "keyvault": "no downtime, but needs a certificate in Key Vault added to osProfile.secrets, "
+    "one VM update",
+    "set-flag": "one VM model update, no downtime by itself; the VM then needs a new "
+    "certificate package: deallocate + start, or a Key Vault certificate",
     "update-agent": "no downtime: turn on AutoUpdate in /etc/waagent.conf and restart the agent; "
     "it fetches a newer goal-state agent from Azure",
     "workaround": "an agent restart, no reboot; Microsoft calls this workaround test-only",
@@ -90,7 +90,7 @@ def diagnose(
                 "the WALinuxAgent 2.7.0.6 daemon (RHEL 9.5/9.6 images) cannot decrypt the "
                 "certificate package in FIPS mode and retries forever, so the agent never reports "
                 "Ready. Fix: stop the agent, comment out self._initialize_telemetry() in "
-                "azurelinuxagent/daemon/main.py, start it (the rhel9 recipe's workaround step)"
+                "azurelinuxagent/daemon/main.py, start it: the rhel9 recipe's workaround step"
             ),
         )
     if goal and older(goal, MIN_AGENT):
@@ -100,7 +100,7 @@ def diagnose(
             evidence,
             (
                 f"the goal-state agent {goal} predates {MIN_AGENT}, the first to request FIPS "
-                "140-3 compatible certificates (AES instead of DES-EDE3-CBC). Turn on auto-update "
+                "140-3 compatible certificates, AES instead of DES-EDE3-CBC. Turn on auto-update "
                 f"so the agent reaches {MIN_AGENT} or later"
             ),
         )
@@ -113,11 +113,11 @@ def diagnose(
                 "the VM is opted in (enableFips1403Encryption is true) but still holds the "
                 "certificate package made before the opt-in, encrypted with DES-EDE3-CBC, which "
                 "FIPS OpenSSL rejects. A new package comes with deallocate + start, or without "
-                "downtime by adding a Key Vault certificate to osProfile.secrets "
-                f"({COSTS['keyvault']})"
+                "downtime by adding a Key Vault certificate to osProfile.secrets; that costs "
+                f"{COSTS['keyvault']}"
             ),
         )
-    unknown = "" if flag_on is False else " (the flag's state was not read; check it first)"
+    unknown = "" if flag_on is False else ". The flag's state was not read: check it first"
     return _make(
         "vm-not-opted-in",
         "set-flag",

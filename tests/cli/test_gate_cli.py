@@ -40,7 +40,7 @@ def test_apply_without_yes_exits_4_before_any_write(sandbox: SandboxProc, tmp_pa
     # Per VM: what needs approval, with its cost, fixes marked "if needed".
     assert "nothing has been changed" in out.stderr
     assert re.search(r"/ubuntu2204-web:\n(    - .*\n)*    - .*Reboot", out.stderr), out.stderr
-    assert "(if needed) [fix-reallocate]: Deallocate and start" in out.stderr
+    assert "[fix-reallocate, if needed]: Deallocate and start" in out.stderr
     assert "needs confirmation" in out.stdout
 
     # The remedies are runnable as printed: first the review, then the approval.

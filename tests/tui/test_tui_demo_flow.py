@@ -113,8 +113,8 @@ async def test_demo_through_the_tui_then_replayed_headless(tmp_path: Path) -> No
         lines = approvals.state_lines()
         assert lines and all(line.lstrip().startswith("[x]") for line in lines)
         head = lines.index(next(x for x in lines if "VM ubuntu2204-fipsimage:" in x))
-        fix = next(n for n in range(head + 1, len(lines)) if "[fix-reallocate]" in lines[n])
-        assert "(if needed)" in lines[fix] and "Deallocate and start" in lines[fix]
+        fix = next(n for n in range(head + 1, len(lines)) if "[fix-reallocate" in lines[n])
+        assert "[fix-reallocate, if needed]" in lines[fix] and "Deallocate and start" in lines[fix]
         approvals.highlighted = fix
         await pilot.press("space")
         assert approvals.state_lines()[fix].lstrip().startswith("[ ]")
