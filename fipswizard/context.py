@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 
 _SUBSCRIPTION = "subscription:"  # the prefix of a subscription's unit (feature registration)
+_ARM_ID = ["subscriptions", "resourcegroups", "providers", "microsoft.compute", "virtualmachines"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class TargetKey:
         parts = key.split("/")
         if len(parts) == 3 and all(parts):
             return cls(parts[0], parts[1], parts[2])
+        # A VM's ARM resource id names the same VM (segment names are case-insensitive in ARM:
+        # /subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.Compute/virtualMachines/{vm})
+        arm = key.strip("/").split("/")
+        if len(arm) == 8 and all(arm) and [arm[n].lower() for n in (0, 2, 4, 5, 6)] == _ARM_ID:
+            return cls(arm[1], arm[3], arm[7])
         return cls("", "", key)
 
     @classmethod

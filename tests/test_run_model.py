@@ -18,6 +18,7 @@ from fipswizard.engine.events import (
     RunStarted,
     StepFinished,
     StepOutput,
+    StepRole,
     StepStarted,
     StepStatus,
     TargetFinished,
@@ -48,7 +49,14 @@ def test_the_report_owns_durations_times_and_json() -> None:
         StepStarted(VM, "flag", "Set the flag", "reversible", at=101.0),
         StepOutput(VM, "flag", "waiting", 0.5, at=102.0),
         StepFinished(VM, "flag", StepStatus.APPLIED, "flag on", at=104.5),
-        StepStarted(VM, "validate-customscript", "Validate", "reversible", at=105.0),
+        StepStarted(
+            VM,
+            "validate-customscript",
+            "Validate",
+            "reversible",
+            at=105.0,
+            role=StepRole.VALIDATION,
+        ),
         Diagnosed(
             VM, "validate-customscript", "old-pkg", "old package", "downtime", "Fix", "fix-r"
         ),

@@ -40,6 +40,14 @@ def test_a_subscription_unit_is_not_a_vm_and_reads_as_a_short_id() -> None:
     assert progress_line(event) == f"[{key_name(key)}] Register the feature ..."
 
 
+def test_a_vms_arm_resource_id_reads_as_the_same_vm() -> None:
+    arm = f"/subscriptions/{SUB}/resourceGroups/RG-Web/providers/microsoft.compute/"
+    arm += "virtualMachines/vm1"
+    assert TargetKey.parse(arm) == TargetKey(SUB, "RG-Web", "vm1") and key_name(arm) == "vm1"
+    other = f"/subscriptions/{SUB}/resourceGroups/g/providers/Microsoft.Network/nics/vm1"
+    assert TargetKey.parse(other).name == other and Target.from_key(other) is None
+
+
 def test_keys_of_neither_form_are_kept_whole_and_never_addressed() -> None:
     for odd in ("vm1", "a/b", "a//c", "a/b/c/d"):
         typed = TargetKey.parse(odd)

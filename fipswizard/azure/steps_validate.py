@@ -11,6 +11,7 @@ from fipswizard.azure.arm_step import ArmCall, ArmStep
 from fipswizard.azure.steps_vm import STOPPED, wait_until_ready
 from fipswizard.azure.vm_model import MalformedResource
 from fipswizard.context import Context
+from fipswizard.engine.events import StepRole
 from fipswizard.engine.steps import Action, HttpAction, Outcome
 from fipswizard.errors import FipsWizardError, StepError
 from fipswizard.secrets import MASK, Secret
@@ -60,6 +61,7 @@ class ExtensionValidation(ArmStep):
     removes the extension only when this run created it.
     """
 
+    role = StepRole.VALIDATION
     name = ""
     publisher = ""
     type_ = ""
@@ -298,6 +300,7 @@ class ReallocateFix(ArmStep):
     """Deallocate then start: the platform issues a new (FIPS 140-3) certificate package."""
 
     kind = "fix-reallocate"
+    role = StepRole.FIX
 
     def confirmation(self) -> str:
         return (
@@ -358,6 +361,7 @@ class KeyVaultFix(ArmStep):
     """Add a Key Vault certificate to osProfile.secrets: forces a new certificate package."""
 
     kind = "fix-keyvault"
+    role = StepRole.FIX
 
     def body(self, location: str, existing: list[dict[str, Any]]) -> dict[str, Any]:
         url, vault = self.params["certificate_url"], self.params["vault_id"]

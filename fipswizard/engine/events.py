@@ -28,6 +28,15 @@ class TargetOutcome(StrEnum):
     PARTLY_ROLLED_BACK = "partly rolled back"
 
 
+class StepRole(StrEnum):
+    """What a step is for, declared by its class (Step.role), carried on StepStarted: the run
+    model and the screens group the validation phase by it, never by the step id's spelling."""
+
+    CHANGE = "change"
+    VALIDATION = "validation"  # proves the guest works (an extension PUT), changes nothing lasting
+    FIX = "fix"  # proposed by a failed validation's diagnosis
+
+
 DONE = (TargetOutcome.COMPLIANT, TargetOutcome.ROLLED_BACK)  # ended as the command intended
 
 
@@ -52,6 +61,7 @@ class StepStarted(Event):
     step_id: str
     title: str
     risk: str
+    role: StepRole = field(default=StepRole.CHANGE, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from fipswizard.engine.events import (
     RunStarted,
     StepFinished,
     StepOutput,
+    StepRole,
     StepStarted,
     StepStatus,
     TargetFinished,
@@ -31,10 +32,6 @@ from fipswizard.engine.events import (
 )
 from fipswizard.errors import ADVICE_SEP, ExitCode
 
-# Steps of the validation phase and the fixes it may propose (the plan's naming of step ids:
-# fipswizard/azure/steps_validate.py and fipswizard/engine/plan.py).
-VALIDATION_PREFIX = "validate-"
-FIX_PREFIX = "fix-"
 RUNNING = "running"  # a step's status between StepStarted and StepFinished
 
 
@@ -49,6 +46,7 @@ class StepSummary:
     code: str = ""
     started_at: float | None = None  # the engine's monotonic clock
     finished_at: float | None = None
+    role: StepRole = StepRole.CHANGE  # declared by the step's class, from StepStarted
 
     @property
     def duration(self) -> float | None:
@@ -71,11 +69,11 @@ class StepSummary:
 
     @property
     def is_validation(self) -> bool:
-        return self.step_id.startswith((VALIDATION_PREFIX, FIX_PREFIX))
+        return self.role in (StepRole.VALIDATION, StepRole.FIX)
 
     @property
     def is_fix(self) -> bool:
-        return self.step_id.startswith(FIX_PREFIX)
+        return self.role is StepRole.FIX
 
 
 @dataclass
@@ -166,7 +164,7 @@ class RunReport:
             t.started_at = event.at
         if isinstance(event, StepStarted):
             t.steps[event.step_id] = StepSummary(
-                event.step_id, event.title, event.risk, started_at=event.at
+                event.step_id, event.title, event.risk, started_at=event.at, role=event.role
             )
             t.current, t.wait_fraction = event.step_id, None
         elif isinstance(event, StepOutput):

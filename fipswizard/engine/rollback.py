@@ -214,7 +214,8 @@ class _TargetRun:
 
     async def undo(self, u: Undo) -> None:
         b, step = u.begun, u.step
-        self.emit(StepStarted(b.target, step.id, f"Roll back: {step.title}", str(step.risk)))
+        title = f"Roll back: {step.title}"
+        self.emit(StepStarted(b.target, step.id, title, str(step.risk), role=step.role))
         if step.kind == FLAG_KIND and self.guest_failed:
             self.left.append(FLAG_KEPT)
             self.emit(StepFinished(b.target, step.id, StepStatus.SKIPPED, FLAG_KEPT))

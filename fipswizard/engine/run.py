@@ -305,7 +305,7 @@ class Engine:
         ctx = ctx.bind(**self._progress(unit.key, step.id))
         if (unit.key, step.id) not in self._started:
             self._started.add((unit.key, step.id))
-            self.emit(StepStarted(unit.key, step.id, step.title, str(step.risk)))
+            self.emit(StepStarted(unit.key, step.id, step.title, str(step.risk), role=step.role))
         before = await self._guard(unit, step, step.check(ctx))
         forced = (
             getattr(step, "resume_incomplete", False) and (unit.key, step.id) in self._unfinished
@@ -427,7 +427,7 @@ class Engine:
 
     async def _fix(self, ctx: Context, unit: Unit, fix: Step) -> None:
         self._started.add((unit.key, fix.id))
-        self.emit(StepStarted(unit.key, fix.id, fix.title, str(fix.risk)))
+        self.emit(StepStarted(unit.key, fix.id, fix.title, str(fix.risk), role=fix.role))
         fix_ctx = ctx.bind(**self._progress(unit.key, fix.id))
         try:
             before = await fix.check(fix_ctx)

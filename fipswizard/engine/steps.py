@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from fipswizard.engine.events import StepRole
+
 if TYPE_CHECKING:
     from fipswizard.context import Context
 
@@ -68,6 +70,7 @@ class Step(ABC):
     """A resolved step for one target. Subclasses set `kind` and register themselves."""
 
     kind: ClassVar[str] = ""
+    role: ClassVar[StepRole] = StepRole.CHANGE  # validation steps and fixes say so here
     registry: ClassVar[dict[str, type[Step]]] = {}
 
     def __init__(self, target: str, title: str, risk: Risk, params: dict[str, Any]) -> None:

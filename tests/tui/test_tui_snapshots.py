@@ -114,6 +114,7 @@ def run_events() -> list[Any]:
         RunStarted,
         StepFinished,
         StepOutput,
+        StepRole,
         StepStarted,
         StepStatus,
         TargetFinished,
@@ -133,7 +134,13 @@ def run_events() -> list[Any]:
         StepStarted(WEB, "guest-fips", "Enable the Ubuntu Pro fips-updates service", "disruptive"),
         StepOutput(WEB, "guest-fips", "rebooting; waiting for the agent (45s of 600s)", 0.075),
         StepFinished(WEB, "guest-fips", StepStatus.APPLIED, "fips-updates enabled"),
-        StepStarted(WEB, "validate-customscript", "Validate: CustomScript", "read-only"),
+        StepStarted(
+            WEB,
+            "validate-customscript",
+            "Validate: CustomScript",
+            "read-only",
+            role=StepRole.VALIDATION,
+        ),
         StepFinished(WEB, "validate-customscript", StepStatus.APPLIED, "passed"),
         TargetFinished(WEB, TargetOutcome.COMPLIANT, "every step holds"),
         RunFinished(

@@ -17,6 +17,7 @@ from fipswizard.engine.events import (
     RunStarted,
     StepFinished,
     StepOutput,
+    StepRole,
     StepStarted,
     StepStatus,
     TargetFinished,
@@ -76,7 +77,9 @@ async def test_progress_is_100_exactly_when_the_run_finishes_and_times_are_shown
             StepFinished(A, "read", StepStatus.SKIPPED),
             StepStarted(A, "flag", "Set the flag", "reversible"),
             StepFinished(A, "flag", StepStatus.APPLIED),
-            StepStarted(A, "fix-reallocate", "Deallocate and start", "disruptive"),
+            StepStarted(
+                A, "fix-reallocate", "Deallocate and start", "disruptive", role=StepRole.FIX
+            ),
         ]
         for event in events:
             clock.now += 30
