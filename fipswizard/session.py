@@ -60,9 +60,48 @@ def settings_from_env(base: Settings | None = None) -> Settings:
     return settings
 
 
+# "Concurrency not set" is the recipe's default value: a recipe without the key parses to it, and
+# dump_recipe writes it into every saved recipe, so it never records an operator's choice. An
+# operator who wants exactly that number says so with --concurrency.
+UNSET_CONCURRENCY = Recipe(targets=()).concurrency
+# ARM refills each subscription's write bucket at 10 writes/s (Microsoft Learn,
+# azure-resource-manager/management/request-limits-and-throttling, 2024 token buckets) and the
+# client waits out 429s per subscription (azure/arm_retry.py). A VM in flight writes seldom: a
+# platform step is one write then a long-running operation (tens of seconds to minutes), and
+# its guest steps run one Run Command at a time (Run Command docs: one per VM at a time,
+# about 20 s each). So a subscription needs many VMs in flight to use its budget. On the
+# sandbox (0.5 s operations, far shorter than Azure's) 32 or more per subscription already
+# keep the writes of a 1,000-VM / 5-subscription apply at the bound from the first write on,
+# where 8 in all took 3.5x (benchmarks/apply_fleet.py); Azure's longer operations need more
+# in flight, hence 64.
+VMS_IN_FLIGHT_PER_SUBSCRIPTION = 64
+MAX_CONCURRENCY = 256  # the recipe's own ceiling (recipe.py _concurrency)
+
+
+def default_concurrency(recipe: Recipe) -> int:
+    """VMs worked on at once when neither --concurrency nor the recipe sets it: enough to keep
+    every subscription's write budget busy, never more than there are VMs to work on."""
+    vms = [t for t in recipe.targets if t.skip is None]
+    per_sub: dict[str, int] = {}
+    for t in vms:
+        sub = t.target.subscription.lower()
+        per_sub[sub] = per_sub.get(sub, 0) + 1
+    wanted = sum(min(n, VMS_IN_FLIGHT_PER_SUBSCRIPTION) for n in per_sub.values())
+    return max(1, min(wanted, MAX_CONCURRENCY))
+
+
 def for_recipe(opts: Options, recipe: Recipe) -> Options:
-    """The options with the recipe's own choices applied (its Compute api-version)."""
-    return replace(opts, settings=replace(opts.settings, compute_api=recipe.compute_api))
+    """The options with the recipe's own choices applied (its Compute api-version) and the
+    concurrency settled: --concurrency, else the recipe's, else default_concurrency."""
+    concurrency = opts.concurrency
+    if concurrency is None:
+        own = recipe.concurrency
+        concurrency = own if own != UNSET_CONCURRENCY else default_concurrency(recipe)
+    return replace(
+        opts,
+        settings=replace(opts.settings, compute_api=recipe.compute_api),
+        concurrency=concurrency,
+    )
 
 
 def new_ids() -> tuple[str, str]:

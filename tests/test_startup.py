@@ -4,6 +4,7 @@ none with a CA store for loopback http://; the offline plan needs no event loop.
 from __future__ import annotations
 
 import ssl
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -13,14 +14,20 @@ from fipswizard.azure import arm
 from fipswizard.azure.arm import ArmClient, ssl_context
 from fipswizard.azure.clouds import CLOUDS
 from fipswizard.azure.credentials import StaticToken
+from fipswizard.context import Target
+from fipswizard.recipe import Recipe, RecipeTarget, load_recipe
 from fipswizard.secrets import Secret
+from fipswizard.session import (
+    VMS_IN_FLIGHT_PER_SUBSCRIPTION,
+    Options,
+    default_concurrency,
+    for_recipe,
+)
 
 
 def _client(endpoint: str) -> ArmClient:
     cloud = CLOUDS["AzureCloud"]
     if endpoint != cloud.arm_endpoint:
-        from dataclasses import replace
-
         cloud = replace(cloud, arm_endpoint=endpoint)
     return ArmClient(cloud, StaticToken(Secret("t")), correlation_id="c")
 
@@ -60,3 +67,42 @@ def test_bad_ca_bundle_is_bad_input(tmp_path: Path) -> None:
     bad.write_text("not a certificate\n")
     with pytest.raises(BadInput, match="could not be loaded"):
         ssl_context(str(bad))
+
+
+def _fleet(vms: int, subscriptions: int, **recipe: object) -> Recipe:
+    targets = tuple(
+        RecipeTarget(Target(f"sub-{i % subscriptions}", "rg", f"vm{i:04d}"), "none")
+        for i in range(vms)
+    )
+    return Recipe(targets=targets, **recipe)  # type: ignore[arg-type]
+
+
+def test_default_concurrency_follows_the_fleet() -> None:
+    """Enough VMs in flight per subscription to use its write budget, never more than there
+    are VMs, never past the recipe ceiling of 256 (issue 9: 8 took 3.6x the bound)."""
+    per_sub = VMS_IN_FLIGHT_PER_SUBSCRIPTION
+    assert default_concurrency(_fleet(1000, 5)) == 256
+    assert default_concurrency(_fleet(200, 1)) == per_sub
+    assert default_concurrency(_fleet(3, 1)) == 3
+    assert default_concurrency(_fleet(per_sub + 10, 2)) == per_sub + 10
+    lopsided = (*_fleet(100, 1).targets, RecipeTarget(Target("other", "rg", "lone"), "none"))
+    assert default_concurrency(Recipe(targets=lopsided)) == per_sub + 1
+    skipped = tuple(replace(t, skip="refused at preflight") for t in _fleet(5, 1).targets)
+    assert default_concurrency(Recipe(targets=skipped)) == 1
+
+
+def test_concurrency_flag_then_recipe_then_default(tmp_path: Path) -> None:
+    fleet = _fleet(1000, 5)
+    assert for_recipe(Options(), fleet).concurrency == 256  # not set anywhere: chosen
+    assert for_recipe(Options(concurrency=5), fleet).concurrency == 5  # the flag wins
+    assert for_recipe(Options(), replace(fleet, concurrency=12)).concurrency == 12
+    # A recipe file without the key is "not set"; with another value it is the operator's.
+    path = tmp_path / "r.toml"
+    body = (
+        'version = 1\n[[target]]\nsubscription = "11111111-2222-3333-4444-555555555555"\n'
+        'resource_group = "g"\nvm = "v"\n'
+    )
+    path.write_text(body)
+    assert for_recipe(Options(), load_recipe(path)).concurrency == 1
+    path.write_text("concurrency = 3\n" + body)
+    assert for_recipe(Options(), load_recipe(path)).concurrency == 3

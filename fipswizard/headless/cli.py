@@ -118,7 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--authority", metavar="HOST", help="with --cloud custom: Entra authority")
     new.add_argument("--custom-ca-bundle", metavar="PEM", help="with --cloud custom: CA bundle")
     new.add_argument(
-        "--concurrency", type=int, default=8, metavar="N", help="VMs worked on at once (default 8)"
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="VMs worked on at once (default: chosen at run time from the VMs per subscription)",
     )
     new.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
 

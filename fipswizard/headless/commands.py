@@ -78,7 +78,8 @@ def recipe_new(args: argparse.Namespace) -> int:
         cloud=args.cloud,
         guest=args.guest,
         fix=args.fix,
-        concurrency=args.concurrency,
+        # not given: the recipe's default, which the run reads as "choose from the fleet"
+        **({} if args.concurrency is None else {"concurrency": args.concurrency}),
         custom_cloud={k: v for k, v in custom.items() if v},
         keyvault={k: v for k, v in keyvault.items() if v},
     )
