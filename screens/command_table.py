@@ -118,14 +118,19 @@ SCREENS: dict[str, tuple[Command, ...]] = {
         _BACK,
     ),
     "question": (
-        Command("y", "answer('yes')", "Accept", "Accept the proposed step and its cost."),
+        Command(
+            "y",
+            "answer('yes')",
+            "Accept",
+            "Accept the proposed step and its cost (on the ticked VMs when several ask).",
+        ),
         Command(
             "a",
             "answer('all')",
             "Accept for all",
-            "Accept, and accept the same step for the other VMs of this run without asking.",
+            "Accept on every VM listed, and on the VMs of this run that ask it later.",
         ),
-        Command("n", "answer('no')", "Decline", "Decline: the step is not run."),
+        Command("n", "answer('no')", "Decline", "Decline: the step is not run (on any VM listed)."),
         Command("escape", "answer('no')", "Decline", "Decline (same as n).", show=False),
         Command(
             "ctrl+x",
@@ -162,7 +167,8 @@ SCREEN_HELP: dict[str, str] = {
     "`fipswizard apply`, or roll back what the run changed.",
     "rollback": "What rollback will undo, newest first, from the journal.",
     "question": "You asked to be asked again before each disruptive step (or a rollback "
-    "asks): read the diagnosis and the cost, then accept or decline.",
+    "asks): read the diagnosis and the cost, then accept or decline. The same step asked on "
+    "several VMs is one question: untick the VMs to leave out.",
     "dialog": "Read the message; Enter or Escape closes it.",
     "help": "Keys and help for the screen you came from.",
 }

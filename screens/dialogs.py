@@ -11,7 +11,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, SelectionList, Static
+from textual.widgets.selection_list import Selection
 
 from screens.base import target_label
 from screens.command_table import bindings_for
@@ -93,7 +94,11 @@ class Reply(StrEnum):
 
 
 class QuestionScreen(ModalScreen[Reply]):
-    """The engine asks (through TuiPrompter) before a disruptive step: diagnosis, cost, answer."""
+    """The engine asks (through TuiPrompter) before a disruptive step: diagnosis, cost, answer.
+
+    The same step asked on several VMs is one question with a per-VM list (`add_target`, also
+    while the dialog is open): Reply.YES applies it to the ticked VMs (`chosen`), Reply.ALL to
+    every VM, Reply.NO to none."""
 
     COMMANDS_ID: ClassVar[str] = "question"
     BINDINGS = bindings_for("question")
@@ -101,14 +106,46 @@ class QuestionScreen(ModalScreen[Reply]):
     def __init__(self, target: str, question: str, diagnosis: Diagnosis | None = None) -> None:
         super().__init__(classes="dialog question")
         self.target, self.question, self.diagnosis = target, question, diagnosis
+        self.targets = [target]
+
+    def add_target(self, target: str) -> None:
+        """Another VM asks the same step: it joins the list, ticked."""
+        self.targets.append(target)
+        if self.is_mounted:
+            self._show_targets()
+
+    @property
+    def chosen(self) -> set[str]:
+        """The VMs a YES applies to: the ticked ones, or the one VM asked about."""
+        if len(self.targets) == 1 or not self.is_mounted:
+            return set(self.targets)
+        return set(self.query_one("#question-vms", SelectionList).selected)
+
+    def _vm_line(self) -> str:
+        if len(self.targets) == 1:
+            return (
+                f"[b]VM:[/b] {escape(target_label(self.target))} "
+                f"[$text-muted]({escape(self.target)})[/]"
+            )
+        return f"[b]VMs:[/b] {len(self.targets)} ask the same; untick those to leave out"
+
+    def _show_targets(self) -> None:
+        self.query_one("#question-vm", Static).update(self._vm_line())
+        vms: SelectionList[str] = self.query_one("#question-vms", SelectionList)
+        have = {vms.get_option_at_index(n).value for n in range(vms.option_count)}
+        vms.add_options(
+            [Selection(target_label(t), t, True) for t in self.targets if t not in have]
+        )
+        vms.display = len(self.targets) > 1
+        self.query_one("#yes", Button).label = (
+            "Accept (y)" if len(self.targets) == 1 else "Accept ticked VMs (y)"
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
             yield Label("The run needs your answer", classes="dialog-title")
-            yield Static(
-                f"[b]VM:[/b] {escape(target_label(self.target))} "
-                f"[$text-muted]({escape(self.target)})[/]"
-            )
+            yield Static(self._vm_line(), id="question-vm")
+            yield SelectionList[str](id="question-vms")
             with VerticalScroll(id="question-text"):
                 if self.diagnosis is not None:
                     why = escape(self.diagnosis.explanation)
@@ -122,6 +159,7 @@ class QuestionScreen(ModalScreen[Reply]):
                 yield Button("Decline (n)", id="no", variant="primary")
 
     def on_mount(self) -> None:
+        self._show_targets()
         self.query_one("#no", Button).focus()  # the safe answer has the focus
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

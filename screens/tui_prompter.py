@@ -49,6 +49,7 @@ class TuiPrompter:
         self.gate, self.known, self.ask_each = gate, known, ask_each
         self._one_at_a_time = asyncio.Lock()
         self._accept_all: set[str] = set()  # step ids answered "accept for all VMs"
+        self._batches: dict[str, _Batch] = {}  # step id -> the question waiting or open
 
     async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
         chosen = {i.key for i in items if i.key in self.gate}
@@ -88,18 +89,78 @@ class TuiPrompter:
         return accepted
 
     async def ask_step(self, question: StepQuestion) -> bool:
-        """Ask again before one approved disruptive step; "accept for all" answers the same
-        step (by id) on every other VM. The engine hands over the diagnosis that proposed a
-        fix with the question, so the dialog never waits for an event to arrive first."""
-        target, text = question.target, question.question
-        async with self._one_at_a_time:
-            if question.step_id in self._accept_all:
-                self.record.answer(target, text, True, "all")
-                return True
-            screen = QuestionScreen(target, text, question.diagnosis)
-            reply: Reply = await self.app.push_screen_wait(screen)
-            if reply is Reply.ALL:
-                self._accept_all.add(question.step_id)
-        accepted = reply is not Reply.NO
-        self.record.answer(target, text, accepted)
-        return accepted
+        """Ask again before one approved disruptive step. The same step (by id) asked on
+        several VMs is one question with a per-VM list: a VM that asks while the question is
+        waiting or open joins it, and the answer covers each VM listed (all, the ticked ones,
+        or none). "Accept for all" also answers VMs that ask that step later. The engine hands
+        over the diagnosis that proposed a fix with the question, so the dialog never waits for
+        an event to arrive first."""
+        step_id = question.step_id
+        if step_id in self._accept_all:
+            self.record.answer(question.target, question.question, True, "all")
+            return True
+        batch = self._batches.get(step_id)
+        if batch is not None:  # the same step is already waiting for an answer: join it
+            return await batch.join(question)
+        batch = self._batches[step_id] = _Batch(question)
+        try:
+            async with self._one_at_a_time:
+                if step_id in self._accept_all:
+                    chosen, how = set(batch.targets()), "all"
+                else:
+                    screen = QuestionScreen(question.target, question.question, question.diagnosis)
+                    batch.open(screen)
+                    reply: Reply = await self.app.push_screen_wait(screen)
+                    if reply is Reply.ALL:
+                        self._accept_all.add(step_id)
+                    chosen, how = _chosen(reply, screen), "asked"
+        except BaseException:
+            batch.abandon()
+            raise
+        finally:
+            del self._batches[step_id]  # a VM asking from now on starts a new question
+        for asked in batch.questions:
+            self.record.answer(asked.target, asked.question, asked.target in chosen, how)
+        batch.settle(chosen)
+        return question.target in chosen
+
+
+def _chosen(reply: Reply, screen: QuestionScreen) -> set[str]:
+    if reply is Reply.ALL:
+        return set(screen.targets)
+    return screen.chosen if reply is Reply.YES else set()
+
+
+class _Batch:
+    """The VMs one question covers: the first asker shows it, the others await its answer."""
+
+    def __init__(self, first: StepQuestion) -> None:
+        self.questions = [first]
+        self.waiting: list[asyncio.Future[bool]] = []
+        self.screen: QuestionScreen | None = None
+
+    def targets(self) -> list[str]:
+        return [q.target for q in self.questions]
+
+    async def join(self, question: StepQuestion) -> bool:
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.questions.append(question)
+        self.waiting.append(answer)
+        if self.screen is not None:
+            self.screen.add_target(question.target)
+        return await answer
+
+    def open(self, screen: QuestionScreen) -> None:
+        self.screen = screen
+        for q in self.questions[1:]:
+            screen.add_target(q.target)
+
+    def settle(self, chosen: set[str]) -> None:
+        for q, answer in zip(self.questions[1:], self.waiting, strict=True):
+            if not answer.done():
+                answer.set_result(q.target in chosen)
+
+    def abandon(self) -> None:
+        """The asker was cancelled (Ctrl+X): the VMs waiting on its question stop too."""
+        for answer in self.waiting:
+            answer.cancel()

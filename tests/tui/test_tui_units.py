@@ -283,44 +283,87 @@ async def test_prompter_asks_one_question_at_a_time_and_skips_approved_ones(tmp_
         assert await prompter.confirm("s/rg/vm0", "approved already")
         answers.extend(
             await asyncio.gather(
+                # Worded like the fix: questions are grouped by step id, not by their text.
+                prompter.ask_step(ask("vm1", "reboot", "Deallocate and start s/rg/vm1: reboot")),
                 *(
                     prompter.ask_step(
                         ask(vm, "fix-reallocate", f"Deallocate and start s/rg/{vm}: downtime")
                     )
                     for vm in ("vm1", "vm2", "vm3")
                 ),
-                # Worded like the others: "accept for all" goes by the step id, not the text.
-                prompter.ask_step(ask("vm1", "reboot", "Deallocate and start s/rg/vm1: reboot")),
             )
         )
+        # "accept for all" on the fix answers a VM that asks it later without a dialog
+        answers.append(await prompter.ask_step(ask("vm4", "fix-reallocate", "again")))
 
     async with app.run_test() as pilot:
         worker = app.run_worker(engine_side(), exit_on_error=False)
         first = await wait_screen(pilot, QuestionScreen)
         assert sum(isinstance(s, QuestionScreen) for s in app.screen_stack) == 1
-        await pilot.press("n")  # decline this one only
+        assert first.targets == ["s/rg/vm1"]
+        await pilot.press("n")  # decline the reboot
         second = await wait_screen(pilot, QuestionScreen, ready=lambda s: s is not first)
         assert sum(isinstance(s, QuestionScreen) for s in app.screen_stack) == 1
-        await pilot.press("a")  # accept, and the same step on the other VMs
-        third = await wait_screen(pilot, QuestionScreen, ready=lambda s: s not in (first, second))
-        await pilot.press("y")
+        # the fix asked on three VMs while the reboot was open: one question, three VMs
+        assert second.targets == ["s/rg/vm1", "s/rg/vm2", "s/rg/vm3"]
+        await pilot.press("a")  # accept for all
         await worker.wait()
-    # questions queue in order; "accept for all" on vm2 covers vm3, not vm1's reboot
-    assert [(q.target, q.question[:6]) for q in (first, second, third)] == [
-        ("s/rg/vm1", "Deallo"),
-        ("s/rg/vm2", "Deallo"),
-        ("s/rg/vm1", "Deallo"),
-    ]
-    assert third.question.endswith("reboot")
-    assert answers == [False, True, True, True]
+    assert answers == [False, True, True, True, True]
     assert [(a.target, a.accepted, a.how) for a in record.answers] == [
         ("s/rg/vm0", True, "plan"),
         ("s/rg/vm1", False, "asked"),
-        ("s/rg/vm2", True, "asked"),
-        ("s/rg/vm3", True, "all"),
         ("s/rg/vm1", True, "asked"),
+        ("s/rg/vm2", True, "asked"),
+        ("s/rg/vm3", True, "asked"),
+        ("s/rg/vm4", True, "all"),
     ]
-    assert len(record.asked()) == 4
+    assert len(record.asked()) == 5
+
+
+async def test_the_same_step_on_many_vms_is_one_question_with_a_per_vm_choice(
+    tmp_path: Path,
+) -> None:
+    """Issue 11: with "ask again before each disruptive step" on, the reboot asked on three
+    VMs is asked once with the VMs listed (ticked); unticking one leaves it out."""
+    from textual.widgets import SelectionList, Static
+
+    app = create_app(demo=False, opts=Options(), workdir=tmp_path, autostart=False)
+    record = RunRecord()
+    prompter = TuiPrompter(app, record, ask_each=True)
+    answers: list[bool] = []
+
+    async def engine_side() -> None:
+        answers.extend(
+            await asyncio.gather(
+                *(
+                    prompter.ask_step(
+                        StepQuestion(f"s/rg/{vm}", "reboot", "Reboot", "disruptive", f"Reboot {vm}")
+                    )
+                    for vm in ("web1", "web2", "web3")
+                )
+            )
+        )
+
+    async with app.run_test(size=(100, 32)) as pilot:
+        worker = app.run_worker(engine_side(), exit_on_error=False)
+        screen = await wait_screen(pilot, QuestionScreen, ready=lambda s: len(s.targets) == 3)
+        await pilot.pause()
+        vms = screen.query_one("#question-vms", SelectionList)
+        assert vms.display and sorted(vms.selected) == ["s/rg/web1", "s/rg/web2", "s/rg/web3"]
+        assert "3 ask the same" in str(screen.query_one("#question-vm", Static).render())
+        vms.focus()
+        vms.highlighted = 1
+        await pilot.press("space")  # untick web2
+        assert sorted(vms.selected) == ["s/rg/web1", "s/rg/web3"]
+        await pilot.press("y")
+        await worker.wait()
+        assert sum(isinstance(s, QuestionScreen) for s in app.screen_stack) == 0
+    assert answers == [True, False, True]
+    assert [(a.target, a.accepted) for a in record.answers] == [
+        ("s/rg/web1", True),
+        ("s/rg/web2", False),
+        ("s/rg/web3", True),
+    ]
 
 
 def test_the_cli_import_never_pulls_in_textual_or_screens() -> None:
