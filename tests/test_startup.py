@@ -106,3 +106,27 @@ def test_concurrency_flag_then_recipe_then_default(tmp_path: Path) -> None:
     assert for_recipe(Options(), load_recipe(path)).concurrency == 1
     path.write_text("concurrency = 3\n" + body)
     assert for_recipe(Options(), load_recipe(path)).concurrency == 3
+
+
+def test_plan_offline_runs_no_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`plan --offline` reads nothing, so it builds the plan without starting an event loop."""
+    import asyncio
+
+    from fipswizard.headless import cli
+
+    def no_loop(*args: object, **kwargs: object) -> None:
+        raise AssertionError("plan --offline started an event loop")
+
+    monkeypatch.setattr(asyncio, "run", no_loop)
+    monkeypatch.setattr(asyncio, "new_event_loop", no_loop)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        'version = 1\nguest = "none"\n[[target]]\n'
+        'subscription = "11111111-2222-3333-4444-555555555555"\nresource_group = "rg"\nvm = "vm1"\n'
+    )
+    assert cli.main(["plan", str(recipe), "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "Current state not read (--offline)." in out and "vm1" in out

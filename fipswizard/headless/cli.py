@@ -7,7 +7,6 @@ FIPSWIZARD_ACCESS_TOKEN never import textual or azure.identity.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -265,6 +264,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "recipe":
         return commands.recipe_new(args)
+    if args.command == "plan" and args.offline:
+        return commands.plan_offline(args)  # no I/O, so no event loop
+    import asyncio  # only where I/O starts: `plan --offline` and `--help` never load it
+
     if args.command == "plan":
         return asyncio.run(commands.plan(args))
     if args.command == "apply":

@@ -20,7 +20,7 @@ from fipswizard.engine.report import Elapsed, exit_code
 from fipswizard.errors import BadInput, ExitCode, RecipeError
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe, load_recipe, parse_recipe
 from fipswizard.secrets import redact
-from fipswizard.session import Options, settings_from_env
+from fipswizard.session import Options, Preview, settings_from_env
 
 
 def options(args: argparse.Namespace) -> Options:
@@ -160,12 +160,26 @@ def print_progress(event: Event) -> None:
 
 
 async def plan(args: argparse.Namespace) -> int:
-    from fipswizard.engine.preview import problems
-    from fipswizard.session import load_secrets, preview
+    from fipswizard.session import preview
 
     recipe = load_recipe(args.recipe)
     # A preview gives up sooner than a run on an endpoint that does not answer.
     shown = await preview(recipe, options(args), offline=args.offline, max_attempts=PLAN_ATTEMPTS)
+    return _show_plan(args, recipe, shown)
+
+
+def plan_offline(args: argparse.Namespace) -> int:
+    """`plan --offline`: the plan from the recipe alone, without an event loop."""
+    from fipswizard.session import offline_plan
+
+    recipe = load_recipe(args.recipe)
+    return _show_plan(args, recipe, Preview(offline_plan(recipe, options(args)), {}, []))
+
+
+def _show_plan(args: argparse.Namespace, recipe: Recipe, shown: Preview) -> int:
+    from fipswizard.engine.preview import problems
+    from fipswizard.session import load_secrets
+
     the_plan, states = shown.plan, shown.states
     sys.stdout.write(shown.json() + "\n" if args.format == "json" else shown.text())
     for warning in missing_secrets(the_plan, recipe, set(load_secrets(recipe))):
