@@ -74,6 +74,7 @@ def test_only_linux_vms_change_flag_boolean_api_typed() -> None:
 
 def test_output_passes_json_schema_of_a_born_fips_linux_vm() -> None:
     import jsonschema  # in the test extra: this check must run, never be skipped
+
     schema = json.loads((FIXTURES / "linux_vm.schema.json").read_text())
     before = _vms(FLEET.read_text())
     with pytest.raises(jsonschema.ValidationError):  # the schema does reject the input
