@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from fipswizard.context import Context, Settings, Target
 from fipswizard.engine.events import Event
 from fipswizard.engine.journal import Journal
-from fipswizard.engine.plan import Plan, build_plan, discover
 from fipswizard.engine.prompter import Prompter
 from fipswizard.engine.report import Summary
 from fipswizard.errors import BadInput
@@ -27,6 +26,10 @@ if TYPE_CHECKING:
     from fipswizard.azure.clouds import Cloud
     from fipswizard.context import ScriptRunner
     from fipswizard.engine.findings import VmRow
+
+    # The plan stack (Azure steps, guest recipes, httpx) loads when a plan is made, not when
+    # a front end starts: the TUI paints first (issue 9).
+    from fipswizard.engine.plan import Plan
 
 
 @dataclass
@@ -177,6 +180,8 @@ async def make_plan(
     arm: ArmClient | None = None,
     unregister_feature: bool = False,
 ) -> Plan:
+    from fipswizard.engine.plan import build_plan, discover
+
     opts = for_recipe(opts, recipe)
     if offline or arm is None:
         return offline_plan(recipe, opts, offline=offline, unregister_feature=unregister_feature)
@@ -196,6 +201,8 @@ def offline_plan(
 ) -> Plan:
     """The plan from the recipe alone: no ARM read, so no event loop (`plan --offline` starts
     faster without one; issue 9)."""
+    from fipswizard.engine.plan import build_plan
+
     opts = for_recipe(opts, recipe)
     return build_plan(
         recipe,

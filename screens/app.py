@@ -16,7 +16,6 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from fipswizard.errors import ExitCode, FipsWizardError
-from fipswizard.session import Options
 from screens.command_table import (
     FOLDED_SYSTEM_COMMANDS,
     SCREENS,
@@ -30,6 +29,7 @@ from screens.home import HomeScreen
 from screens.messages import Notice, PhaseEntered
 
 if TYPE_CHECKING:
+    from fipswizard.session import Options
     from screens.wizard import Wizard
 
 # "1": exit once the first screen is painted; a file path: also write the time there.
@@ -182,7 +182,7 @@ def run_app(
 
     from fipswizard.errors import FipsWizardError
     from fipswizard.logs import setup_logging
-    from fipswizard.session import settings_from_env
+    from fipswizard.session import Options, settings_from_env
 
     log_path = setup_logging(False)
     try:

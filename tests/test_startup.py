@@ -130,3 +130,24 @@ def test_plan_offline_runs_no_event_loop(
     assert cli.main(["plan", str(recipe), "--offline"]) == 0
     out = capsys.readouterr().out
     assert "Current state not read (--offline)." in out and "vm1" in out
+
+
+def test_tui_start_up_path_loads_no_plan_or_guest_modules() -> None:
+    """The TUI paints before the plan and guest stack loads: importing the app and the session
+    wiring (what run_app does before the first paint) must not pull them in. A fresh
+    interpreter, because this test process has long imported them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, screens.app, fipswizard.session\n"
+        "heavy = sorted(m for m in sys.modules if m.startswith("
+        "('fipswizard.engine.plan', 'fipswizard.guest.choose', 'fipswizard.guest.recipes',"
+        " 'fipswizard.guest.runners', 'fipswizard.azure.arm', 'screens.wizard')))\n"
+        "print(heavy)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout
