@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,6 +19,14 @@ if TYPE_CHECKING:
 
 _SUBSCRIPTION = "subscription:"  # the prefix of a subscription's unit (feature registration)
 _ARM_ID = ["subscriptions", "resourcegroups", "providers", "microsoft.compute", "virtualmachines"]
+
+
+# The ARM writes of the step being run: method, path, status and ARM's x-ms-request-id (what the
+# Activity Log is searched by). The engine sets a list per step, the ARM client appends to it,
+# and the step's journal end records it, so the evidence names the request ids of every write.
+ARM_WRITES: ContextVar[list[dict[str, object]] | None] = ContextVar(
+    "fipswizard_arm_writes", default=None
+)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from fipswizard.azure.arm_retry import (
 from fipswizard.azure.arm_url import arm_url
 from fipswizard.azure.clouds import Cloud, check_endpoint, is_loopback, same_origin
 from fipswizard.azure.credentials import TokenProvider
+from fipswizard.context import ARM_WRITES
 from fipswizard.errors import BadInput
 
 __all__ = [
@@ -262,6 +263,7 @@ class ArmClient:
                 await self._pause(backoff(failures, self._backoff_cap, self._rng))
                 continue
             status = response.status_code
+            _note_write(method, url, response)
             if status == 429:  # not processed: always safe to send again, after the gate opens
                 self.stats["throttled"] += 1
                 throttled += 1
@@ -358,3 +360,18 @@ def ssl_context(ca_bundle: str | None, scheme: str = "https") -> ssl.SSLContext:
             raise BadInput(f"CA bundle {ca_bundle!r} could not be loaded: {exc}") from None
     _CONTEXTS[ca_bundle] = context
     return context
+
+
+def _note_write(method: str, url: str, response: httpx.Response) -> None:
+    """Record an answered write for the journal; a 429 was not processed, so it is not one."""
+    writes = ARM_WRITES.get()
+    if writes is None or method in ("GET", "HEAD") or response.status_code == 429:
+        return
+    writes.append(
+        {
+            "method": method,
+            "path": urlsplit(url).path,
+            "status": response.status_code,
+            "request_id": response.headers.get("x-ms-request-id", ""),
+        }
+    )

@@ -20,7 +20,7 @@ from typing import NoReturn, TypeVar
 
 from fipswizard.azure.steps_validate import FixNeeded
 from fipswizard.azure.steps_vm import RegionRejected
-from fipswizard.context import Context, ScriptRunner, Target
+from fipswizard.context import ARM_WRITES, Context, ScriptRunner, Target
 from fipswizard.engine.approvals import ApprovalItem, declined_by, is_declined, unit_items
 from fipswizard.engine.events import (
     Diagnosed,
@@ -364,6 +364,8 @@ class Engine:
         self.journal.append(
             "step-begin", target=unit.key, step_id=step.id, step=step.record(), undo=before.facts
         )
+        writes: list[dict[str, object]] = []  # ARM request ids of this step's writes
+        token = ARM_WRITES.set(writes)
         try:
             try:
                 await self._apply(ctx, unit, step, before)
@@ -389,15 +391,29 @@ class Engine:
                 raise FipsWizardError(f"verification failed: {after.detail}")
         except asyncio.CancelledError:
             # Interrupted mid-write: left unfinished on purpose, so the next run resumes it.
-            self.journal.append("step-interrupted", target=unit.key, step_id=step.id)
+            self.journal.append(
+                "step-interrupted", target=unit.key, step_id=step.id, arm_requests=writes
+            )
             raise
         except Exception as err:
             self.journal.append(
-                "step-end", target=unit.key, step_id=step.id, status="failed", detail=str(err)
+                "step-end",
+                target=unit.key,
+                step_id=step.id,
+                status="failed",
+                detail=str(err),
+                arm_requests=writes,
             )
             raise
+        finally:
+            ARM_WRITES.reset(token)
         self.journal.append(
-            "step-end", target=unit.key, step_id=step.id, status="applied", detail=after.detail
+            "step-end",
+            target=unit.key,
+            step_id=step.id,
+            status="applied",
+            detail=after.detail,
+            arm_requests=writes,
         )
         self.emit(StepFinished(unit.key, step.id, StepStatus.APPLIED, after.detail))
 

@@ -1,5 +1,5 @@
-"""What the evidence is about: a journal (the run's recipe, run id, correlation ids and the
-steps it recorded per VM) or a recipe (the VMs only)."""
+"""What the evidence is about: a journal (the run's recipe, run id, correlation ids, the steps
+it recorded per VM and the ARM request ids of their writes) or a recipe (the VMs only)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ def load_source(path: str) -> tuple[Recipe, RunInfo, dict[str, list[dict[str, An
                     "step_id": str(r.get("step_id", "")),
                     "status": str(r.get("status", "skipped")),
                     "at": _ts(r.get("ts")),
+                    # ARM's request ids of the step's writes (absent in older journals)
+                    "arm_requests": _requests(r.get("arm_requests")),
                 }
             )
     run = RunInfo(
@@ -50,3 +52,11 @@ def _ts(value: object) -> str:
     if isinstance(value, int | float):
         return utc(datetime.fromtimestamp(value, UTC))
     return str(value or "")
+
+
+def _requests(value: object) -> list[dict[str, str]]:
+    """The journalled writes, each as method, path, status and x-ms-request-id (strings)."""
+    if not isinstance(value, list):
+        return []
+    keys = ("method", "path", "status", "request_id")
+    return [{k: str(w.get(k, "")) for k in keys} for w in value if isinstance(w, dict)]
