@@ -179,3 +179,12 @@ async def test_failed_fix_is_reported_and_fails_the_target(tmp_path: Path) -> No
     finished = {e.step_id: e.status for e in events if isinstance(e, StepFinished)}
     assert finished == {"fix": StepStatus.FAILED, "flip": StepStatus.FAILED}
     assert list(events[-1].outcomes.values()) == [TargetOutcome.FAILED]
+
+
+async def test_an_applied_step_carries_its_check_state_from_before_the_write(
+    tmp_path: Path,
+) -> None:
+    """The JSON summary's per-step `before` comes from the engine's event, not the journal."""
+    events = await run(make_plan(["a"]), Journal(tmp_path / "j", "r1"))
+    applied = [e for e in events if isinstance(e, StepFinished) and e.status is StepStatus.APPLIED]
+    assert [e.before for e in applied] == ["a"]  # Flip's check detail: its key, not yet set

@@ -161,7 +161,14 @@ def test_json_summary_has_before_after_facts_times_and_versions() -> None:
         StepStarted(VM, "flag", "Set the flag", "reversible", at=11.0),
         StepFinished(VM, "flag", StepStatus.SKIPPED, "flag already on", at=11.5),
         StepStarted(VM, "agent", "Update the agent", "reversible", at=12.0),
-        StepFinished(VM, "agent", StepStatus.APPLIED, "agent 2.14.0.1 Ready", at=15.25),
+        StepFinished(
+            VM,
+            "agent",
+            StepStatus.APPLIED,
+            "agent 2.14.0.1 Ready",
+            before="agent 2.7.0.6, auto-update off",
+            at=15.25,
+        ),
         StepStarted(VM, "reboot", "Reboot", "disruptive", at=16.0),
         StepFinished(VM, "reboot", StepStatus.FAILED, "timed out", at=17.0),
         RunFinished("", {VM: TargetOutcome.FAILED}, at=20.0, wall_time=1_790_000_010.0),
@@ -172,7 +179,7 @@ def test_json_summary_has_before_after_facts_times_and_versions() -> None:
     assert doc["started"] == "2026-09-21T14:13:20+00:00" and doc["duration_s"] == 10.0
     steps = {s["id"]: s for s in doc["targets"][0]["steps"]}
     assert steps["flag"]["before"] == steps["flag"]["after"] == "flag already on"
-    assert steps["agent"]["before"] is None  # the engine's events do not carry it
+    assert steps["agent"]["before"] == "agent 2.7.0.6, auto-update off"  # the check's state
     assert steps["agent"]["after"] == "agent 2.14.0.1 Ready"
     assert steps["reboot"]["after"] is None and steps["reboot"]["risk"] == "disruptive"
     assert steps["agent"]["started_s"] == 2.0 and steps["agent"]["duration_s"] == 3.25

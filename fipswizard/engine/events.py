@@ -113,6 +113,7 @@ class StepFinished(Event):
     detail: str = ""
     advice: str = ""
     code: str = ""
+    before: str = ""  # an applied step: its check's state just before the write
 
 
 @dataclass(frozen=True)

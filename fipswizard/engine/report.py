@@ -54,12 +54,15 @@ class StepSummary:
             return None
         return max(0.0, self.finished_at - self.started_at)
 
+    checked: str = ""  # an applied step's check state just before its write
+
     @property
     def before(self) -> str | None:
-        """The check's state before the run, where the events carry it: a skipped step's
-        detail is its check's (nothing changed). An applied step's check state goes to the
-        journal only (`step-begin`), not into StepFinished."""
-        return self.detail if self.status == StepStatus.SKIPPED else None
+        """The check's state before the run: a skipped step's detail is its check's (nothing
+        changed); an applied step carries its check's state on StepFinished."""
+        if self.status == StepStatus.SKIPPED:
+            return self.detail
+        return self.checked or None
 
     @property
     def after(self) -> str | None:
@@ -184,6 +187,7 @@ class RunReport:
         step = t.steps.setdefault(event.step_id, StepSummary(event.step_id, event.step_id, ""))
         step.status, step.detail = event.status, event.detail
         step.advice, step.code, step.finished_at = event.advice, event.code, event.at
+        step.checked = event.before
         bucket = {StepStatus.APPLIED: t.applied, StepStatus.SKIPPED: t.skipped}.get(
             event.status, t.failed
         )

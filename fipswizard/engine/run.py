@@ -415,7 +415,11 @@ class Engine:
             detail=after.detail,
             arm_requests=writes,
         )
-        self.emit(StepFinished(unit.key, step.id, StepStatus.APPLIED, after.detail))
+        self.emit(
+            StepFinished(
+                unit.key, step.id, StepStatus.APPLIED, after.detail, before=redact(before.detail)
+            )
+        )
 
     async def _apply(self, ctx: Context, unit: Unit, step: Step, before: Outcome) -> None:
         """Apply `step`; a disruptive one (reboot, deallocate + start) is shielded from Ctrl-C
