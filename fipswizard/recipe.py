@@ -29,6 +29,9 @@ VERSION = 1
 CLOUDS = ("AzureCloud", "AzureUSGovernment", "custom")
 FIXES = ("reallocate", "keyvault", "none")
 FEATURE_MODES = ("register", "skip")
+# Reads (discovery, the plan's state) at once when the recipe sets no concurrency: many more
+# only slow the first write (benchmarks/apply_fleet.py); writes take session.default_concurrency.
+DEFAULT_READS = 8
 SECRET_NAMES = ("pro_token", "tuxcare_key")
 DEFAULT_SECRET_SOURCES = {
     "pro_token": "env:FIPSWIZARD_PRO_TOKEN",
@@ -116,7 +119,7 @@ class Recipe:
     guest: str = "auto"
     fix: str = "reallocate"
     feature: str = "register"
-    concurrency: int = 8
+    concurrency: int | None = None  # None: chosen from the fleet at run time (session.py)
     validate: bool = True
     custom_cloud: dict[str, str] = field(default_factory=dict)
     keyvault: dict[str, str] = field(default_factory=dict)
@@ -236,7 +239,7 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
     guest = p.check(lambda: _guest(c, doc), "auto")
     fix = p.check(lambda: c.choice(doc, "fix", FIXES, "reallocate"), "reallocate")
     feature = p.check(lambda: c.choice(doc, "feature", FEATURE_MODES, "register"), "register")
-    concurrency = p.check(lambda: _concurrency(c, doc), 8)
+    concurrency = p.check(lambda: _concurrency(c, doc), None)
     validate = p.check(lambda: _validate(c, doc), True)
     custom: dict[str, str] = p.check(lambda: _custom_cloud(c, doc, cloud), {})
     keyvault: dict[str, str] = p.check(lambda: _keyvault(c, doc, fix), {})
@@ -281,8 +284,10 @@ def _guest(c: _Checker, doc: dict[str, Any]) -> str:
     return guest
 
 
-def _concurrency(c: _Checker, doc: dict[str, Any]) -> int:
-    value = doc.get("concurrency", 8)
+def _concurrency(c: _Checker, doc: dict[str, Any]) -> int | None:
+    if "concurrency" not in doc:
+        return None
+    value = doc["concurrency"]
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 256:
         raise c.fail("concurrency", "out of range", found=value, allowed="an integer 1..256")
     return value
@@ -565,7 +570,11 @@ def dump_recipe(recipe: Recipe) -> str:
         f"guest = {_q(recipe.guest)}  # auto | none | a guest recipe id",
         f"fix = {_q(recipe.fix)}  # reallocate | keyvault | none",
         f"feature = {_q(recipe.feature)}  # register | skip",
-        f"concurrency = {recipe.concurrency}",
+        *(
+            [f"concurrency = {recipe.concurrency}  # VMs at once (absent: chosen from the fleet)"]
+            if recipe.concurrency is not None
+            else []
+        ),
         f"validate = {'true' if recipe.validate else 'false'}",
         f"compute_api = {_q(recipe.compute_api)}  # Compute api-version of the VM requests",
     ]

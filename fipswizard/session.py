@@ -63,10 +63,6 @@ def settings_from_env(base: Settings | None = None) -> Settings:
     return settings
 
 
-# "Concurrency not set" is the recipe's default value: a recipe without the key parses to it, and
-# dump_recipe writes it into every saved recipe, so it never records an operator's choice. An
-# operator who wants exactly that number says so with --concurrency.
-UNSET_CONCURRENCY = Recipe(targets=()).concurrency
 # ARM refills each subscription's write bucket at 10 writes/s (Microsoft Learn,
 # azure-resource-manager/management/request-limits-and-throttling, 2024 token buckets) and the
 # client waits out 429s per subscription (azure/arm_retry.py). A VM in flight writes seldom: a
@@ -96,10 +92,7 @@ def default_concurrency(recipe: Recipe) -> int:
 def for_recipe(opts: Options, recipe: Recipe) -> Options:
     """The options with the recipe's own choices applied (its Compute api-version) and the
     concurrency settled: --concurrency, else the recipe's, else default_concurrency."""
-    concurrency = opts.concurrency
-    if concurrency is None:
-        own = recipe.concurrency
-        concurrency = own if own != UNSET_CONCURRENCY else default_concurrency(recipe)
+    concurrency = opts.concurrency or recipe.concurrency or default_concurrency(recipe)
     return replace(
         opts,
         settings=replace(opts.settings, compute_api=recipe.compute_api),
@@ -371,7 +364,7 @@ async def run_rollback(
                 cloud=recipe.cloud,
                 runner_factory=runner_factory(arm, opts.settings),
                 recoveries=recoveries,
-                concurrency=opts.concurrency or recipe.concurrency,
+                concurrency=opts.concurrency or recipe.concurrency or default_concurrency(recipe),
             ):
                 # The rollback engine does not stamp its events: stamp them here, so step
                 # durations (log, summary) and the progress lines' elapsed time are real.

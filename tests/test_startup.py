@@ -15,7 +15,7 @@ from fipswizard.azure.arm import ArmClient, ssl_context
 from fipswizard.azure.clouds import CLOUDS
 from fipswizard.azure.credentials import StaticToken
 from fipswizard.context import Target
-from fipswizard.recipe import Recipe, RecipeTarget, load_recipe
+from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe, load_recipe
 from fipswizard.secrets import Secret
 from fipswizard.session import (
     VMS_IN_FLIGHT_PER_SUBSCRIPTION,
@@ -106,6 +106,11 @@ def test_concurrency_flag_then_recipe_then_default(tmp_path: Path) -> None:
     assert for_recipe(Options(), load_recipe(path)).concurrency == 1
     path.write_text("concurrency = 3\n" + body)
     assert for_recipe(Options(), load_recipe(path)).concurrency == 3
+    # 8 written on purpose is the operator's 8, and a recipe without it saves without it
+    path.write_text("concurrency = 8\n" + body)
+    assert for_recipe(Options(), load_recipe(path)).concurrency == 8
+    assert "concurrency" not in dump_recipe(_fleet(3, 1))
+    assert "concurrency = 8" in dump_recipe(replace(_fleet(3, 1), concurrency=8))
 
 
 def test_plan_offline_runs_no_event_loop(

@@ -27,7 +27,7 @@ from fipswizard.azure.steps_vm import AgentStep, RegionStep, VmFlagStep
 from fipswizard.context import Settings, TargetKey
 from fipswizard.engine.steps import Risk, Step
 from fipswizard.guest.choose import guest_steps_for
-from fipswizard.recipe import Recipe, RecipeTarget
+from fipswizard.recipe import DEFAULT_READS, Recipe, RecipeTarget
 
 if TYPE_CHECKING:
     from fipswizard.azure.arm import ArmClient
@@ -97,7 +97,7 @@ async def discover(
     from fipswizard.azure.arm import ArmError
     from fipswizard.azure.vm_model import MalformedResource, vm_facts
 
-    gate = asyncio.Semaphore(concurrency or recipe.concurrency)
+    gate = asyncio.Semaphore(concurrency or recipe.concurrency or DEFAULT_READS)
 
     async def one(rt: RecipeTarget) -> tuple[str, dict[str, Any]]:
         async with gate:

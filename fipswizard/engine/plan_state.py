@@ -12,6 +12,7 @@ from fipswizard.context import Context, Settings
 from fipswizard.engine.plan import Plan
 from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.errors import FipsWizardError
+from fipswizard.recipe import DEFAULT_READS
 
 GUEST_STATE = "checked at run time (inside the guest)"
 
@@ -35,7 +36,7 @@ class StepState(str):
 async def read_states(plan: Plan, arm: ArmClient, settings: Settings) -> dict[tuple[str, str], str]:
     """(target, step id) -> its `StepState`, for steps whose check is a GET."""
     ctx = Context(prompter=HeadlessPrompter(False), settings=settings, arm=arm)
-    gate = asyncio.Semaphore(plan.recipe.concurrency)
+    gate = asyncio.Semaphore(plan.recipe.concurrency or DEFAULT_READS)
     states: dict[tuple[str, str], str] = {}
 
     async def one(key: str, step: ArmStep) -> None:

@@ -40,6 +40,7 @@ from fipswizard.engine.plan import Plan, Unit
 from fipswizard.engine.prompter import AsksEachStep, StepQuestion
 from fipswizard.engine.steps import Outcome, Risk, Step
 from fipswizard.errors import AuthError, ConfirmationNeeded, FipsWizardError
+from fipswizard.recipe import DEFAULT_READS
 from fipswizard.secrets import redact
 
 log = logging.getLogger("fipswizard.engine.run")
@@ -99,7 +100,7 @@ class Engine:
     ) -> None:
         self.plan, self.ctx, self.journal = plan, ctx, journal
         self.run_id, self.correlation_id = run_id, correlation_id
-        self.concurrency = concurrency or plan.recipe.concurrency
+        self.concurrency = concurrency or plan.recipe.concurrency or DEFAULT_READS
         self.runner_factory = runner_factory
         # Events that must be seen even when the consumer has stopped (Ctrl-C).
         self.on_interrupt = on_interrupt

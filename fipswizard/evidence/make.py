@@ -13,7 +13,14 @@ from fipswizard.evidence.catalog import load_catalog
 from fipswizard.evidence.collect import Fleet, collect
 from fipswizard.evidence.source import load_source
 from fipswizard.recipe import Recipe
-from fipswizard.session import Options, for_recipe, make_arm, make_cloud, new_ids
+from fipswizard.session import (
+    Options,
+    default_concurrency,
+    for_recipe,
+    make_arm,
+    make_cloud,
+    new_ids,
+)
 
 
 async def read_fleet(recipe: Recipe, opts: Options, *, guest: bool) -> Fleet:
@@ -27,7 +34,7 @@ async def read_fleet(recipe: Recipe, opts: Options, *, guest: bool) -> Fleet:
             arm,
             opts.settings,
             guest=guest,
-            concurrency=opts.concurrency or recipe.concurrency,
+            concurrency=opts.concurrency or recipe.concurrency or default_concurrency(recipe),
         )
 
 
