@@ -208,6 +208,18 @@ def vm_checks(ev: VmEvidence, sub: SubscriptionFacts | None) -> list[Check]:
             "cat /proc/cmdline (probe)",
         )
     )
+    if g.tuxcare_registered is not None:
+        out.append(
+            Check(
+                "FIPS-GST-005",
+                "TuxCare ESU registration (the source of the FIPS-validated 9.2 packages)",
+                "guest",
+                PASS if g.tuxcare_registered else FAIL,
+                "registered",
+                "registered" if g.tuxcare_registered else "not registered",
+                "tuxctl -v exit status; its text, which holds the token, is not kept (probe)",
+            )
+        )
     if g.md5 is not None:
         out.append(
             Check(

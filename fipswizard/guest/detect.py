@@ -115,6 +115,10 @@ if has fips-mode-setup; then
   fips-mode-setup --is-enabled >/dev/null 2>&1; kv fms_is_enabled "$?"
   fips-mode-setup --check >/dev/null 2>&1; kv fms_check "$?"
 fi
+# TuxCare ESU (AlmaLinux 9.2): `tuxctl -v` exits 0 "Server is registered with token ..." or 1
+# "Server is not registered" (TuxCare's README); its text holds the token, so only rc is kept.
+if has tuxctl; then if tuxctl -v >/dev/null 2>&1; then kv tuxcare_registered yes
+  else kv tuxcare_registered no; fi; fi
 # Evidence: the FIPS provider as `openssl list -providers` prints it (OpenSSL 3: the provider
 # id indented two spaces, then "name:"/"version:" lines); CMVP certificates name that version.
 # The kernel's fips_name/fips_version (Linux 6.0+, RHEL 9) "must match ... FIPS certificates".
@@ -174,6 +178,7 @@ class GuestFacts:
     pro_execution: str | None = None
     fms_is_enabled: int | None = None  # fips-mode-setup --is-enabled rc (0 on, 1 mixed, 2 off)
     fms_check: int | None = None
+    tuxcare_registered: bool | None = None  # `tuxctl -v` rc (AlmaLinux 9.2 with TuxCare ESU)
     openssl_fips_name: str | None = None  # `openssl list -providers`: the fips provider's name
     openssl_fips_version: str | None = None  # ... and version (what a CMVP certificate names)
     kernel_fips_name: str | None = None  # /proc/sys/crypto/fips_name (absent before Linux 6.0)
@@ -242,6 +247,7 @@ def parse_probe(stdout: str) -> GuestFacts:
     attached = opt("pro_attached", ("", "unknown"))
     ciphers, luks = opt("sshd_ciphers"), raw.get("luks_pbkdf")
     explicit = opt("sshd_ciphers_explicit")
+    tuxcare = opt("tuxcare_registered")
     return GuestFacts(
         os_id=raw.get("os_id", "").lower(),
         os_version=raw.get("os_version", ""),
@@ -266,6 +272,7 @@ def parse_probe(stdout: str) -> GuestFacts:
         pro_execution=opt("pro_execution"),
         fms_is_enabled=num("fms_is_enabled"),
         fms_check=num("fms_check"),
+        tuxcare_registered=None if tuxcare is None else tuxcare == "yes",
         openssl_fips_name=opt("openssl_fips_name"),
         openssl_fips_version=opt("openssl_fips_version"),
         kernel_fips_name=opt("kernel_fips_name"),

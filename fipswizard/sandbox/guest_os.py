@@ -219,6 +219,9 @@ def probe(guest: SimGuest, script: str, params: Mapping[str, str]) -> ScriptResu
 
         facts["fms_is_enabled"] = fms_state(guest)
         facts["fms_check"] = 1 if fms_state(guest) == 1 else 0
+        if guest.extra.get("tuxcare", {}).get("release"):  # tuxctl comes with tuxcare-release
+            registered = guest.extra["tuxcare"].get("registered")
+            facts["tuxcare_registered"] = "yes" if registered else "no"
     major = guest.distro_id + " " + guest.distro_version.split(".")[0]
     provider = FIPS_PROVIDERS.get(major) or FIPS_PROVIDERS.get(guest.distro_id)
     if guest.fips_enabled and provider:  # the fips provider is listed only once it is loaded

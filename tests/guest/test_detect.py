@@ -271,6 +271,30 @@ def test_probe_output_stays_under_4k_with_many_keys(tmp_path: Path) -> None:
     assert len(parse_probe(result.stdout).ssh_keys) == 40
 
 
+@bwrap
+@pytest.mark.parametrize(("registered", "expected"), [(True, True), (False, False)])
+def test_probe_reads_tuxcare_registration_and_never_its_token(
+    tmp_path: Path, registered: bool, expected: bool
+) -> None:
+    # TuxCare's README: `tuxctl -v` exits 0 with "Server is registered with token <TOKEN>", or
+    # 1 with "Server is not registered".
+    said = (
+        'echo "Server is registered with token TUXCARE-TOKEN-777"; exit 0'
+        if registered
+        else 'echo "Server is not registered"; exit 1'
+    )
+    root = make_root(tmp_path, "alma-9.2", {"usr/bin/tuxctl": f"#!/bin/sh\n{said}\n"})
+    (root / "usr/bin/tuxctl").chmod(0o755)
+    result = asyncio.run(BwrapRunner(root).run(PROBE_SCRIPT, timeout=60))
+    assert result.rc == 0, result.stderr
+    assert "TUXCARE-TOKEN-777" not in result.stdout + result.stderr
+    assert parse_probe(result.stdout).tuxcare_registered is expected
+
+
+def test_no_tuxctl_means_no_tuxcare_fact() -> None:
+    assert parse_probe("os_id=almalinux\nos_version=9.2\n").tuxcare_registered is None
+
+
 def test_local_facts_reads_files(tmp_path: Path) -> None:
     site = "usr/lib/python3.9/site-packages/azurelinuxagent/common/version.py"
     status = json.dumps({"attached": False, "services": [{"name": "fips-updates"}]})
