@@ -130,12 +130,14 @@ for k in fips_name fips_version; do
 # MD5 refused is the FIPS provider at work (evidence; read-only: a digest of nothing).
 has openssl && { if openssl md5 </dev/null >/dev/null 2>&1; then kv md5 allowed
   else kv md5 refused; fi; }
-# Crypto package versions, name=version comma-separated (rpm: not-installed lines dropped).
-if has dpkg-query; then pk=$(dpkg-query -W -f '${Package}=${Version},' openssl libssl3 \
-  openssl-fips-module-3 libgcrypt20 libgnutls30 2>/dev/null)
-elif has rpm; then pk=$(rpm -q --qf '%{NAME}=%{VERSION}-%{RELEASE}\n' openssl-libs \
-  openssl-fips-provider-so gnutls libgcrypt nss kernel-core 2>/dev/null | grep '=' | tr '\n' ,)
-fi; [ -n "$pk" ] && printf 'packages=%s\n' "$(printf '%s' "${pk%,}" | cut -c1-400)"
+# Crypto package versions, name=version comma-separated (rpm: not-installed lines dropped);
+# rpm is asked when dpkg knows none of them (a dpkg binary on an rpm system knows nothing).
+pk=""; if has dpkg-query; then pk=$(dpkg-query -W -f '${Package}=${Version},' openssl libssl3 \
+  openssl-fips-module-3 libgcrypt20 libgnutls30 2>/dev/null); fi
+if [ -z "$pk" ] && has rpm; then pk=$(rpm -q --qf '%{NAME}=%{VERSION}-%{RELEASE}\n' \
+  openssl-libs openssl-fips-provider-so gnutls libgcrypt nss kernel-core 2>/dev/null \
+  | grep '=' | tr '\n' ,); fi
+[ -n "$pk" ] && printf 'packages=%s\n' "$(printf '%s' "${pk%,}" | cut -c1-400)"
 exit 0
 """
 )

@@ -291,6 +291,25 @@ def test_probe_reads_tuxcare_registration_and_never_its_token(
     assert parse_probe(result.stdout).tuxcare_registered is expected
 
 
+@bwrap
+def test_probe_lists_crypto_package_versions(tmp_path: Path) -> None:
+    # rpm -q --qf prints one NAME=VERSION-RELEASE line per package, and "package X is not
+    # installed" for one that is missing (rpm's own wording), which the probe drops.
+    rpm = (
+        "#!/bin/sh\n"
+        'echo "openssl-libs=3.0.7-27.el9"\n'
+        'echo "package gnutls is not installed"\n'
+        'echo "kernel-core=5.14.0-503.11.1.el9_5"\n'
+    )
+    root = make_root(tmp_path, "rhel-9.5", {"usr/bin/rpm": rpm})
+    (root / "usr/bin/rpm").chmod(0o755)
+    result = asyncio.run(BwrapRunner(root).run(PROBE_SCRIPT, timeout=60))
+    assert result.rc == 0, result.stderr
+    packages = parse_probe(result.stdout).packages or ()
+    assert "openssl-libs=3.0.7-27.el9" in packages
+    assert not any("not installed" in p for p in packages), packages
+
+
 def test_no_tuxctl_means_no_tuxcare_fact() -> None:
     assert parse_probe("os_id=almalinux\nos_version=9.2\n").tuxcare_registered is None
 
