@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fipswizard.errors import BadInput
+from fipswizard.versions import COMPUTE_API
 
-FIPS_API = "2025-04-01"  # the first Compute api-version whose schema has the boolean
+FIPS_API = COMPUTE_API  # the first Compute api-version whose schema has the boolean
 VM_TYPE = "microsoft.compute/virtualmachines"
 FLAG = "enableFips1403Encryption"
 

@@ -8,8 +8,6 @@ engine sets from MIN_AGENT (tests/test_versions.py checks the recipe defaults ag
 
 from __future__ import annotations
 
-from packaging.version import InvalidVersion, Version
-
 MIN_AGENT = "2.14.0.1"
 # The first Compute api-version whose schema has enableFips1403Encryption; Microsoft's doc
 # uses 2024-11-01 (accepted by the service, not in its schema). Air-gapped clouds may lag.
@@ -19,6 +17,8 @@ COMPUTE_API = "2025-04-01"
 def older(version: str, minimum: str = MIN_AGENT) -> bool:
     """True only when both parse and `version` < `minimum`: an unreadable version is not
     called old (the caller says "unknown" rather than proposing a fix for it)."""
+    from packaging.version import InvalidVersion, Version  # lazily: start-up imports this module
+
     try:
         return Version(version) < Version(minimum)
     except InvalidVersion:

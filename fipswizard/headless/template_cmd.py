@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from fipswizard.errors import BadInput
-from fipswizard.template import FIPS_API, UBUNTU_PRO_CLOUD_INIT, bicep_snippet, patch_template
+from fipswizard.versions import COMPUTE_API as FIPS_API  # template.py loads only to run
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +35,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_template(args: argparse.Namespace) -> int:
+    from fipswizard.template import UBUNTU_PRO_CLOUD_INIT, bicep_snippet, patch_template
+
     if args.bicep:
         sys.stdout.write(bicep_snippet(args.api_version))
         return 0
