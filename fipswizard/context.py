@@ -15,6 +15,7 @@ from fipswizard.versions import COMPUTE_API, MIN_AGENT
 
 if TYPE_CHECKING:
     from fipswizard.azure.arm import ArmClient
+    from fipswizard.engine.steps import Step
 
 
 _SUBSCRIPTION = "subscription:"  # the prefix of a subscription's unit (feature registration)
@@ -187,6 +188,11 @@ class Context:
 
     # A preflight finding (level, code, text): the engine emits it as a typed event.
     on_finding: Callable[[str, str, str], None] | None = None
+    # The unit's steps, and the answers of read-only guest scripts that an earlier Run Command
+    # of this unit ran ahead (script text -> result). The engine binds one dict per unit and
+    # empties it before every write that may change the guest (`Step.changes_guest`).
+    unit_steps: tuple[Step, ...] = ()
+    reads: dict[str, ScriptResult] | None = None
 
     def found(self, level: str, code: str, text: str) -> None:
         if self.on_finding is None:
@@ -207,6 +213,14 @@ class Context:
         if self.arm is None:
             raise RuntimeError("this step needs the ARM client (not available offline)")
         return self.arm
+
+    async def run_read(self, script: str, timeout: float = 900) -> ScriptResult:
+        """Run a read-only guest script, or take the answer a batch read ahead for it."""
+        if self.reads is not None and script in self.reads:
+            return self.reads[script]
+        return await self.need_runner().run(
+            script, timeout=timeout, read_only=True, progress=self.progress
+        )
 
     def need_runner(self) -> ScriptRunner:
         if self.runner is None:

@@ -52,6 +52,9 @@ class VmFlagStep(ArmStep):
     """Set properties.additionalCapabilities.enableFips1403Encryption = true (GET, PUT If-Match)."""
 
     kind = "vm-flag"
+    # The flag changes the certificate package the platform issues at the next start, not
+    # anything a guest script reads: guest checks read ahead of it stay valid.
+    changes_guest = False
 
     def body(self, location: str, caps: dict[str, Any], value: bool) -> dict[str, Any]:
         # Keep the VM's other capabilities: the PUT body replaces the object we send.

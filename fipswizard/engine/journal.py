@@ -30,7 +30,10 @@ from fipswizard.secrets import redact
 if TYPE_CHECKING:
     from fipswizard.recipe import Recipe
 
-MAX_BYTES = 256 * 1024 * 1024  # far above any real journal; refuses a runaway file
+MAX_BYTES = 256 * 1024 * 1024
+# step-end statuses of a begun step that changed nothing: a batch found it already held, or
+# stopped before it (engine/run.py). Rollback leaves such a step alone.
+UNCHANGED = ("held", "not-run")  # far above any real journal; refuses a runaway file
 
 
 class _Bad(Exception):

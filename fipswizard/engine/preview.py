@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,6 +171,15 @@ def _prelude() -> str:
     return (recipe_dir() / "lib.sh").read_text(encoding="utf-8").rstrip("\n")
 
 
+def _batching() -> list[str]:
+    from fipswizard.guest.batch import HOW_SENT, wrapper_text
+
+    return [
+        *textwrap.wrap(HOW_SENT, 96, initial_indent="   ", subsequent_indent="   "),
+        *("        | " + line for line in wrapper_text().splitlines()),
+    ]
+
+
 def _lines(step: Step, n: int, state: str, prelude: str = "") -> list[str]:
     head = f"{n:>2}. [{step.risk}] {step.title}"
     out = [head + (f"  -- now: {state}" if state else "")]
@@ -243,6 +253,8 @@ def plan_sections(
     if prelude:
         lines += ["", "== lib.sh: the shared prelude every recipe script starts with =="]
         lines += ["        | " + line for line in prelude.splitlines()]
+        lines += ["", "== how the guest scripts are sent: batched, one Run Command per phase =="]
+        lines += _batching()
     units = tuple(redact("\n".join(_unit_text(u, states, prelude))) for u in plan.units)
     footer: list[str] = []
     for key, reason in plan.skipped.items():

@@ -37,7 +37,7 @@ from fipswizard.engine.events import (
     TargetFinished,
     TargetOutcome,
 )
-from fipswizard.engine.journal import Begun, Journal
+from fipswizard.engine.journal import UNCHANGED, Begun, Journal
 from fipswizard.engine.run import RunnerFactory
 from fipswizard.engine.steps import Risk, Step
 from fipswizard.errors import FipsWizardError
@@ -110,12 +110,13 @@ def pending_undos(journal: Journal, *, unregister_feature: bool = False) -> list
         step = _step_of(b, unregister_feature)
         if step.risk is Risk.READ_ONLY:
             continue  # nothing was changed: nothing to undo
-        refused = [ends.get((t.run_id, target, step_id), {}) for t in tries[(target, step_id)]]
+        tried = [ends.get((t.run_id, target, step_id), {}) for t in tries[(target, step_id)]]
         if all(
-            e.get("status") == "failed" and step.changed_nothing(str(e.get("detail", "")))
-            for e in refused
+            e.get("status") in UNCHANGED
+            or (e.get("status") == "failed" and step.changed_nothing(str(e.get("detail", ""))))
+            for e in tried
         ):
-            continue  # every attempt was refused before anything changed
+            continue  # no attempt changed anything (refused first, held, or never run)
         out.append(Undo(b, step))
     return _guest_order(out)
 

@@ -9,6 +9,7 @@ the engine journals those facts *before* calling `apply`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -66,12 +67,32 @@ class Outcome:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one step of a batch did: `applied` (changed and verified), `held` (its check
+    inside the batch found nothing to do), `failed` (`error` says why), or `not-run` (the
+    batch stopped before it)."""
+
+    status: str
+    detail: str = ""
+    lines: tuple[str, ...] = ()  # its output, for the step's log
+    after: Outcome | None = None
+    error: Exception | None = None
+
+
 class Step(ABC):
     """A resolved step for one target. Subclasses set `kind` and register themselves."""
 
     kind: ClassVar[str] = ""
     role: ClassVar[StepRole] = StepRole.CHANGE  # validation steps and fixes say so here
     registry: ClassVar[dict[str, type[Step]]] = {}
+
+    # Consecutive steps of the same non-empty `batch` kind may change the guest in one script
+    # (one Run Command): the engine hands them to `apply_batch` together (issue 9).
+    batch: ClassVar[str] = ""
+    # False for a write that cannot change what a guest script reads (the VM model's flag):
+    # the guest checks read ahead stay valid across it.
+    changes_guest: ClassVar[bool] = True
 
     def __init__(self, target: str, title: str, risk: Risk, params: dict[str, Any]) -> None:
         self.target = target
@@ -104,6 +125,20 @@ class Step(ABC):
 
     async def verify(self, ctx: Context) -> Outcome:
         return await self.check(ctx)
+
+    def read_script(self) -> str | None:
+        """The read-only guest script `check` runs, when it runs one: an earlier Run Command
+        of the same unit may run it ahead and keep the answer (`Context.reads`)."""
+        return None
+
+    @classmethod
+    async def apply_batch(
+        cls, ctx: Context, todo: Sequence[tuple[Step, Outcome]], later: Sequence[Step]
+    ) -> list[BatchOutcome]:
+        """Bring the steps of `todo` (each with its check's outcome, in order) to their
+        desired state in one go, and read ahead for the `later` steps. Only for a `batch`
+        kind; returns one BatchOutcome per step of `todo`, in order."""
+        raise NotImplementedError(f"{cls.kind} steps are not batched")
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
         """Undo what `apply` changed, given the facts journalled before it; return a note."""

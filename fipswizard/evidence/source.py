@@ -27,6 +27,8 @@ def load_source(path: str) -> tuple[Recipe, RunInfo, dict[str, list[dict[str, An
     runs = [r for r in records if r.get("event") == "run-start"]
     steps: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
+        if r.get("status") == "not-run":
+            continue  # a batch stopped before it; the step's own attempt follows
         if r.get("event") in ("step-end", "step-skip") and r.get("target"):
             steps[str(r["target"])].append(
                 {

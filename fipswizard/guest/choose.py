@@ -10,17 +10,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fipswizard.context import Context
+from fipswizard.context import Context, ScriptResult
 from fipswizard.engine.steps import Action, Outcome, Risk, ScriptAction, Step
 from fipswizard.errors import StepError
+from fipswizard.guest.batch import Part, fitting, parse_batch, read_parts, remember
 from fipswizard.guest.detect import PROBE_SCRIPT, GuestFacts, NoRecipe, parse_probe, select_recipe
 from fipswizard.guest.preflight import preflight
 from fipswizard.guest.protocol import FLATCAR_EXTENSIONS
 from fipswizard.guest.recipes import GuestRecipe, load_guest_recipe
-from fipswizard.guest.script_steps import guest_steps
+from fipswizard.guest.script_steps import GuestScriptStep, guest_steps, later_steps
 from fipswizard.guest.validate import GuestValidateStep
 from fipswizard.recipe import RecipeTarget
 
+PROBE_BUDGET = 1800  # bytes of the probe's answer kept in a batch (it prints ~0.4-0.6 KB)
 AGENT_OS_IDS = {"redhat": "rhel", "rhel": "rhel"}  # the agent reports DISTRO_NAME "redhat"
 IMAGE_OS_IDS = (
     ("canonical", "ubuntu"),
@@ -58,8 +60,30 @@ class GuestProbeStep(Step):
     def actions(self) -> list[Action]:
         return [ScriptAction(PROBE_SCRIPT, "check", note="read-only probe (Run Command)")]
 
+    async def _probe(self, ctx: Context) -> ScriptResult:
+        """The probe and, in the same Run Command, every later guest check of this VM's plan
+        read ahead (a re-run that changes nothing costs this one Run Command). The probe's
+        own answer must come back whole; otherwise it runs again alone."""
+        probe = Part(f"{self.id}/probe", PROBE_SCRIPT, go_on=None, budget=PROBE_BUDGET)
+        later = read_parts(later_steps(ctx, self))
+        if not later:
+            return await ctx.need_runner().run(PROBE_SCRIPT, read_only=True, progress=ctx.progress)
+        prelude = next((r.prelude for r in self._recipes(ctx) if r.prelude), None)
+        script, reads = fitting("read", [probe], later, prelude)
+        result = await ctx.need_runner().run(script, read_only=True, progress=ctx.progress)
+        batch = parse_batch(result)
+        remember(ctx, reads, batch)
+        got = batch.get(probe.name)
+        if got is None or got.truncated:
+            return await ctx.need_runner().run(PROBE_SCRIPT, read_only=True, progress=ctx.progress)
+        return got.script_result(batch.stderr)
+
+    @staticmethod
+    def _recipes(ctx: Context) -> list[GuestRecipe]:
+        return [s.recipe for s in ctx.unit_steps if isinstance(s, GuestScriptStep)]
+
     async def check(self, ctx: Context) -> Outcome:
-        result = await ctx.need_runner().run(PROBE_SCRIPT, read_only=True, progress=ctx.progress)
+        result = await self._probe(ctx)
         if result.rc != 0:
             raise StepError(
                 f"the guest probe failed (exit {result.rc}): {result.stderr[-300:]}",

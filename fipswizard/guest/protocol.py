@@ -56,6 +56,10 @@ def marker(name: str) -> str:
 RC_VAR = "__FW_RC"
 RC_LINE = re.compile(rf"^{RC_VAR}=(\d+)\s*$")
 
+# Our own budget, not an Azure figure: the script travels inside the ARM request body; a recipe
+# snippet plus lib.sh is ~5-10 KB, a batch of a phase's scripts (guest/batch.py) ~20-40 KB.
+MAX_SCRIPT_BYTES = 64 * 1024
+
 # Secrets reach a script only as environment variables `FW_SECRET_<NAME>` (protected parameters
 # of a managed run command), never in the script text, argv or the guest's disk.
 SECRET_PREFIX = "FW_SECRET_"

@@ -26,6 +26,7 @@ from fipswizard.errors import StepError
 from fipswizard.guest import managed_run
 from fipswizard.guest.protocol import (
     MARKER_NAME,
+    MAX_SCRIPT_BYTES,
     NO_RC,
     RC_LINE,
     RC_VAR,
@@ -34,9 +35,6 @@ from fipswizard.guest.protocol import (
 )
 from fipswizard.secrets import Secret, redact
 
-# Our own budget, not an Azure figure: the script travels inside the ARM request body, and a
-# recipe snippet plus lib.sh is ~5 KB today. A bigger script is a recipe bug.
-MAX_SCRIPT_BYTES = 64 * 1024
 STANDINS = "/opt/fw-standins"
 HOST_ALTERNATIVES = "/.fw-host/bin"  # host tools that /usr/bin reaches via /etc/alternatives
 SANDBOX_PATH = (

@@ -21,6 +21,7 @@ Reboot marker contract (shared with recipes/guest/lib.sh):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,17 @@ from fipswizard.azure.arm_step import ArmCall, vm_read
 from fipswizard.azure.steps_vm import wait_for_agent
 from fipswizard.azure.vm_model import VmFacts, vm_facts
 from fipswizard.context import Context, ScriptResult, Settings, Target
-from fipswizard.engine.steps import Action, HttpAction, Outcome, Risk, ScriptAction, Step
-from fipswizard.errors import StepError
+from fipswizard.engine.steps import (
+    Action,
+    BatchOutcome,
+    HttpAction,
+    Outcome,
+    Risk,
+    ScriptAction,
+    Step,
+)
+from fipswizard.errors import FipsWizardError, StepError
+from fipswizard.guest.batch import BatchResult, Part, fitting, parse_batch, read_parts, remember
 from fipswizard.guest.protocol import (
     DONE,
     FLATCAR_EXTENSIONS,
@@ -40,6 +50,7 @@ from fipswizard.guest.protocol import (
     REFUSED,
     TIMED_OUT,
     parse_facts,
+    secret_var,
 )
 from fipswizard.guest.recipes import (
     GuestRecipe,
@@ -54,6 +65,7 @@ from fipswizard.guest.runners import secret_env
 from fipswizard.versions import MIN_AGENT
 
 READ_ONLY_PHASES = ("check", "verify")
+RUN_COMMAND_MAX = 90 * 60  # Run Command's own limit (azure-platform.md 3.1)
 REBOOT_CHECK = (
     f"m={REBOOT_MARK}\n"
     + """\
@@ -89,6 +101,12 @@ def _detail(result: ScriptResult) -> str:
     return lines[-1][:300] if lines else f"exit code {result.rc}"
 
 
+def _say(ctx: Context, stdout: str) -> None:
+    for line in stdout.splitlines():
+        if line.strip():
+            ctx.progress(line.rstrip())
+
+
 def _tail(text: str, count: int = 5) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     return " | ".join(lines[-count:])[-600:]
@@ -120,13 +138,14 @@ class _GuestStep(Step):
         timeout: float = 900,
         read_only: bool = False,
     ) -> ScriptResult:
-        env = secret_env(secrets, ctx.secrets, required=required)
-        result = await ctx.need_runner().run(
-            text, env=env, timeout=timeout, read_only=read_only, progress=ctx.progress
-        )
-        for line in result.stdout.splitlines():
-            if line.strip():
-                ctx.progress(line.rstrip())
+        if read_only and not secrets:
+            result = await ctx.run_read(text, timeout)
+        else:
+            env = secret_env(secrets, ctx.secrets, required=required)
+            result = await ctx.need_runner().run(
+                text, env=env, timeout=timeout, read_only=read_only, progress=ctx.progress
+            )
+        _say(ctx, result.stdout)
         return result
 
     def _failure(self, phase: str, result: ScriptResult) -> StepError:
@@ -150,6 +169,10 @@ class GuestScriptStep(_GuestStep):
     """One recipe step: check/apply/verify/rollback are its scripts, run by ctx.runner."""
 
     kind = "guest-script"
+    batch = "guest-script"
+
+    def read_script(self) -> str:
+        return script_text(self.recipe, self.spec, "check", self.choices)
 
     def actions(self) -> list[Action]:
         spec = self.spec
@@ -190,22 +213,120 @@ class GuestScriptStep(_GuestStep):
             raise self._failure("apply", result)
 
     async def verify(self, ctx: Context) -> Outcome:
-        result = await self._phase(ctx, "verify")
+        return self._verified(await self._phase(ctx, "verify"))
+
+    @property
+    def accepts_pending(self) -> bool:
+        """Its verify may say NEEDED until the reboot that the plan has ahead."""
+        return bool(self.params.get("after_reboot") and self.params.get("reboot_follows"))
+
+    def _verified(self, result: ScriptResult) -> Outcome:
         facts: dict[str, Any] = {**parse_facts(result.stdout), "rc": result.rc}
         if result.rc == DONE:
             return Outcome(True, _detail(result), facts)
         if result.rc != NEEDED:
             raise self._failure("verify", result)
-        pending = bool(self.params.get("reboot_follows")) and facts.get(
-            "reboot_pending", ""
-        ) not in ("no", "0", "false")
-        if self.params.get("after_reboot") and pending:
+        if self.accepts_pending and facts.get("reboot_pending", "") not in ("no", "0", "false"):
             return Outcome(
                 True,
                 f"expected until the reboot: {_detail(result)}",
                 {**facts, "reboot_pending": True},
             )
         return Outcome(False, _detail(result), facts)
+
+    # ---- one script for several steps (guest/batch.py)
+    def batch_parts(self, before: Outcome) -> list[Part]:
+        """Check, apply, verify when the step is needed; only its check (which must still
+        hold) when it held before the batch."""
+        check = Part(
+            f"{self.id}/check", self.read_script(), go_on=(DONE,) if before.done else (DONE, NEEDED)
+        )
+        if before.done:
+            return [check]
+        spec = self.spec
+        return [
+            check,
+            Part(
+                f"{self.id}/apply",
+                script_text(self.recipe, spec, "apply", self.choices),
+                "needed",
+                (DONE,),
+                tuple(secret_var(name) for name in spec.secrets),
+            ),
+            Part(
+                f"{self.id}/verify",
+                script_text(self.recipe, spec, "verify", self.choices),
+                "done",
+                (DONE, NEEDED) if self.accepts_pending else (DONE,),
+            ),
+        ]
+
+    @classmethod
+    async def apply_batch(
+        cls, ctx: Context, todo: Sequence[tuple[Step, Outcome]], later: Sequence[Step]
+    ) -> list[BatchOutcome]:
+        steps = [(s, b) for s, b in todo if isinstance(s, GuestScriptStep)]
+        if len(steps) != len(todo) or not steps:
+            raise TypeError("apply_batch takes guest-script steps only")
+        parts = [part for step, before in steps for part in step.batch_parts(before)]
+        needed = [step for step, before in steps if not before.done]
+        secrets = tuple(dict.fromkeys(name for step in needed for name in step.spec.secrets))
+        env = secret_env(secrets, ctx.secrets, required=True)
+        timeout = min(RUN_COMMAND_MAX, sum(float(s.params.get("timeout", 3600)) for s in needed))
+        first = steps[0][0]
+        script, reads = fitting("change", parts, read_parts(later), first.recipe.prelude)
+        result = await ctx.need_runner().run(
+            script, env=env, timeout=timeout, read_only=False, progress=ctx.progress
+        )
+        batch = parse_batch(result)
+        remember(ctx, reads, batch)
+        outcomes: list[BatchOutcome] = []
+        for step, before in steps:
+            if outcomes and outcomes[-1].status in ("failed", "not-run"):
+                outcomes.append(BatchOutcome("not-run", "the batch stopped before it"))
+            else:
+                outcomes.append(await step._batch_outcome(ctx, before, batch))
+        return outcomes
+
+    async def _batch_outcome(
+        self, ctx: Context, before: Outcome, batch: BatchResult
+    ) -> BatchOutcome:
+        check, apply, verify = (batch.get(f"{self.id}/{p}") for p in ("check", "apply", "verify"))
+        lines = tuple(
+            ln for r in (check, apply, verify) if r for ln in r.stdout.splitlines() if ln.strip()
+        )
+        try:
+            if check is None:
+                return await self._lost(ctx, lines, batch)
+            if check.rc == DONE:
+                return BatchOutcome("held", _detail(check.script_result()), lines)
+            if before.done and check.rc == NEEDED:  # changed since it was read: run it alone
+                return BatchOutcome("not-run", _detail(check.script_result()), lines)
+            if check.rc != NEEDED:
+                raise self._failure("check", check.script_result(batch.stderr))
+            if apply is None:
+                return await self._lost(ctx, lines, batch)
+            if apply.rc != DONE:
+                raise self._failure("apply", apply.script_result(batch.stderr))
+            if verify is None:
+                return await self._lost(ctx, lines, batch)
+            after = self._verified(verify.script_result(batch.stderr))
+            if not after.done:
+                raise StepError(f"{self.title}: verification failed: {after.detail}")
+            return BatchOutcome("applied", after.detail, lines, after)
+        except FipsWizardError as err:
+            return BatchOutcome("failed", err.headline(), lines, error=err)
+
+    async def _lost(self, ctx: Context, lines: tuple[str, ...], batch: BatchResult) -> BatchOutcome:
+        """The batch's answer for this step did not come back (output cut, script killed or
+        timed out): its own check, run alone, says where it stands. The scripts check before
+        they change, so running the step again later repeats nothing that was done."""
+        why = f"exit code {batch.rc}" if batch.rc else "its output was cut"
+        ctx.progress(f"{self.id}: the batch's answer was lost ({why}): checking it alone")
+        now = await self.check(ctx)
+        if not now.done:
+            return BatchOutcome("not-run", now.detail, lines)
+        return BatchOutcome("applied", f"holds (checked alone): {now.detail}", lines, now)
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
         spec = self.spec
@@ -275,18 +396,53 @@ class RebootStep(_GuestStep):
             ]
         return [c.action(str(endpoint)) for c in self.calls(str(vm_path), self._api())]
 
+    def read_script(self) -> str:
+        return self._script("check", REBOOT_CHECK)
+
     def _after_reboot_specs(self) -> list[GuestStepSpec]:
         return [s for s in self.recipe.steps if s.after_reboot and not s.is_reboot]
 
-    async def _post_reboot_checks(self, ctx: Context) -> tuple[bool, str]:
-        for spec in self._after_reboot_specs():
-            text = script_text(self.recipe, spec, "verify", self.choices)
-            result = await self._execute(ctx, text, read_only=True)
-            if result.rc == NEEDED:
-                return False, f"after the reboot, {spec.recipe}.{spec.id}: {_detail(result)}"
-            if result.rc != DONE:
-                raise self._failure("verify", result)
-        return True, f"{len(self._after_reboot_specs())} after-reboot check(s) pass"
+    async def _post_reboot_checks(
+        self, ctx: Context, *, clear: bool = False
+    ) -> tuple[bool, str, dict[str, Any]]:
+        """One Run Command: every after-reboot step's verify, then (with `clear`) the marker's
+        removal, and the read-ahead for the steps after the reboot (guest validation).
+        (passed, detail, facts of the clearing)."""
+        specs = self._after_reboot_specs()
+        verifies = [
+            Part(
+                f"{spec.recipe}.{spec.id}/verify",
+                script_text(self.recipe, spec, "verify", self.choices),
+                go_on=(DONE,),
+            )
+            for spec in specs
+        ]
+        ending = Part(f"{self.id}/clear", self._script("verify", REBOOT_CLEAR), go_on=(DONE,))
+        parts = [*verifies, ending] if clear else verifies
+        script, reads = fitting(
+            "after-reboot", parts, read_parts(later_steps(ctx, self)), self.recipe.prelude
+        )
+        result = await ctx.need_runner().run(
+            script, timeout=900, read_only=not clear, progress=ctx.progress
+        )
+        batch = parse_batch(result)
+        remember(ctx, reads, batch)
+        for part in parts:
+            got = batch.get(part.name)
+            if got is None:
+                raise StepError(
+                    f"{self.title}: no answer from {part.name} (the Run Command's "
+                    f"output was cut or it ended with exit code {result.rc})",
+                    "run the same command again: the checks are read-only and the run resumes",
+                )
+            _say(ctx, got.stdout)
+            if got.rc == NEEDED and part is not ending:
+                step_id = part.name.rsplit("/", 1)[0]
+                return False, f"after the reboot, {step_id}: {_detail(got.script_result())}", {}
+            if got.rc != DONE:
+                raise self._failure("verify", got.script_result(batch.stderr))
+        facts = parse_facts(batch.parts[ending.name].stdout) if clear else {}
+        return True, f"{len(specs)} after-reboot check(s) pass", facts
 
     async def check(self, ctx: Context) -> Outcome:
         result = await self._execute(ctx, self._script("check", REBOOT_CHECK), read_only=True)
@@ -297,7 +453,7 @@ class RebootStep(_GuestStep):
             raise self._failure("check", result)
         if facts.get("rebooted") != "1":
             return Outcome(True, _detail(result), facts)
-        ok, detail = await self._post_reboot_checks(ctx)
+        ok, detail, _ = await self._post_reboot_checks(ctx)
         if not ok:
             raise StepError(
                 f"{self.title}: the VM has rebooted, but {detail}",
@@ -370,13 +526,16 @@ class RebootStep(_GuestStep):
         return "rebooted so that the rolled-back changes take effect"
 
     async def verify(self, ctx: Context) -> Outcome:
-        ok, detail = await self._post_reboot_checks(ctx)
+        ok, detail, facts = await self._post_reboot_checks(ctx, clear=True)
         if not ok:
             return Outcome(False, detail)
-        result = await self._execute(ctx, self._script("verify", REBOOT_CLEAR))
-        if result.rc != DONE:
-            raise self._failure("verify", result)
-        return Outcome(True, f"rebooted; {detail}", parse_facts(result.stdout))
+        return Outcome(True, f"rebooted; {detail}", facts)
+
+
+def later_steps(ctx: Context, step: Step) -> list[Step]:
+    """The steps of the unit after `step` (what a Run Command may read ahead for)."""
+    ids = [s.id for s in ctx.unit_steps]
+    return list(ctx.unit_steps[ids.index(step.id) + 1 :]) if step.id in ids else []
 
 
 def _need_target(ctx: Context) -> Target:

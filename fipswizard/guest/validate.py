@@ -46,9 +46,13 @@ class GuestValidateStep(Step):
     def actions(self) -> list[Action]:
         return [ScriptAction(VALIDATE_SCRIPT, "check", note="read-only (Run Command)")]
 
+    def read_script(self) -> str:
+        return VALIDATE_SCRIPT
+
     async def check(self, ctx: Context) -> Outcome:
-        # Read-only, so the runner may send it again after a 5xx or a dropped connection.
-        result = await ctx.need_runner().run(VALIDATE_SCRIPT, read_only=True, progress=ctx.progress)
+        # Read-only, so the runner may send it again after a 5xx or a dropped connection; an
+        # earlier Run Command of this VM may have read it ahead (after the reboot).
+        result = await ctx.run_read(VALIDATE_SCRIPT)
         facts = parse_facts(result.stdout)
         detail = ", ".join(
             f"{k}={facts.get(k, '?')}" for k in ("fips_enabled", "openssl_md5", "fips_provider")

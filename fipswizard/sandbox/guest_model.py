@@ -39,6 +39,7 @@ WAAGENT_CONF = "/etc/waagent.conf"
 CERTS_PEM = "/var/lib/waagent/Certificates.pem"
 RHEL9_DAEMON_MAIN = "/usr/lib/python3.9/site-packages/azurelinuxagent/daemon/main.py"
 NO_HANDLER = "sandbox: no handler for script"
+BATCH_PREFIX = "engine/batch/"
 MARKER = MARKER_NAME  # the marker line names the handler (fipswizard/guest/protocol.py)
 
 ScriptResult = tuple[int, str, str]
@@ -211,6 +212,10 @@ class SimGuest:
         name = script_name(script)
         if name is None:
             return self._fallback(script)
+        if name.startswith(BATCH_PREFIX):  # several scripts in one (fipswizard/guest/batch.py)
+            from fipswizard.sandbox.guest_batch import run_batch
+
+            return run_batch(self, script, params)
         handler = find_handler(name, self.distro_id)
         if handler is None:
             return 127, "", f"{NO_HANDLER} '{name}' on {self.distro_id}\n"

@@ -196,6 +196,14 @@ fw_flatcar_accepted() {
   [ "$(fw_os_id)" = flatcar ] && [ "${FW_FLATCAR_EXTENSIONS:-update-agent}" = accept-unsupported ]
 }
 
+# fw_agent_restart SERVICE: have systemd restart the agent, without waiting for it. The script
+# runs under Run Command, which the agent runs: `--no-block` only queues the restart job in
+# systemd (it runs outside this script), so the script goes on and its Run Command (several
+# steps in one, guest/batch.py) still returns its output. Later checks poll for the result.
+fw_agent_restart() {
+  systemctl --no-block restart "$1"
+}
+
 # fw_agent_service: the unit to restart (FW_SERVICE from the recipe, else detected).
 fw_agent_service() {
   if [ -n "${FW_SERVICE:-}" ]; then echo "$FW_SERVICE"

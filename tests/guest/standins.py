@@ -52,6 +52,11 @@ fw_fips() { cat /proc/sys/crypto/fips_enabled 2>/dev/null || echo 0; }
 
 SYSTEMCTL = r"""
 fw_log "$@"
+# Options before the verb, as systemctl(1) takes them; --no-block: queue the job and return
+# (the stand-in does the job at once: no test here waits on systemd's job queue).
+while [ "${1#-}" != "${1:-}" ]; do
+  case $1 in --no-block | -q | --quiet) shift ;; *) echo "systemctl stand-in: unsupported option $1" >&2; exit 2 ;; esac
+done
 unit=${2:-}; unit=${unit%.service}
 unit_file() {
   local d; for d in /etc/systemd/system /usr/lib/systemd/system; do

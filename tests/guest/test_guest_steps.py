@@ -27,6 +27,7 @@ from fipswizard.guest.recipes import (
 )
 from fipswizard.guest.runners import MAX_SCRIPT_BYTES, BwrapRunner, bwrap_problem
 from fipswizard.guest.script_steps import GuestScriptStep, RebootStep, guest_steps
+from fipswizard.sandbox.guest_batch import interpret
 from fipswizard.secrets import Secret
 from tests.virtual_time import VirtualTime
 
@@ -259,6 +260,7 @@ class FakeRunner:
         self.answers = answers
         self.calls: list[tuple[str, dict[str, str], float]] = []
         self.read_only: dict[str, set[bool]] = {}  # marker name -> read_only flags seen
+        self.parts: list[tuple[str, dict[str, str]]] = []  # the parts of batches, in order
 
     async def run(
         self,
@@ -273,8 +275,22 @@ class FakeRunner:
         name = found.group(1) if found else "?"
         self.calls.append((name, {k: v.reveal() for k, v in (env or {}).items()}, timeout))
         self.read_only.setdefault(name, set()).add(read_only)
+        if name.startswith("engine/batch/"):  # several scripts in one: answer each part
+            plain = {k: v.reveal() for k, v in (env or {}).items()}
+            rc, out, err = interpret(script, plain, self._part)
+            return ScriptResult(rc, out, err)
+        return self._answer(name)
+
+    def _answer(self, name: str) -> ScriptResult:
         answer = self.answers[name]
         return answer.pop(0) if isinstance(answer, list) else answer
+
+    def _part(self, text: str, env: Mapping[str, str]) -> tuple[int, str, str]:
+        found = re.search(r"^# fipswizard-script: (\S+)$", text, re.M)
+        name = found.group(1) if found else "?"
+        self.parts.append((name, dict(env)))
+        got = self._answer(name)
+        return got.rc, got.stdout, got.stderr
 
 
 def ok(rc: int, out: str = "", err: str = "") -> ScriptResult:
@@ -571,9 +587,11 @@ async def test_reboot_check_and_verify_with_fakes(recipes: Path) -> None:
         await reboot.check(ctx)
     after = await reboot.verify(ctx)
     assert after.done and after.facts["fips_enabled"] == "1"
-    assert [c[0] for c in runner.calls][-2:] == ["demo/mode/verify", "engine/reboot/verify"]
+    # After the reboot, one Run Command: the after-reboot verify, then the marker's clearing.
+    assert runner.calls[-1][0] == "engine/batch/after-reboot"
+    assert [p[0] for p in runner.parts][-2:] == ["demo/mode/verify", "engine/reboot/verify"]
     assert runner.read_only["engine/reboot/check"] == {True}
-    assert runner.read_only["demo/mode/verify"] == {True}
+    assert runner.read_only["engine/batch/after-reboot"] == {True, False}  # checks; clearing
 
 
 @pytest.mark.skipif(bwrap_problem() is not None, reason=str(bwrap_problem()))

@@ -40,7 +40,7 @@ async def test_auto_update_contract_keeps_every_other_line(tmp_path: Path) -> No
     after = g.fake.read("etc/waagent.conf").splitlines()
     diff = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
     assert diff == [("AutoUpdate.Enabled=n", "AutoUpdate.Enabled=y")]
-    assert tool_calls(g.fake.path, "systemctl")[-1] == "systemctl restart waagent"
+    assert tool_calls(g.fake.path, "systemctl")[-1] == "systemctl --no-block restart waagent"
 
 
 async def test_update_to_latest_version_n_is_turned_on(tmp_path: Path) -> None:
@@ -65,7 +65,8 @@ async def test_ubuntu_restarts_walinuxagent(tmp_path: Path) -> None:
     for recipe in ("ubuntu", "agent"):  # from the recipe's service, or detected
         g = Guest(ubuntu_root(tmp_path / recipe, autoupdate="n"), recipe)
         await g.applied("auto-update")
-        assert tool_calls(g.fake.path, "systemctl")[-1] == "systemctl restart walinuxagent"
+        restart = "systemctl --no-block restart walinuxagent"
+        assert tool_calls(g.fake.path, "systemctl")[-1] == restart
 
 
 async def test_goal_state_waits_for_the_update(tmp_path: Path) -> None:
