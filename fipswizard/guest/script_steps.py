@@ -50,7 +50,6 @@ from fipswizard.guest.recipes import (
     script_text,
     wrap_snippet,
 )
-from fipswizard.guest.runners import secret_env
 from fipswizard.versions import MIN_AGENT
 
 READ_ONLY_PHASES = ("check", "verify")
@@ -120,6 +119,8 @@ class _GuestStep(Step):
         timeout: float = 900,
         read_only: bool = False,
     ) -> ScriptResult:
+        from fipswizard.guest.runners import secret_env  # asyncio: loaded where I/O starts
+
         env = secret_env(secrets, ctx.secrets, required=required)
         result = await ctx.need_runner().run(
             text, env=env, timeout=timeout, read_only=read_only, progress=ctx.progress
