@@ -53,12 +53,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         python, script = install(work / "venv")
-        recipe = work / "r.toml"
+        recipe, auto = work / "r.toml", work / "auto.toml"
         recipe.write_text(RECIPE)
+        auto.write_text(RECIPE.replace('guest = "none"', 'guest = "auto"'))  # with the guest probe
         commands = {
             "python -c 'import httpx'": [str(python), "-c", "import httpx"],
             "fipswizard --help": [str(script), "--help"],
             "fipswizard plan --offline": [str(script), "plan", str(recipe), "--offline"],
+            "  the same, guest = auto": [str(script), "plan", str(auto), "--offline"],
         }
         where = subprocess.run(
             [str(python), "-c", "import fipswizard; print(fipswizard.__file__)"],

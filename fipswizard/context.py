@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -28,6 +27,14 @@ _ARM_ID = ["subscriptions", "resourcegroups", "providers", "microsoft.compute", 
 ARM_WRITES: ContextVar[list[dict[str, object]] | None] = ContextVar(
     "fipswizard_arm_writes", default=None
 )
+
+
+async def wall_sleep(seconds: float) -> None:
+    """`asyncio.sleep`, with asyncio imported at the first wait: a wait is I/O, and paths that
+    do none (`--help`, `plan --offline`) never load asyncio."""
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -181,7 +188,7 @@ class Context:
     # Steps wait (agent, reboot, feature registration) on these, as ArmClient does on its own:
     # tests inject a virtual clock so a five-minute wait takes no wall-clock time.
     clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    sleep: Callable[[float], Awaitable[None]] = wall_sleep
     # A wait's line with how far it is (text, seconds waited, seconds it may take): the engine
     # turns it into a typed fraction; without it the line goes to `progress`.
     wait_progress: Callable[[str, float, float], None] | None = None

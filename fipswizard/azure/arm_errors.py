@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Self
-
-import httpx
+from typing import TYPE_CHECKING, Any, Self
 
 from fipswizard.errors import AuthError, ExitCode, FipsWizardError
 from fipswizard.secrets import redact
+
+if TYPE_CHECKING:
+    import httpx  # annotations only: the offline plan imports these types and sends nothing
 
 _REGION_TEXT = re.compile(r"(isn't|is not) supported in this region", re.IGNORECASE)
 _AUTH_CODES = {
@@ -204,6 +205,8 @@ def make_error(
 
 def error_from_response(response: httpx.Response) -> ArmError:
     """Map an HTTP error response (JSON error body, bare code/message, or not JSON at all)."""
+    import httpx
+
     text = response.text
     try:
         error = _parse_error(json.loads(text)) if text.strip() else {}

@@ -19,7 +19,6 @@ is kept in the recipe with `skip = <reason>`, and a Uniform scale-set instance (
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from fipswizard.azure.arm_errors import ArmError
 from fipswizard.azure.inventory import list_all
+from fipswizard.context import wall_sleep
 from fipswizard.errors import BadInput
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ class Resolver:
     `x-ms-user-quota-remaining` reaches 0 (ARG "Guidance for throttled requests"); ARM's own
     429s are handled by the ArmClient (Retry-After)."""
 
-    def __init__(self, arm: ArmClient, compute_api: str, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(self, arm: ArmClient, compute_api: str, sleep: Sleep = wall_sleep) -> None:
         self.arm, self.api, self.sleep = arm, compute_api, sleep
         self._sub_vms: dict[str, list[dict[str, Any]]] = {}
 
@@ -199,7 +199,7 @@ class Resolver:
 
 
 async def resolve(
-    arm: ArmClient, selector: Selector, compute_api: str, sleep: Sleep = asyncio.sleep
+    arm: ArmClient, selector: Selector, compute_api: str, sleep: Sleep = wall_sleep
 ) -> Selection:
     r = Resolver(arm, compute_api, sleep)
     chosen: dict[str, Found] = {}
@@ -303,7 +303,7 @@ async def drift(
     selector: Selector,
     frozen: Iterable[str],
     compute_api: str,
-    sleep: Sleep = asyncio.sleep,
+    sleep: Sleep = wall_sleep,
 ) -> Drift:
     """Compare the frozen target keys with what the selector selects now (read-only)."""
     now = await resolve(arm, selector, compute_api, sleep)

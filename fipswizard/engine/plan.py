@@ -5,7 +5,6 @@ The dry-run preview renders this same object; nothing is described twice.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +93,8 @@ async def discover(
     unreadable or malformed answer fails that VM alone, never the run); only an auth
     failure (exit 3) stops everything. These facts serve the preview and read-only checks:
     writes re-read the VM for themselves (see fipswizard/azure/arm_step.py)."""
+    import asyncio
+
     from fipswizard.azure.arm import ArmError
     from fipswizard.azure.vm_model import MalformedResource, vm_facts
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fipswizard.azure.arm import ArmClient
 from fipswizard.azure.arm_step import ArmStep
 from fipswizard.context import Context, Settings
 from fipswizard.engine.plan import Plan
 from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.errors import FipsWizardError
 from fipswizard.recipe import DEFAULT_READS
+
+if TYPE_CHECKING:
+    from fipswizard.azure.arm import ArmClient
 
 GUEST_STATE = "checked at run time (inside the guest)"
 
@@ -35,6 +36,8 @@ class StepState(str):
 
 async def read_states(plan: Plan, arm: ArmClient, settings: Settings) -> dict[tuple[str, str], str]:
     """(target, step id) -> its `StepState`, for steps whose check is a GET."""
+    import asyncio
+
     ctx = Context(prompter=HeadlessPrompter(False), settings=settings, arm=arm)
     gate = asyncio.Semaphore(plan.recipe.concurrency or DEFAULT_READS)
     states: dict[tuple[str, str], str] = {}

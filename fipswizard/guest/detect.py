@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
-
 from fipswizard.errors import FipsWizardError
 from fipswizard.guest.protocol import marker, parse_facts
 from fipswizard.guest.recipes import GuestRecipe, all_guest_recipes
@@ -332,6 +330,8 @@ def select_recipe(facts: GuestFacts, recipes: list[GuestRecipe] | None = None) -
 
 
 def _policy_refusal(facts: GuestFacts) -> str | None:
+    from packaging.version import InvalidVersion, Version  # only when a version is compared
+
     try:
         major = Version(facts.os_version).major
     except InvalidVersion:
@@ -495,6 +495,8 @@ class _Reader:
             for p in dirs
             if p.is_dir() and re.fullmatch(r"WALinuxAgent-[\d.]+", p.name)
         ]
+        from packaging.version import Version
+
         return max(versions, key=Version) if versions else None
 
     def sshd_ciphers(self) -> tuple[str, ...] | None:

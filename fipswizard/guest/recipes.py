@@ -24,9 +24,6 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-
 from fipswizard.engine.steps import Risk
 from fipswizard.errors import RecipeError
 from fipswizard.guest.protocol import FLATCAR_EXTENSIONS, FLATCAR_EXTENSIONS_VAR, MARKER
@@ -64,6 +61,9 @@ class RecipeMatch:
             return False
         if not self.version:
             return True
+        from packaging.specifiers import SpecifierSet  # only when a version is compared
+        from packaging.version import InvalidVersion, Version
+
         try:
             return SpecifierSet(self.version).contains(Version(version), prereleases=True)
         except InvalidVersion:
@@ -319,6 +319,8 @@ class _Parser:
         self.known(table, MATCH_KEYS, after)
         os_id = self.string(table, "id", after, required=True)
         version = self.string(table, "version", after)
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
         try:
             SpecifierSet(version)
         except InvalidSpecifier as err:

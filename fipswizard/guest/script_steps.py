@@ -61,7 +61,6 @@ from fipswizard.guest.recipes import (
     script_text,
     wrap_snippet,
 )
-from fipswizard.guest.runners import secret_env
 from fipswizard.versions import MIN_AGENT
 
 READ_ONLY_PHASES = ("check", "verify")
@@ -141,6 +140,8 @@ class _GuestStep(Step):
         if read_only and not secrets:
             result = await ctx.run_read(text, timeout)
         else:
+            from fipswizard.guest.runners import secret_env  # asyncio: where I/O starts
+
             env = secret_env(secrets, ctx.secrets, required=required)
             result = await ctx.need_runner().run(
                 text, env=env, timeout=timeout, read_only=read_only, progress=ctx.progress
@@ -271,6 +272,8 @@ class GuestScriptStep(_GuestStep):
         parts = [part for step, before in steps for part in step.batch_parts(before)]
         needed = [step for step, before in steps if not before.done]
         secrets = tuple(dict.fromkeys(name for step in needed for name in step.spec.secrets))
+        from fipswizard.guest.runners import secret_env
+
         env = secret_env(secrets, ctx.secrets, required=True)
         timeout = min(RUN_COMMAND_MAX, sum(float(s.params.get("timeout", 3600)) for s in needed))
         first = steps[0][0]
