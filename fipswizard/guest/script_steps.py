@@ -361,11 +361,15 @@ class RebootStep(_GuestStep):
         ctx.progress(f"VM {self.vm} is running and its agent ({vm.agent_version}) is Ready")
 
     async def recover(self, ctx: Context, undo: dict[str, Any]) -> str | None:
-        """One-boot mode killed between the deallocate and the start: start the VM again (the
-        reallocate fix's own recovery). A restart needs none: Azure finishes it by itself."""
+        """A reboot begun and not finished, the VM found not running: the one-boot mode was
+        killed between the deallocate and the start. Start it (the reallocate fix's own
+        recovery), whatever this plan's mode: a resumed run finds the flag on and plans a
+        restart. A running VM needs nothing: Azure finishes a restart or a start by itself."""
         vm_path = self.params.get("vm_path")
-        fix = _reallocation(self, str(vm_path), self._api(ctx)) if vm_path else None
-        if fix is None:
+        if not vm_path or self.params.get("local") or ctx.arm is None:
+            return None
+        fix = _reallocate_fix(self, str(vm_path), self._api(ctx))
+        if (await fix.read_vm(ctx)).power_state == "running":
             return None
         # Unless check journalled it, the VM was running: check runs a guest script (Run
         # Command answers only from a running VM) and the engine journals after check.
@@ -411,13 +415,19 @@ class RebootStep(_GuestStep):
         return Outcome(True, f"rebooted; {detail}", parse_facts(result.stdout))
 
 
-def _reallocation(step: RebootStep, vm_path: str, api: str) -> ReallocateFix | None:
-    """One-boot mode (issue 9): the reallocate fix whose requests and recovery the reboot
-    uses, so the deallocate + start is defined once. None for a plain restart."""
-    if step.params.get("reboot") != "reallocate" or step.params.get("local"):
-        return None
+def _reallocate_fix(step: RebootStep, vm_path: str, api: str) -> ReallocateFix:
+    """The reallocate fix for the reboot's VM: its requests and its recovery are the one-boot
+    mode's (issue 9), so the deallocate + start is defined once."""
     params = {"endpoint": step.params.get("endpoint", ""), "api": api, "vm_path": vm_path}
     return ReallocateFix(step.target, step.title, Risk.DISRUPTIVE, params)
+
+
+def _reallocation(step: RebootStep, vm_path: str, api: str) -> ReallocateFix | None:
+    """One-boot mode (param reboot = "reallocate"): the fix whose deallocate + start replaces
+    the restart. None for a plain restart (and locally: nothing to deallocate from inside)."""
+    if step.params.get("reboot") != "reallocate" or step.params.get("local"):
+        return None
+    return _reallocate_fix(step, vm_path, api)
 
 
 def _need_target(ctx: Context) -> Target:
