@@ -234,10 +234,9 @@ def _one_boot(recipe: Recipe, facts: dict[str, Any], guest: list[Step]) -> list[
         ]
     if recipe.reboot != "reallocate":
         return [
-            'one boot instead of two: set reboot = "reallocate" in the recipe to make the guest '
-            "reboot a deallocate + start, which also issues the new certificate package, so "
-            "validation passes first time and the reallocate fix's boot is not needed (a "
-            f"disruptive choice, approved like the reboot; {COSTS['reallocate']})"
+            'one boot instead of two: reboot = "reallocate" in the recipe makes the guest reboot '
+            "a deallocate + start, which also issues the new certificate package "
+            f"({COSTS['reallocate']})"
         ]
     for step in reboots:
         step.params["reboot"] = "reallocate"
