@@ -28,6 +28,9 @@ from fipswizard.versions import COMPUTE_API
 VERSION = 1
 CLOUDS = ("AzureCloud", "AzureUSGovernment", "custom")
 FIXES = ("reallocate", "keyvault", "none")
+# How the guest reboot is done (issue 9): "reallocate" makes it a deallocate + start, which also
+# issues the new certificate package, so one boot does what a restart and the fix do in two.
+REBOOTS = ("restart", "reallocate")
 FEATURE_MODES = ("register", "skip")
 # Reads (discovery, the plan's state) at once when the recipe sets no concurrency: many more
 # only slow the first write (benchmarks/apply_fleet.py); writes take session.default_concurrency.
@@ -55,6 +58,7 @@ TOP_KEYS = {
     "cloud",
     "guest",
     "fix",
+    "reboot",
     "feature",
     "concurrency",
     "validate",
@@ -118,6 +122,7 @@ class Recipe:
     cloud: str = "AzureCloud"
     guest: str = "auto"
     fix: str = "reallocate"
+    reboot: str = "restart"  # REBOOTS; "reallocate" needs fix = "reallocate"
     feature: str = "register"
     concurrency: int | None = None  # None: chosen from the fleet at run time (session.py)
     validate: bool = True
@@ -238,6 +243,7 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
     cloud = p.check(lambda: c.choice(doc, "cloud", CLOUDS, "AzureCloud"), "AzureCloud")
     guest = p.check(lambda: _guest(c, doc), "auto")
     fix = p.check(lambda: c.choice(doc, "fix", FIXES, "reallocate"), "reallocate")
+    reboot = p.check(lambda: _reboot(c, doc, fix), "restart")
     feature = p.check(lambda: c.choice(doc, "feature", FEATURE_MODES, "register"), "register")
     concurrency = p.check(lambda: _concurrency(c, doc), None)
     validate = p.check(lambda: _validate(c, doc), True)
@@ -258,6 +264,7 @@ def parse_recipe(text: str, path: str = "<recipe>") -> Recipe:
         cloud=cloud,
         guest=guest,
         fix=fix,
+        reboot=reboot,
         feature=feature,
         concurrency=concurrency,
         validate=validate,
@@ -282,6 +289,14 @@ def _guest(c: _Checker, doc: dict[str, Any]) -> str:
     if not isinstance(guest, str) or not _GUEST.fullmatch(guest):
         raise c.fail("guest", "invalid", found=guest, allowed="auto | none | a guest recipe id")
     return guest
+
+
+def _reboot(c: _Checker, doc: dict[str, Any], fix: str) -> str:
+    reboot = c.choice(doc, "reboot", REBOOTS, "restart")
+    if reboot == "reallocate" and fix != "reallocate":
+        # The deallocate + start is the reallocate fix's own action, approved as such.
+        raise c.fail("reboot", 'needs fix = "reallocate"', found=reboot, allowed="restart")
+    return reboot
 
 
 def _concurrency(c: _Checker, doc: dict[str, Any]) -> int | None:
@@ -569,6 +584,7 @@ def dump_recipe(recipe: Recipe) -> str:
         f"cloud = {_q(recipe.cloud)}",
         f"guest = {_q(recipe.guest)}  # auto | none | a guest recipe id",
         f"fix = {_q(recipe.fix)}  # reallocate | keyvault | none",
+        f"reboot = {_q(recipe.reboot)}  # restart | reallocate (one boot: deallocate + start)",
         f"feature = {_q(recipe.feature)}  # register | skip",
         *(
             [f"concurrency = {recipe.concurrency}  # VMs at once (absent: chosen from the fleet)"]

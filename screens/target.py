@@ -8,12 +8,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.markup import escape
 from textual.message import Message
-from textual.widgets import Button, Input, Select, SelectionList, Static
+from textual.widgets import Button, Checkbox, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from fipswizard.azure import selection
 from fipswizard.azure.selection_rule import rule_selector
 from fipswizard.errors import FipsWizardError
+from fipswizard.guest.diagnose import COSTS
 from fipswizard.recipe import Recipe
 from fipswizard.session import Options
 from screens.base import WizardScreen
@@ -35,6 +36,12 @@ from screens.target_model import (
 # checkbox, border and scrollbar. The image column takes the rest of the width.
 FIXED_COLUMNS = 4 + 25 + 15 + 10 + 10
 MIN_IMAGE = 20
+ONE_BOOT = "One boot: "  # + "on" / "off": the state in words, readable without colour
+ONE_BOOT_HELP = (
+    "On: the guest reboot of a VM whose flag this run sets is a deallocate + start, which also "
+    "issues the new certificate package, so validation passes first time (one boot instead of "
+    f"a restart and then the fix). Needs the deallocate + start fix. Cost: {COSTS['reallocate']}."
+)
 
 
 def row_label(row: dict[str, str], chosen: bool = False, image_width: int = 34) -> str:
@@ -84,6 +91,7 @@ class TargetScreen(WizardScreen[TargetResult]):
         self.fixes = list(FIX_CHOICES)
         if self.fix == "keyvault":  # needs the vault and certificate the recipe names
             self.fixes.append(("fix: Key Vault certificate (recipe)", "keyvault"))
+        self.reboot = base.reboot if base else "restart"  # off by default
         self.rows: list[dict[str, str]] = []
         self.sub = self.group = ""
         self.rule: RuleAnswer | None = None  # the last "Select by rule" answer, offered again
@@ -121,6 +129,15 @@ class TargetScreen(WizardScreen[TargetResult]):
                 allow_blank=False,
                 id="fix",
                 tooltip="What to do if validation shows the old certificate package.",
+            )
+            on = self.reboot == "reallocate"
+            yield Checkbox(
+                ONE_BOOT + ("on" if on else "off"),
+                on,
+                id="one-boot",
+                compact=True,
+                disabled=self.fix != "reallocate",
+                tooltip=ONE_BOOT_HELP,
             )
             yield Button(
                 "Select by rule",
@@ -213,6 +230,12 @@ class TargetScreen(WizardScreen[TargetResult]):
             self._list("vms", self.sub, value)
         elif event.select.id == "fix" and value:
             self.fix = value
+            self.query_one("#one-boot", Checkbox).disabled = value != "reallocate"
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        if event.checkbox.id == "one-boot":
+            self.reboot = "reallocate" if event.value else "restart"
+            event.checkbox.label = ONE_BOOT + ("on" if event.value else "off")
 
     # ---- the VM list and the choice
     def _shown(self) -> list[dict[str, str]]:
@@ -272,7 +295,7 @@ class TargetScreen(WizardScreen[TargetResult]):
             self.notify("Choose at least one VM first.", severity="warning")
             return
         try:
-            recipe = self.choice.recipe(self.cloud, self.fix)
+            recipe = self.choice.recipe(self.cloud, self.fix, self.reboot)
         except FipsWizardError as err:
             self.app.show_error(err)  # type: ignore[attr-defined]
             return

@@ -79,8 +79,10 @@ class TargetChoice:
         more = f" and {len(self.chosen) - 6} more" if len(self.chosen) > 6 else ""
         return f"{len(self.chosen)} VM(s) chosen in {len(groups)} resource group(s): {names}{more}"
 
-    def recipe(self, cloud: str, fix: str) -> Recipe:
-        """The recipe `apply` would replay, validated exactly as `apply` validates it."""
+    def recipe(self, cloud: str, fix: str, reboot: str = "restart") -> Recipe:
+        """The recipe `apply` would replay, validated exactly as `apply` validates it.
+        `reboot` = "reallocate" (the one-boot option) holds only with fix = "reallocate"."""
+        reboot = reboot if fix == "reallocate" else "restart"
         # `skip` kept: a scale-set VM a rule selected stays explained, never written.
         targets = tuple(
             RecipeTarget(replace(rt.target, cloud=cloud), rt.guest, skip=rt.skip)
@@ -88,11 +90,21 @@ class TargetChoice:
         )
         if self.base is not None:
             recipe = replace(
-                self.base, targets=targets, cloud=cloud, fix=fix, selector=self.selector
+                self.base,
+                targets=targets,
+                cloud=cloud,
+                fix=fix,
+                reboot=reboot,
+                selector=self.selector,
             )
         else:
             recipe = Recipe(
-                targets=targets, cloud=cloud, fix=fix, path="<new recipe>", selector=self.selector
+                targets=targets,
+                cloud=cloud,
+                fix=fix,
+                reboot=reboot,
+                path="<new recipe>",
+                selector=self.selector,
             )
         parsed = parse_recipe(dump_recipe(recipe), recipe.path)
         return replace(parsed, path=recipe.path)

@@ -344,12 +344,17 @@ class ReallocateFix(ArmStep):
         await wait_until_ready(self, ctx, ctx.settings.reboot_timeout)
         return f"started {self.vm_name}, which an interrupted run had deallocated"
 
-    async def apply(self, ctx: Context, before: Outcome) -> None:
+    async def power_cycle(self, ctx: Context) -> None:
+        """The deallocate, then the start (each waited for; resending either is harmless).
+        The caller waits for the agent. The guest reboot's one-boot mode sends these too."""
         deallocate, start, _poll = self.calls()
         ctx.progress("deallocating")
         await deallocate.send(ctx, retry_safe=True)
         ctx.progress("starting")
         await start.send(ctx, retry_safe=True)
+
+    async def apply(self, ctx: Context, before: Outcome) -> None:
+        await self.power_cycle(ctx)
         await wait_until_ready(self, ctx, ctx.settings.reboot_timeout)
 
     async def verify(self, ctx: Context) -> Outcome:

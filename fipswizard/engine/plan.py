@@ -199,7 +199,7 @@ def _vm_unit(
         ),
         *guest[1:],
     ]
-    unit.notes += notes
+    unit.notes += notes + _one_boot(recipe, facts, guest)
     if recipe.validate:
         fix = _fix_step(recipe, t.key, base)
         for cls, title in (
@@ -213,6 +213,36 @@ def _vm_unit(
             if fix is not None:
                 unit.fixes[step.id] = fix
     return unit
+
+
+def _one_boot(recipe: Recipe, facts: dict[str, Any], guest: list[Step]) -> list[str]:
+    """Issue 9: when this run sets (or may set) the flag and the fix is "reallocate", the guest
+    reboot can be the deallocate + start that also issues the new certificate package, so
+    validation passes first time: one boot instead of a restart and then the fix. Chosen with
+    `reboot = "reallocate"` (the reboot step's param `reboot`), else offered in a note."""
+    from fipswizard.guest.diagnose import COSTS
+
+    reboots = [s for s in guest if s.kind == "guest-reboot" and not s.params.get("local")]
+    if recipe.fix != "reallocate" or not reboots:
+        return []
+    if facts.get("flag") is True:  # nothing in this run sets it: no new package is due
+        if recipe.reboot != "reallocate":
+            return []
+        return [
+            'reboot = "reallocate": the flag is already on (this run does not set it), so the '
+            "guest reboot stays a restart; should validation then show the old certificate "
+            "package, the reallocate fix runs as usual"
+        ]
+    if recipe.reboot != "reallocate":
+        return [
+            'one boot instead of two: reboot = "reallocate" in the recipe makes the guest reboot '
+            "a deallocate + start, which also issues the new certificate package "
+            f"({COSTS['reallocate']})"
+        ]
+    for step in reboots:
+        step.params["reboot"] = "reallocate"
+        step.title = f"{step.title} by deallocate + start (one boot: new certificate package)"
+    return []
 
 
 def _fix_step(recipe: Recipe, key: str, base: dict[str, Any]) -> Step | None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from fipswizard.azure.arm_errors import ArmError
 from fipswizard.azure.arm_step import ArmCall, vm_read
+from fipswizard.azure.steps_validate import ReallocateFix
 from fipswizard.azure.steps_vm import wait_for_agent
 from fipswizard.azure.vm_model import VmFacts, vm_facts
 from fipswizard.context import Context, ScriptResult, Settings, Target
@@ -41,6 +42,7 @@ from fipswizard.engine.steps import (
 )
 from fipswizard.errors import FipsWizardError, StepError
 from fipswizard.guest.batch import BatchResult, Part, fitting, parse_batch, read_parts, remember
+from fipswizard.guest.diagnose import COSTS
 from fipswizard.guest.protocol import (
     DONE,
     FLATCAR_EXTENSIONS,
@@ -356,6 +358,12 @@ class RebootStep(_GuestStep):
         return str(self.params.get("vm") or self.target.rsplit("/", 1)[-1])
 
     def confirmation(self) -> str:
+        if self.params.get("reboot") == "reallocate":
+            return (
+                f"Deallocate and start VM '{self.vm}' ({self.target}) now, instead of a restart: "
+                "one boot that also issues the new certificate package. Cost: "
+                f"{COSTS['reallocate']}; running workloads stop."
+            )
         return (
             f"Reboot VM '{self.vm}' ({self.target}) now? Downtime: about 1-5 minutes while "
             "it restarts and the guest agent comes back; running workloads stop."
@@ -370,16 +378,20 @@ class RebootStep(_GuestStep):
 
     def calls(self, vm_path: str, api: str) -> list[ArmCall]:
         """The requests of an ARM reboot, built once: the preview renders them, apply sends
-        them. The agent wait is the agent step's (azure/steps_vm.wait_for_agent)."""
+        them. The agent wait is the agent step's (azure/steps_vm.wait_for_agent). In one-boot
+        mode (param reboot = "reallocate") the restart is the reallocate fix's deallocate and
+        start."""
+        fix = _reallocation(self, vm_path, api)
+        restart = ArmCall(
+            "POST", f"{vm_path}/restart", api, note="sent once; then wait for the operation"
+        )
         return [
             vm_read(
                 vm_path,
                 api,
                 note="the agent's status time: a Ready from before the restart does not count",
             ),
-            ArmCall(
-                "POST", f"{vm_path}/restart", api, note="sent once; then wait for the operation"
-            ),
+            *(fix.calls()[:2] if fix is not None else [restart]),
             vm_read(vm_path, api, note="poll until the agent is Ready again and the VM running"),
         ]
 
@@ -469,21 +481,30 @@ class RebootStep(_GuestStep):
             await self._reboot_locally(ctx)
             return
         vm_path = str(self.params.get("vm_path") or _need_target(ctx).vm_path)
-        first_read, restart, poll = self.calls(vm_path, self._api(ctx))
+        calls = self.calls(vm_path, self._api(ctx))
+        first_read, restart, poll = calls[0], calls[1], calls[-1]
         read = await first_read.send(ctx)
         stale = vm_facts(read.body, read.etag, f"VM {self.vm}").agent_time
-        ctx.progress(f"restarting VM {self.vm}")
-        try:
-            # Not retry-safe: a restart resent after a dropped connection could reboot twice.
-            await restart.send(ctx, retry_safe=False)
-        except ArmError as err:
-            if err.code != "ConnectionLost":
-                raise
-            # Azure may have it: never resend; the agent's fresh status shows the reboot.
+        fix = _reallocation(self, vm_path, self._api(ctx))
+        if fix is not None:
             ctx.progress(
-                f"the connection dropped after the restart of VM {self.vm} was sent; "
-                "not sending it again: watching the instance view for the reboot"
+                f"deallocating and starting VM {self.vm}: one boot that also issues the new "
+                "certificate package"
             )
+            await fix.power_cycle(ctx)  # the same requests as calls()[1:3]
+        else:
+            ctx.progress(f"restarting VM {self.vm}")
+            try:
+                # Not retry-safe: a restart resent after a dropped connection could reboot twice.
+                await restart.send(ctx, retry_safe=False)
+            except ArmError as err:
+                if err.code != "ConnectionLost":
+                    raise
+                # Azure may have it: never resend; the agent's fresh status shows the reboot.
+                ctx.progress(
+                    f"the connection dropped after the restart of VM {self.vm} was sent; "
+                    "not sending it again: watching the instance view for the reboot"
+                )
         timeout = ctx.settings.reboot_timeout
 
         def failure(vm: VmFacts, waited: float) -> StepError:
@@ -497,6 +518,21 @@ class RebootStep(_GuestStep):
             ctx, poll, f"VM {self.vm}", timeout, failure, after_restart=True, stale=stale
         )
         ctx.progress(f"VM {self.vm} is running and its agent ({vm.agent_version}) is Ready")
+
+    async def recover(self, ctx: Context, undo: dict[str, Any]) -> str | None:
+        """A reboot begun and not finished, the VM found not running: the one-boot mode was
+        killed between the deallocate and the start. Start it (the reallocate fix's own
+        recovery), whatever this plan's mode: a resumed run finds the flag on and plans a
+        restart. A running VM needs nothing: Azure finishes a restart or a start by itself."""
+        vm_path = self.params.get("vm_path")
+        if not vm_path or self.params.get("local") or ctx.arm is None:
+            return None
+        fix = _reallocate_fix(self, str(vm_path), self._api(ctx))
+        if (await fix.read_vm(ctx)).power_state == "running":
+            return None
+        # Unless check journalled it, the VM was running: check runs a guest script (Run
+        # Command answers only from a running VM) and the engine journals after check.
+        return await fix.recover(ctx, {"power_before": undo.get("power_before", "running")})
 
     async def _reboot_locally(self, ctx: Context) -> None:
         ctx.progress(
@@ -539,6 +575,21 @@ def later_steps(ctx: Context, step: Step) -> list[Step]:
     """The steps of the unit after `step` (what a Run Command may read ahead for)."""
     ids = [s.id for s in ctx.unit_steps]
     return list(ctx.unit_steps[ids.index(step.id) + 1 :]) if step.id in ids else []
+
+
+def _reallocate_fix(step: RebootStep, vm_path: str, api: str) -> ReallocateFix:
+    """The reallocate fix for the reboot's VM: its requests and its recovery are the one-boot
+    mode's (issue 9), so the deallocate + start is defined once."""
+    params = {"endpoint": step.params.get("endpoint", ""), "api": api, "vm_path": vm_path}
+    return ReallocateFix(step.target, step.title, Risk.DISRUPTIVE, params)
+
+
+def _reallocation(step: RebootStep, vm_path: str, api: str) -> ReallocateFix | None:
+    """One-boot mode (param reboot = "reallocate"): the fix whose deallocate + start replaces
+    the restart. None for a plain restart (and locally: nothing to deallocate from inside)."""
+    if step.params.get("reboot") != "reallocate" or step.params.get("local"):
+        return None
+    return _reallocate_fix(step, vm_path, api)
 
 
 def _need_target(ctx: Context) -> Target:
