@@ -327,9 +327,7 @@ class Engine:
             getattr(step, "resume_incomplete", False) and (unit.key, step.id) in self._unfinished
         )
         if before.done and not forced:
-            if (unit.key, step.id) in self._unfinished:
-                self.journal.append("step-skip", target=unit.key, step_id=step.id)
-            self.emit(StepFinished(unit.key, step.id, StepStatus.SKIPPED, before.detail))
+            self._held(unit, step, before)
             return True
         if write:
             await self._guard(unit, step, self._write(ctx, unit, step, before))
@@ -539,25 +537,11 @@ class Engine:
             )
             raise
         except Exception as err:
-            self.journal.append(
-                "step-end",
-                target=unit.key,
-                step_id=step.id,
-                status="failed",
-                detail=str(err),
-                arm_requests=writes,
-            )
+            self._end(unit, step, "failed", str(err), writes)
             raise
         finally:
             ARM_WRITES.reset(token)
-        self.journal.append(
-            "step-end",
-            target=unit.key,
-            step_id=step.id,
-            status="applied",
-            detail=after.detail,
-            arm_requests=writes,
-        )
+        self._end(unit, step, "applied", after.detail, writes)
         self.emit(
             StepFinished(
                 unit.key, step.id, StepStatus.APPLIED, after.detail, before=redact(before.detail)

@@ -42,9 +42,11 @@ if TYPE_CHECKING:
     from fipswizard.engine.steps import Step
 
 OUTPUT_BYTES = 4096  # Run Command returns the last 4,096 bytes of stdout (azure-platform.md 3.1)
-# What the parts' tails may use together: the rest goes to the marker lines and the runner's
-# own exit-code line.
-PARTS_BYTES = 3300
+# Kept free of the parts' output: the stop line and the runner's own exit-code line.
+RESERVED_BYTES = 200
+MARKER_BYTES = 60  # a part's two marker lines besides its name twice (`__FW_PART=`, rc, trunc)
+# A part is never given less (a failure's reason must come back); if the parts' shares do
+# not fit, the earliest answers are cut off and the steps they belong to are checked alone.
 MIN_BUDGET = 160
 WHENS = ("always", "needed", "done")
 
@@ -157,10 +159,12 @@ def _heredoc(variable: str, kind: str, text: str) -> list[str]:
 
 
 def budgets(parts: Sequence[Part]) -> list[int]:
-    """Each part's byte budget: what it asked for, the rest shared equally."""
-    fixed = sum(p.budget for p in parts)
+    """Each part's byte budget: what it asked for, the rest of what Run Command returns
+    (less every part's two marker lines) shared equally, never below MIN_BUDGET."""
+    markers = sum(2 * len(p.name) + MARKER_BYTES for p in parts)
+    free = OUTPUT_BYTES - RESERVED_BYTES - markers - sum(p.budget for p in parts)
     shared = [p for p in parts if not p.budget]
-    share = max(MIN_BUDGET, (PARTS_BYTES - fixed) // max(1, len(shared)))
+    share = max(MIN_BUDGET, free // max(1, len(shared)))
     return [p.budget or share for p in parts]
 
 

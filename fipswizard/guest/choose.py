@@ -22,7 +22,7 @@ from fipswizard.guest.script_steps import GuestScriptStep, guest_steps, later_st
 from fipswizard.guest.validate import GuestValidateStep
 from fipswizard.recipe import RecipeTarget
 
-PROBE_BUDGET = 1800  # bytes of the probe's answer kept in a batch (it prints ~0.4-0.6 KB)
+PROBE_BUDGET = 1200  # bytes of the probe's answer kept in a batch (it prints ~0.4-0.6 KB)
 AGENT_OS_IDS = {"redhat": "rhel", "rhel": "rhel"}  # the agent reports DISTRO_NAME "redhat"
 IMAGE_OS_IDS = (
     ("canonical", "ubuntu"),

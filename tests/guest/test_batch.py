@@ -16,7 +16,8 @@ import pytest
 
 from fipswizard.context import ScriptResult
 from fipswizard.guest.batch import (
-    PARTS_BYTES,
+    MIN_BUDGET,
+    OUTPUT_BYTES,
     Part,
     batch_script,
     budgets,
@@ -119,8 +120,15 @@ def test_lib_sent_once_and_the_budget_shared() -> None:
     parts = [Part(f"s{i}/check", lib(f"fw_done {i}")) for i in range(6)]
     script = batch_script("read", parts, LIB)
     assert script.count("fw_needed()") == 1
-    assert budgets(parts) == [PARTS_BYTES // 6] * 6
-    assert budgets([Part("p", "x", budget=1800), Part("q", "y")]) == [1800, PARTS_BYTES - 1800]
+    shares = budgets(parts)
+    assert len(set(shares)) == 1 and shares[0] > MIN_BUDGET
+    # Every part's share and its marker lines fit the 4,096 bytes Run Command returns.
+    markers = sum(len(f"__FW_PART={p.name}\n__FW_END={p.name} rc=10 trunc=1\n") for p in parts)
+    assert sum(shares) + markers + len("__FW_RC=0\n__FW_STOP=xxxxxxxx\n") <= OUTPUT_BYTES
+    mixed = budgets([Part("p", "x", budget=1200), Part("q", "y")])
+    assert mixed[0] == 1200 and 1200 + mixed[1] < OUTPUT_BYTES
+    many = budgets([Part(f"step-{i}/read", "x") for i in range(40)])
+    assert min(many) == MIN_BUDGET
 
 
 def test_read_ahead_dropped_before_the_script_budget() -> None:
