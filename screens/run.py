@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from textual import on
 from textual.app import ComposeResult
@@ -11,14 +12,8 @@ from textual.containers import Horizontal
 from textual.markup import escape
 from textual.widgets import Button, DataTable, Label, Log, ProgressBar, Static
 
-from fipswizard.engine.events import (
-    Event,
-    RunFinished,
-    StepFinished,
-    StepStarted,
-    TargetFinished,
-)
-from fipswizard.engine.report import progress_line
+from fipswizard.engine.events import StepFinished, StepStarted
+from fipswizard.engine.report import RunReport, progress_line
 from fipswizard.secrets import redact
 from screens.base import WizardScreen, target_label
 from screens.command_table import bindings_for
@@ -47,35 +42,13 @@ def elapsed(seconds: float) -> str:
 
 
 class Timing:
-    """Elapsed time per VM and per step ("phase" of a VM's run), folded from the typed events.
+    """Elapsed time per VM, per step ("phase" of a VM's run) and for the run, read from the run
+    model (`RunReport` folds the events' own timestamps once); `clock` moves the times of what
+    still runs (time.monotonic, the engine's base, by default; tests pass a fixed one)."""
 
-    Each event carries `at`, the engine's monotonic time; an event without one (0.0) is
-    stamped on arrival with the injected clock, which also keeps running VMs' times moving
-    (the same time.monotonic base by default; tests pass a fixed clock so snapshots are stable)."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.run_start: float | None = None
-        self.run_end: float | None = None
-        self.vm_start: dict[str, float] = {}
-        self.vm_end: dict[str, float] = {}
-        self.step_start: dict[tuple[str, str], float] = {}
-        self.step_end: dict[tuple[str, str], float] = {}
-
-    def add(self, event: Event) -> None:
-        now = event.at or self.clock()
-        if self.run_start is None:
-            self.run_start = now
-        if event.target:
-            self.vm_start.setdefault(event.target, now)
-        if isinstance(event, StepStarted):
-            self.step_start[(event.target, event.step_id)] = now
-        elif isinstance(event, StepFinished):
-            self.step_end[(event.target, event.step_id)] = now
-        elif isinstance(event, TargetFinished):
-            self.vm_end[event.target] = now
-        elif isinstance(event, RunFinished):
-            self.run_end = now
+    def __init__(self, report: RunReport, clock: Clock) -> None:
+        self.report, self.clock = report, clock
+        self.run_end: float | None = None  # the run is over, with or without RunFinished
 
     def _span(self, start: float | None, end: float | None) -> str:
         if start is None:
@@ -83,13 +56,24 @@ class Timing:
         return elapsed((end if end is not None else self.clock()) - start)
 
     def vm(self, key: str) -> str:
-        return self._span(self.vm_start.get(key), self.vm_end.get(key))
+        t = self.report.targets.get(key)
+        return self._span(t.started_at, t.finished_at) if t else ""
 
     def step(self, key: str, step_id: str) -> str:
-        return self._span(self.step_start.get((key, step_id)), self.step_end.get((key, step_id)))
+        t = self.report.targets.get(key)
+        s = t.steps.get(step_id) if t else None
+        return self._span(s.started_at, s.finished_at) if s else ""
+
+    @property
+    def run_start(self) -> float | None:
+        if self.report.started_at is not None:
+            return self.report.started_at
+        starts = [t.started_at for t in self.report.targets.values() if t.started_at is not None]
+        return min(starts, default=None)  # a rollback sends no RunStarted
 
     def run(self) -> str:
-        return self._span(self.run_start, self.run_end)
+        end = self.report.ended_at if self.report.finished else self.run_end
+        return self._span(self.run_start, end)
 
 
 class RunScreen(WizardScreen[None]):
@@ -111,9 +95,9 @@ class RunScreen(WizardScreen[None]):
         self.planned = set(planned)
         self.finished: set[tuple[str, str]] = set()  # steps that ended (any status)
         self.total = max(len(self.planned), 1)
-        self.timing = Timing(clock)
         self.keys = list(dict.fromkeys(key for key, _ in planned))
         self.record = RunRecord()  # this screen's state, folded by its handlers
+        self.timing = Timing(self.record.report, clock)
         self.ended = ""
         self._cancel = cancel_engine
         self._wait_owner = ""
@@ -158,20 +142,21 @@ class RunScreen(WizardScreen[None]):
 
     def progress(self) -> float:
         """The bar's value: steps that ended over steps known; 100 % once the run finished."""
-        if self.timing.run_end is not None:
+        if self.record.finished or self.timing.run_end is not None:
             return float(self.total)
         return float(min(len(self.finished), self.total))
 
     @on(EngineMsg)
     def on_engine(self, message: EngineMsg) -> None:
         event = message.event
+        if not event.at:  # stamped on arrival when the sender did not
+            event = replace(event, at=self.timing.clock())
         if isinstance(event, StepStarted) and (event.target, event.step_id) not in self.planned:
             self.planned.add((event.target, event.step_id))
             self.total += 1  # a fix the validation asked for
             self.query_one("#run-progress", ProgressBar).update(total=self.total)
         if isinstance(event, StepFinished):
             self.finished.add((event.target, event.step_id))
-        self.timing.add(event)
         line = self.record.add(event)
         text = progress_line(event)
         if text:
@@ -227,9 +212,7 @@ class RunScreen(WizardScreen[None]):
     def on_run_ended(self, message: RunEnded) -> None:
         self.ended = message.how
         if message.how == "finished" and self.timing.run_end is None:
-            self.timing.run_end = (
-                self.timing.clock()
-            )  # the run is over, with or without RunFinished
+            self.timing.run_end = self.timing.clock()
         took = f" Run time {self.timing.run()}." if self.timing.run_start is not None else ""
         self.query_one("#run-status", Static).update(escape(f"{message.text}{took} Continue: ^N"))
         self.query_one("#run-progress", ProgressBar).update(progress=self.progress())
