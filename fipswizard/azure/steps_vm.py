@@ -8,7 +8,7 @@ from typing import Any
 from fipswizard.azure.arm_step import ArmCall, ArmStep
 from fipswizard.azure.regions import RegionStatus, region_advice
 from fipswizard.azure.vm_model import MalformedResource, VmFacts, vm_facts
-from fipswizard.context import Context
+from fipswizard.context import Context, TargetKey
 from fipswizard.engine.steps import Action, Outcome
 from fipswizard.errors import StepError
 from fipswizard.versions import MIN_AGENT
@@ -225,9 +225,11 @@ STOPPED = ("deallocated", "stopped")  # nothing will bring the agent up: say "st
 
 def start_command(vm_path: str) -> str:
     """The runnable `az` command that starts the VM at `vm_path`."""
-    parts = vm_path.strip("/").split("/")
-    sub, group, name = parts[1], parts[3], parts[-1]
-    return f"az vm start --subscription {sub} --resource-group {group} --name {name}"
+    key = TargetKey.parse(vm_path)
+    return (
+        f"az vm start --subscription {key.subscription} --resource-group {key.resource_group} "
+        f"--name {key.vm}"
+    )
 
 
 def agent_failure(step: ArmStep, vm: VmFacts, waited: float) -> StepError:

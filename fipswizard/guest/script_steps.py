@@ -30,7 +30,7 @@ from fipswizard.azure.arm_step import ArmCall, vm_read
 from fipswizard.azure.steps_validate import ReallocateFix
 from fipswizard.azure.steps_vm import wait_for_agent
 from fipswizard.azure.vm_model import VmFacts, vm_facts
-from fipswizard.context import Context, ScriptResult, Settings, Target
+from fipswizard.context import Context, ScriptResult, Settings, Target, TargetKey
 from fipswizard.engine.steps import (
     Action,
     BatchOutcome,
@@ -355,7 +355,7 @@ class RebootStep(_GuestStep):
 
     @property
     def vm(self) -> str:
-        return str(self.params.get("vm") or self.target.rsplit("/", 1)[-1])
+        return str(self.params.get("vm") or TargetKey.parse(self.target).vm)
 
     def confirmation(self) -> str:
         if self.params.get("reboot") == "reallocate":
@@ -623,7 +623,7 @@ def guest_steps(
                 **(base or {}),
                 **common,
                 "local": local,
-                "vm": target.vm if isinstance(target, Target) else key.rsplit("/", 1)[-1],
+                "vm": target.vm if isinstance(target, Target) else TargetKey.parse(key).vm,
             }
             if isinstance(target, Target):
                 params.setdefault("vm_path", target.vm_path)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from fipswizard.context import Target
+from fipswizard.context import Target, key_name
 from fipswizard.engine.approvals import declined_by
 from fipswizard.engine.events import (
     Event,
@@ -203,7 +203,7 @@ def missing_secrets(the_plan: Plan, recipe: Recipe, available: set[str]) -> list
             for action in step.actions():
                 if isinstance(action, ScriptAction):
                     for name in action.secrets:
-                        needed.setdefault(name, set()).add(unit.key.rsplit("/", 1)[-1])
+                        needed.setdefault(name, set()).add(key_name(unit.key))
     out = []
     for name, vms in sorted(needed.items()):
         if name in available:
