@@ -302,7 +302,7 @@ class GuestScriptStep(_GuestStep):
         )
         try:
             if check is None:
-                return await self._lost(ctx, lines, batch)
+                return await self._lost(ctx, before, lines, batch)
             if check.rc == DONE:
                 return BatchOutcome("held", _detail(check.script_result()), lines)
             if before.done and check.rc == NEEDED:  # changed since it was read: run it alone
@@ -310,11 +310,11 @@ class GuestScriptStep(_GuestStep):
             if check.rc != NEEDED:
                 raise self._failure("check", check.script_result(batch.stderr))
             if apply is None:
-                return await self._lost(ctx, lines, batch)
+                return await self._lost(ctx, before, lines, batch)
             if apply.rc != DONE:
                 raise self._failure("apply", apply.script_result(batch.stderr))
             if verify is None:
-                return await self._lost(ctx, lines, batch)
+                return await self._lost(ctx, before, lines, batch)
             after = self._verified(verify.script_result(batch.stderr))
             if not after.done:
                 raise StepError(f"{self.title}: verification failed: {after.detail}")
@@ -322,7 +322,9 @@ class GuestScriptStep(_GuestStep):
         except FipsWizardError as err:
             return BatchOutcome("failed", err.headline(), lines, error=err)
 
-    async def _lost(self, ctx: Context, lines: tuple[str, ...], batch: BatchResult) -> BatchOutcome:
+    async def _lost(
+        self, ctx: Context, before: Outcome, lines: tuple[str, ...], batch: BatchResult
+    ) -> BatchOutcome:
         """The batch's answer for this step did not come back (output cut, script killed or
         timed out): its own check, run alone, says where it stands. The scripts check before
         they change, so running the step again later repeats nothing that was done."""
@@ -331,6 +333,8 @@ class GuestScriptStep(_GuestStep):
         now = await self.check(ctx)
         if not now.done:
             return BatchOutcome("not-run", now.detail, lines)
+        if before.done:  # it held before the batch and still does: nothing was changed
+            return BatchOutcome("held", now.detail, lines)
         return BatchOutcome("applied", f"holds (checked alone): {now.detail}", lines, now)
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:

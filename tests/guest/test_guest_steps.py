@@ -17,7 +17,7 @@ from fipswizard.azure.arm import ArmResponse
 from fipswizard.azure.arm_url import arm_url
 from fipswizard.context import Context, ScriptResult, Settings, Target
 from fipswizard.engine.prompter import HeadlessPrompter
-from fipswizard.engine.steps import HttpAction, Risk, ScriptAction, Step
+from fipswizard.engine.steps import HttpAction, Outcome, Risk, ScriptAction, Step
 from fipswizard.errors import RecipeError, StepError
 from fipswizard.guest.recipes import (
     all_guest_recipes,
@@ -256,8 +256,9 @@ class FakeRunner:
 
     name = "fake"
 
-    def __init__(self, answers: dict[str, Any]) -> None:
+    def __init__(self, answers: dict[str, Any], killed_after: int | None = None) -> None:
         self.answers = answers
+        self.killed_after = killed_after  # a batch's bash dies after that many parts
         self.calls: list[tuple[str, dict[str, str], float]] = []
         self.read_only: dict[str, set[bool]] = {}  # marker name -> read_only flags seen
         self.parts: list[tuple[str, dict[str, str]]] = []  # the parts of batches, in order
@@ -277,7 +278,7 @@ class FakeRunner:
         self.read_only.setdefault(name, set()).add(read_only)
         if name.startswith("engine/batch/"):  # several scripts in one: answer each part
             plain = {k: v.reveal() for k, v in (env or {}).items()}
-            rc, out, err = interpret(script, plain, self._part)
+            rc, out, err = interpret(script, plain, self._part, self.killed_after)
             return ScriptResult(rc, out, err)
         return self._answer(name)
 
@@ -627,3 +628,30 @@ async def test_reboot_waits_through_a_stopped_moment_without_agent_times(recipes
     progress: list[str] = []
     await reboot.apply(context(arm=arm, progress=progress), None)  # type: ignore[arg-type]
     assert any("stopped" in p for p in progress) and "Ready" in progress[-1]
+
+
+async def test_a_batch_answer_lost_is_checked_alone(recipes: Path) -> None:
+    """The batch dies after the first step's three parts: the second step's answer is lost,
+    so its check runs alone; it held before and still does, so nothing is claimed."""
+    mode, agent, _reboot, _late = demo_steps(recipes)
+    runner = FakeRunner(
+        {
+            "demo/mode/check": ok(10, "needed=off\n"),
+            "demo/mode/apply": ok(0, "done=switched\n"),
+            "demo/mode/verify": ok(0, "done=mode is active\n"),
+            "common/agent/check": ok(0, "done=agent fine\n"),
+        },
+        killed_after=3,
+    )
+    ctx = context(runner)
+    todo = [(mode, Outcome(False, "off")), (agent, Outcome(True, "agent fine"))]
+    got = await GuestScriptStep.apply_batch(ctx, todo, [])
+    assert [(o.status, o.detail) for o in got] == [
+        ("applied", "mode is active"),
+        ("held", "agent fine"),
+    ]
+    assert [c[0] for c in runner.calls] == ["engine/batch/change", "common/agent/check"]
+    # The secret went to the batch (managed Run Command) and, inside it, to the apply only.
+    assert runner.calls[0][1] == {"FW_SECRET_DEMO_KEY": KEY}
+    seen = {name: env.get("FW_SECRET_DEMO_KEY") for name, env in runner.parts}
+    assert seen == {"demo/mode/check": None, "demo/mode/apply": KEY, "demo/mode/verify": None}
