@@ -20,7 +20,7 @@ from fipswizard.engine.rollback import pending_undos
 from fipswizard.recipe import Recipe, RecipeTarget
 from fipswizard.sandbox import SandboxAzure, demo_estate, guest_model
 from fipswizard.session import Options, run_apply
-from tests.inproc import FAST
+from tests.inproc import FAST, Killed, KillWhen
 
 VM = "rhel95-db"  # fips-mode and the agent-2.7.0.6 workaround both change: a batch of two
 ENDPOINT = "https://management.azure.com"
@@ -102,33 +102,16 @@ async def test_a_batch_cut_short_finishes_alone(tmp_path: Path, scripts: list[st
     assert sandbox.estate.vms[VM].guest.fips_enabled
 
 
-class Killed(BaseException):
-    """The process died (SIGKILL): nothing sees it, no journal line is written."""
-
-
-class KillAtBatch(httpx.AsyncBaseTransport):
-    """Dies right after the change batch's Run Command was accepted by Azure."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner, self.dead = inner, False
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.dead:
-            raise Killed
-        response = await self.inner.handle_async_request(request)
-        if request.method == "POST" and request.url.path.endswith("/runCommand"):
-            body = (await request.aread()).decode()
-            if "engine/batch/change" in body:
-                self.dead = True
-                raise Killed
-        return response
+def change_batch(request: httpx.Request) -> bool:
+    """The change batch's Run Command (its script names it)."""
+    return request.url.path.endswith("/runCommand") and b"engine/batch/change" in request.content
 
 
 async def test_killed_mid_batch_resumes_without_repeating(
     tmp_path: Path, scripts: list[str]
 ) -> None:
     sandbox, _, recipe = setup()
-    killer = KillAtBatch(sandbox.transport())
+    killer = KillWhen(sandbox.transport(), change_batch)
     opts = Options(arm_endpoint=ENDPOINT, settings=FAST, transport=killer)
     journal = tmp_path / "j.jsonl"
     with pytest.raises(Killed):

@@ -27,7 +27,7 @@ from fipswizard.errors import ExitCode, RecipeError
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe, parse_recipe
 from fipswizard.sandbox import SandboxAzure, demo_estate
 from fipswizard.session import Options, run_apply, run_rollback
-from tests.inproc import FAST
+from tests.inproc import FAST, Killed, KillWhen
 
 ROOT = Path(__file__).resolve().parent.parent
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -190,30 +190,12 @@ async def test_guest_cost_one_boot_row(name: str, tmp_path: Path) -> None:
     assert costs["re-run"].boots == 0 and costs["re-run"].writes == costs["re-run"].run_commands
 
 
-class KillAfterDeallocate(httpx.AsyncBaseTransport):
-    """The process dies (as with SIGKILL) once Azure has accepted the deallocate: the start is
-    never sent and no journal line follows."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner, self.dead = inner, False
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.dead:
-            raise Killed
-        response = await self.inner.handle_async_request(request)
-        if request.method == "POST" and request.url.path.endswith("/deallocate"):
-            self.dead = True
-            raise Killed
-        return response
-
-
-class Killed(BaseException):
-    """Not an Exception: nothing in fipswizard catches it (no journal line, no cleanup)."""
-
-
 async def killed_between_deallocate_and_start(tmp_path: Path) -> tuple[SandboxAzure, Options]:
     sandbox, _ = sandbox_opts()
-    killer = KillAfterDeallocate(sandbox.transport())
+    killer = KillWhen(
+        sandbox.transport(),
+        lambda r: r.method == "POST" and r.url.path.endswith("/deallocate"),
+    )
     opts = Options(arm_endpoint=ARM, settings=FAST, transport=killer)
     with pytest.raises(Killed):
         await run_apply(recipe(sandbox), opts, HeadlessPrompter(True), tmp_path / "j", print)
