@@ -321,9 +321,15 @@ async def run_rollback(
     unregister_feature: bool = False,
     preview: Callable[[list[str]], None] | None = None,
 ) -> Summary:
-    """Recover interrupted operations, then undo; asks `prompter` once with the full list.
-    With `preview`, hand it that list (per VM, in order) and send nothing."""
-    from fipswizard.engine.rollback import pending_recoveries, pending_undos, plan_lines
+    """Recover interrupted operations, then undo. Before anything is sent, asks `prompter`
+    once (`approve`) for every item, a guest reboot "if needed"; only what it approves runs.
+    With `preview`, hand it the list (per VM, in order) and send nothing."""
+    from fipswizard.engine.rollback import (
+        approval_items,
+        pending_recoveries,
+        pending_undos,
+        plan_lines,
+    )
     from fipswizard.engine.rollback import run_rollback as undo_all
     from fipswizard.logs import RunLogger
 
@@ -339,11 +345,17 @@ async def run_rollback(
         return summary
     if not undos and not recoveries:
         return summary
-    listing = "\n".join(f"  {line}" for line in lines)
-    if not await prompter.confirm("rollback", f"roll back, per VM in this order:\n{listing}"):
+    items = approval_items(undos, recoveries)
+    approved = await prompter.approve(items) & {i.key for i in items}
+    if not approved:
         return summary
     run_id, correlation_id = new_ids()
     journal.run_id = run_id
+    journal.append(
+        "rollback-approved",
+        approved=sorted(f"{t} {s}" for t, s in approved),
+        declined=sorted(f"{i.target} {i.step_id}" for i in items if i.key not in approved),
+    )
     summary.compute_api = opts.settings.compute_api
     # No RunStarted comes from the rollback engine: the run's ids and start are set here.
     summary.run_id, summary.correlation_id = run_id, correlation_id
@@ -363,6 +375,7 @@ async def run_rollback(
                 ctx,
                 cloud=recipe.cloud,
                 runner_factory=runner_factory(arm, opts.settings),
+                approved=approved,
                 recoveries=recoveries,
                 concurrency=opts.concurrency or recipe.concurrency or default_concurrency(recipe),
             ):
