@@ -65,6 +65,8 @@ class Undo:
         """One line of `rollback --plan`: what this undo does."""
         if self.step.kind == FLAG_KIND:
             return f"undo '{self.step.title}' (only if every guest undo above succeeded)"
+        if self.step.kind == REBOOT_KIND:
+            return f"reboot so that the undone changes take effect ('{self.step.title}')"
         if type(self.step).rollback is Step.rollback:
             return f"'{self.step.title}': nothing to undo"
         refused = _rollback_refused(self.step)

@@ -17,6 +17,7 @@ from tui_helpers import (
 from fipswizard.engine.journal import Journal
 from fipswizard.engine.rollback import pending_undos
 from screens.app import create_app
+from screens.approval_list import ApprovalList
 from screens.dialogs import PathDialog
 from screens.messages import Notice
 from screens.rollback import RollbackScreen
@@ -51,9 +52,13 @@ async def test_rollback_from_the_summary_restores_the_vms(tmp_path: Path) -> Non
         expected = [u.describe() for u in pending_undos(Journal(journal))]
         assert [u.describe() for u in preview.undos] == expected and expected
         assert any("enableFips1403Encryption" in line for line in expected)
+        # The reboot that makes the undone guest changes take effect is approved on the
+        # preview ("if needed", per VM), never asked mid-rollback.
+        reboots = preview.query_one(ApprovalList).state_lines()
+        assert any("[x]" in line and "guest-reboot, if needed" in line for line in reboots)
         await pilot.press("ctrl+n")
-        asked = await answer_questions(pilot, "y")  # the reboot that makes the undo take effect
-        assert asked, "the rollback's reboot is disruptive: it must ask"
+        asked = await answer_questions(pilot, "y")
+        assert asked == [], "the rollback asks nothing once the preview approved it"
         run = await wait_screen(pilot, RunScreen, ready=lambda s: s.ended)
         assert run.ended == "finished"
         await pilot.press("ctrl+n")
