@@ -115,3 +115,23 @@ async def test_headless_rollback_without_yes_sends_nothing_and_lists_the_items(
     assert "[guest-reboot, if needed]" in text
     assert sandbox.estate.vms[VM].fips_flag
     assert not [r for r in Journal(journal).records() if r["event"].startswith("rollback")]
+
+
+async def test_a_terminal_answers_every_item_with_one_y_or_n(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fipswizard.headless.commands import _TerminalPrompter
+
+    items = [
+        ApprovalItem("s/rg/vm", "os.fips", "guest-script", "undo 'FIPS'", "puts back", False),
+        ApprovalItem("s/rg/vm", "os.reboot", "guest-reboot", "reboot", "Downtime", True),
+    ]
+    answers = iter(["y", "n"])
+    monkeypatch.setattr("builtins.input", lambda _prompt: next(answers))
+    yes = _TerminalPrompter()
+    assert await yes.approve(items) == {i.key for i in items}
+    listing = capsys.readouterr().err
+    assert "1. undo 'FIPS'" in listing and "2. reboot [guest-reboot, if needed]" in listing
+    no = _TerminalPrompter()
+    assert await no.approve(items) == set() and no.asked and not no.approved
+    assert "nothing changed" in capsys.readouterr().err
