@@ -184,6 +184,9 @@ class Context:
     runner: ScriptRunner | None = None
     target: Target | None = None
     secrets: Mapping[str, Secret] = field(default_factory=dict)
+    # The (target, step id) keys the operator approved before the first write: a step that
+    # may act "if needed" (the rollback's reboot) reads its answer here, never asks mid-run.
+    approved: frozenset[tuple[str, str]] = frozenset()
     progress: Callable[[str], None] = lambda _text: None
     # Steps wait (agent, reboot, feature registration) on these, as ArmClient does on its own:
     # tests inject a virtual clock so a five-minute wait takes no wall-clock time.

@@ -5,7 +5,6 @@ VM should end as.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +16,8 @@ from fipswizard.engine.events import TargetOutcome
 from fipswizard.engine.journal import Journal
 from fipswizard.engine.report import Summary
 from fipswizard.recipe import Recipe, RecipeTarget, dump_recipe
-from fipswizard.session import Options, settings_from_env
+from fipswizard.secrets import Secret
+from fipswizard.session import Options, Services, settings_from_env
 
 # What each demo VM should end as (the sandbox estate describes why).
 EXPECTED: dict[str, TargetOutcome] = {
@@ -35,7 +35,17 @@ EXPECTED: dict[str, TargetOutcome] = {
     "webpool_4f2a9c1e": TargetOutcome.DECLINED,  # a scale-set VM: explained, never written
 }
 DEMO_TOKEN = "sandbox-demo-access-token"
-DEMO_SECRETS = {"FIPSWIZARD_TUXCARE_KEY": "DEMO-TUXCARE-LICENCE-KEY-0000"}
+DEMO_SECRET_VALUES = {"tuxcare_key": "DEMO-TUXCARE-LICENCE-KEY-0000"}  # by recipe name
+
+
+def demo_services() -> Services:
+    """The demo's credential and secrets, handed to the run (never through os.environ)."""
+    from fipswizard.azure.credentials import StaticToken
+
+    return Services(
+        credential=StaticToken(Secret(DEMO_TOKEN, "demo access token")),
+        secrets={name: Secret(value, name) for name, value in DEMO_SECRET_VALUES.items()},
+    )
 
 
 @dataclass
@@ -66,10 +76,6 @@ async def demo_environment(workdir: Path | None = None) -> AsyncIterator[DemoEnv
     sandbox = SandboxAzure(demo_estate(), op_seconds=0.3, registration_seconds=1.5)
     server = SandboxServer(sandbox)
     endpoint = await server.start()
-    saved = {k: os.environ.get(k) for k in ("FIPSWIZARD_ACCESS_TOKEN", *DEMO_SECRETS)}
-    os.environ["FIPSWIZARD_ACCESS_TOKEN"] = DEMO_TOKEN
-    for key, demo_value in DEMO_SECRETS.items():
-        os.environ.setdefault(key, demo_value)
     try:
         folder = workdir or Path(tempfile.mkdtemp(prefix="fipswizard-demo-"))
         folder.mkdir(parents=True, exist_ok=True)
@@ -84,18 +90,13 @@ async def demo_environment(workdir: Path | None = None) -> AsyncIterator[DemoEnv
             feature_timeout=120.0,
             agent_wait=3.0,
         )
-        opts = Options(arm_endpoint=endpoint, settings=settings)
+        opts = Options(arm_endpoint=endpoint, settings=settings, services=demo_services())
         by_key = {rt.target.key: str(EXPECTED[rt.target.vm]) for rt in recipe.targets}
         scenarios = {vm.name: vm.scenario for vm in sandbox.estate.vms.values()}
         yield DemoEnv(
             endpoint, recipe, recipe_path, Journal.default_for(recipe_path), opts, by_key, scenarios
         )
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         await server.stop()
 
 

@@ -6,7 +6,6 @@ last line of defence applied to every line fipswizard writes (journal, log, stde
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -57,11 +56,12 @@ def redact(text: str) -> str:
 
 
 def secret_from(
-    name: str, *, env: str | None = None, file: str | Path | None = None
+    name: str, *, value: str | None = None, file: str | Path | None = None
 ) -> Secret | None:
-    """Read a secret from an environment variable or a file (first line); None if absent."""
-    if env and os.environ.get(env):
-        return Secret(os.environ[env].strip(), name)
+    """A secret from a value (an environment variable's, read by the caller) or a file (its
+    first line); None if absent."""
+    if value and value.strip():
+        return Secret(value.strip(), name)
     if file:
         text = Path(file).read_text(encoding="utf-8").strip()
         if text:

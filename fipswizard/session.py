@@ -1,16 +1,21 @@
-"""Wiring shared by every front end: cloud, credentials, ARM client, plan, apply, rollback."""
+"""Wiring shared by every front end: cloud, credentials, ARM client, plan, apply, rollback.
+
+What a run takes from outside its recipe is injected in one place, `Options` (the HTTP
+transport) and its `Services` (credential, clock, secret values); a real run's defaults read
+the environment here (`_environment_credential`, `_environment_secrets`), and nowhere else.
+"""
 
 from __future__ import annotations
 
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fipswizard.context import Context, Settings, Target
+from fipswizard.context import Context, Settings, Target, wall_sleep
 from fipswizard.engine.events import Event
 from fipswizard.engine.journal import Journal
 from fipswizard.engine.prompter import Prompter
@@ -24,12 +29,60 @@ if TYPE_CHECKING:
 
     from fipswizard.azure.arm import ArmClient
     from fipswizard.azure.clouds import Cloud
+    from fipswizard.azure.credentials import TokenProvider
     from fipswizard.context import ScriptRunner
     from fipswizard.engine.findings import VmRow
 
     # The plan stack (Azure steps, guest recipes, httpx) loads when a plan is made, not when
     # a front end starts: the TUI paints first (issue 9).
     from fipswizard.engine.plan import Plan
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a run takes from outside its recipe: the ARM credential, the secrets' values by
+    name (pro_token, tuxcare_key), and the clock and sleep every wait uses. Left None, the
+    credential and secrets come from the environment as a real run's do; the demo and tests
+    pass their own, so nothing sets os.environ to reach the engine."""
+
+    credential: TokenProvider | None = None
+    secrets: Mapping[str, Secret] | None = None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = wall_sleep
+
+    def credential_for(self, cloud: Cloud) -> TokenProvider:
+        return self.credential or _environment_credential(cloud)
+
+    def secrets_for(self, recipe: Recipe) -> dict[str, Secret]:
+        if self.secrets is None:
+            return _environment_secrets(recipe)
+        return {name: value for name, value in self.secrets.items() if value}
+
+
+def _environment_credential(cloud: Cloud) -> TokenProvider:
+    """FIPSWIZARD_ACCESS_TOKEN when set (no azure.identity import), else DefaultAzureCredential."""
+    from fipswizard.azure.credentials import TOKEN_ENV, credential_for
+
+    return credential_for(cloud, os.environ.get(TOKEN_ENV, ""))
+
+
+def _environment_secrets(recipe: Recipe) -> dict[str, Secret]:
+    """Each secret from the source the recipe names (`env:NAME`, by default
+    FIPSWIZARD_PRO_TOKEN and FIPSWIZARD_TUXCARE_KEY, or `file:PATH`); absent ones are not there."""
+    out: dict[str, Secret] = {}
+    for name, source in recipe.secrets.items():
+        kind, _, where = source.partition(":")
+        try:
+            value = secret_from(
+                name,
+                value=os.environ.get(where) if kind == "env" else None,
+                file=where if kind == "file" else None,
+            )
+        except OSError as err:
+            raise BadInput(f"secret {name}: cannot read {where}: {err.strerror}") from None
+        if value is not None:
+            out[name] = value
+    return out
 
 
 @dataclass
@@ -42,6 +95,7 @@ class Options:
     settings: Settings = field(default_factory=Settings)
     transport: httpx.AsyncBaseTransport | None = None  # tests and the in-process sandbox
     concurrency: int | None = None  # overrides the recipe's
+    services: Services = field(default_factory=Services)
 
 
 def settings_from_env(base: Settings | None = None) -> Settings:
@@ -128,32 +182,36 @@ def make_arm(
     cloud: Cloud, correlation_id: str, opts: Options, *, max_attempts: int | None = None
 ) -> ArmClient:
     from fipswizard.azure.arm import ArmClient
-    from fipswizard.azure.credentials import credential_for
 
     extra = {} if max_attempts is None else {"max_attempts": max_attempts}
+    services = opts.services
     return ArmClient(
         cloud,
-        credential_for(cloud),
+        services.credential_for(cloud),
         correlation_id=correlation_id,
         transport=opts.transport,
+        sleep=services.sleep,
+        clock=services.clock,
         **extra,  # type: ignore[arg-type]
     )
 
 
-def load_secrets(recipe: Recipe) -> dict[str, Secret]:
-    """Each secret from the source the recipe names; absent ones are simply not there."""
-    out: dict[str, Secret] = {}
-    for name, source in recipe.secrets.items():
-        kind, _, where = source.partition(":")
-        try:
-            value = secret_from(
-                name, env=where if kind == "env" else None, file=where if kind == "file" else None
-            )
-        except OSError as err:
-            raise BadInput(f"secret {name}: cannot read {where}: {err.strerror}") from None
-        if value is not None:
-            out[name] = value
-    return out
+def load_secrets(recipe: Recipe, services: Services | None = None) -> dict[str, Secret]:
+    """The recipe's secrets: the values `services` holds, else each from its source."""
+    return (services or Services()).secrets_for(recipe)
+
+
+def make_context(opts: Options, recipe: Recipe, arm: ArmClient, prompter: Prompter) -> Context:
+    """What every step of a run sees: the services' clock and the recipe's secrets."""
+    services = opts.services
+    return Context(
+        prompter=prompter,
+        settings=opts.settings,
+        arm=arm,
+        secrets=load_secrets(recipe, services),
+        clock=services.clock,
+        sleep=services.sleep,
+    )
 
 
 def runner_factory(arm: ArmClient, settings: Settings) -> Callable[[Target], ScriptRunner | None]:
@@ -271,9 +329,7 @@ async def run_apply(
     try:
         async with make_arm(cloud, correlation_id, opts) as arm:
             plan = await make_plan(recipe, opts, offline=False, arm=arm)
-            ctx = Context(
-                prompter=prompter, settings=opts.settings, arm=arm, secrets=load_secrets(recipe)
-            )
+            ctx = make_context(opts, recipe, arm, prompter)
             journal = Journal(journal_path, run_id)
             journal.append("recipe", text=dump_recipe(recipe), endpoint=cloud.arm_endpoint)
             engine = Engine(
@@ -321,9 +377,15 @@ async def run_rollback(
     unregister_feature: bool = False,
     preview: Callable[[list[str]], None] | None = None,
 ) -> Summary:
-    """Recover interrupted operations, then undo; asks `prompter` once with the full list.
-    With `preview`, hand it that list (per VM, in order) and send nothing."""
-    from fipswizard.engine.rollback import pending_recoveries, pending_undos, plan_lines
+    """Recover interrupted operations, then undo. Before anything is sent, asks `prompter`
+    once (`approve`) for every item, a guest reboot "if needed"; only what it approves runs.
+    With `preview`, hand it the list (per VM, in order) and send nothing."""
+    from fipswizard.engine.rollback import (
+        approval_items,
+        pending_recoveries,
+        pending_undos,
+        plan_lines,
+    )
     from fipswizard.engine.rollback import run_rollback as undo_all
     from fipswizard.logs import RunLogger
 
@@ -339,11 +401,17 @@ async def run_rollback(
         return summary
     if not undos and not recoveries:
         return summary
-    listing = "\n".join(f"  {line}" for line in lines)
-    if not await prompter.confirm("rollback", f"roll back, per VM in this order:\n{listing}"):
+    items = approval_items(undos, recoveries)
+    approved = await prompter.approve(items) & {i.key for i in items}
+    if not approved:
         return summary
     run_id, correlation_id = new_ids()
     journal.run_id = run_id
+    journal.append(
+        "rollback-approved",
+        approved=sorted(f"{t} {s}" for t, s in approved),
+        declined=sorted(f"{i.target} {i.step_id}" for i in items if i.key not in approved),
+    )
     summary.compute_api = opts.settings.compute_api
     # No RunStarted comes from the rollback engine: the run's ids and start are set here.
     summary.run_id, summary.correlation_id = run_id, correlation_id
@@ -354,15 +422,14 @@ async def run_rollback(
     cloud = make_cloud(recipe, opts)
     try:
         async with make_arm(cloud, correlation_id, opts) as arm:
-            ctx = Context(
-                prompter=prompter, settings=opts.settings, arm=arm, secrets=load_secrets(recipe)
-            )
+            ctx = make_context(opts, recipe, arm, prompter)
             async for event in undo_all(
                 undos,
                 journal,
                 ctx,
                 cloud=recipe.cloud,
                 runner_factory=runner_factory(arm, opts.settings),
+                approved=approved,
                 recoveries=recoveries,
                 concurrency=opts.concurrency or recipe.concurrency or default_concurrency(recipe),
             ):

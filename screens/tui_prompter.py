@@ -1,15 +1,15 @@
 """The Prompter seam answered by the TUI.
 
-`approve` (the engine's one gate before the first write) returns what the Confirm screen
-approved, and opens one modal only for items the Confirm screen could not show. `confirm`
-asks one question through QuestionScreen: the rollback, and the optional "ask again before
-each disruptive step" (`ask_each`).
+`approve` (the engine's one gate before the first write, and the rollback's) returns what
+the Confirm or Rollback screen approved, and opens one modal only for items that screen could
+not show. `ask_step` asks through QuestionScreen for the optional "ask again before each
+disruptive step" (`ask_each`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from fipswizard.engine.approvals import ApprovalItem
@@ -21,31 +21,25 @@ from screens.run_record import RunRecord
 if TYPE_CHECKING:
     from screens.app import FipsWizardApp
 
-Approval = Callable[[str, str], bool]
-# The only one-off question asked on many VMs during a run is the rollback's reboot
-# (fipswizard/guest/script_steps.py): "accept for all" on it answers the others.
-ONE_OFF = "one-off question"
 Keys = frozenset[tuple[str, str]]
 
 
 class TuiPrompter:
     """Questions come one at a time even when several VMs ask at once.
 
-    `approved(target, question)` covers questions the operator already answered on a preview
-    (the rollback's). `gate` and `known`: what the Confirm screen approved, and what it showed.
+    `gate` and `known`: what the Confirm (or Rollback) screen approved, and what it showed.
     """
 
     def __init__(
         self,
         app: FipsWizardApp,
         record: RunRecord,
-        approved: Approval = lambda _target, _question: False,
         *,
         gate: Keys = frozenset(),
         known: Keys = frozenset(),
         ask_each: bool = False,
     ) -> None:
-        self.app, self.record, self.approved = app, record, approved
+        self.app, self.record = app, record
         self.gate, self.known, self.ask_each = gate, known, ask_each
         self._one_at_a_time = asyncio.Lock()
         self._accept_all: set[str] = set()  # step ids answered "accept for all VMs"
@@ -71,22 +65,6 @@ class TuiPrompter:
         self.record.answer(item.target, item.line(), accepted, how)
         if not accepted:  # recorded even when the step is never reached (a fix not needed)
             self.record.declined.setdefault(item.target, set()).add(item.step_id)
-
-    async def confirm(self, target: str, question: str) -> bool:
-        """A one-off question outside the gate (the rollback's, a guest step's own)."""
-        if self.approved(target, question):
-            self.record.answer(target, question, True, "plan")
-            return True
-        async with self._one_at_a_time:
-            if ONE_OFF in self._accept_all:
-                self.record.answer(target, question, True, "all")
-                return True
-            reply: Reply = await self.app.push_screen_wait(QuestionScreen(target, question))
-            if reply is Reply.ALL:
-                self._accept_all.add(ONE_OFF)
-        accepted = reply is not Reply.NO
-        self.record.answer(target, question, accepted)
-        return accepted
 
     async def ask_step(self, question: StepQuestion) -> bool:
         """Ask again before one approved disruptive step. The same step (by id) asked on

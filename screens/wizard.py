@@ -254,17 +254,24 @@ class Wizard:
         )
 
     async def _rollback(self, s: WizardSession, journal: Path) -> bool:
-        """Preview, confirm and run a rollback; True when the operator chose to quit."""
-        from fipswizard.engine.rollback import pending_undos
+        """Preview, approve and run a rollback; True when the operator chose to quit."""
+        from fipswizard.engine.rollback import approval_items, pending_recoveries, pending_undos
         from fipswizard.session import run_rollback
 
-        undos = await self._guard(lambda: pending_undos(Journal(journal)))
-        if undos is None:
+        def pending() -> tuple[list[Any], list[Any]]:
+            read = Journal(journal)
+            return pending_undos(read), pending_recoveries(read)
+
+        found = await self._guard(pending)
+        if found is None:
             return False
+        undos, recoveries = found
         if not undos:
             self.app.post_message(Notice(f"Nothing to roll back in {journal}."))
             return False
-        if await self.app.push_screen_wait(RollbackScreen(undos, journal)) is not Nav.NEXT:
+        items = approval_items(undos, recoveries)
+        choice = await self.app.push_screen_wait(RollbackScreen(undos, journal, items))
+        if not isinstance(choice, RunChoice):
             return False
         self.phase("run", "Rolling back.")
         planned = [(u.begun.target, u.step.id) for u in undos]
@@ -276,8 +283,9 @@ class Wizard:
                 self.app.clock,
             )
         )
-        # The preview above was the confirmation run_rollback asks for.
-        prompter = TuiPrompter(self.app, feed.record, lambda t, _q: t == "rollback")
+        # The preview above answers run_rollback's one approval (anything it did not show,
+        # the journal having grown since, is asked in the gate's modal).
+        prompter = TuiPrompter(self.app, feed.record, gate=choice.approved, known=choice.known)
         await drive(
             self.app,
             feed,

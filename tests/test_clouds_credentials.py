@@ -20,6 +20,7 @@ from fipswizard.azure.credentials import (
 )
 from fipswizard.errors import AuthError, BadInput, ExitCode
 from fipswizard.secrets import Secret
+from fipswizard.session import Services
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -142,7 +143,7 @@ def test_ca_bundle_must_exist(tmp_path: Path) -> None:
 
 async def test_env_token_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TOKEN_ENV, "Bearer eyJ.env-token-value.sig\n")
-    provider = credential_for(CLOUDS["AzureCloud"])
+    provider = Services().credential_for(CLOUDS["AzureCloud"])  # a real run's default
     assert isinstance(provider, StaticToken)
     token = await provider.token()
     assert token.reveal() == "eyJ.env-token-value.sig"
@@ -151,9 +152,10 @@ async def test_env_token_wins(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_without_env_token_uses_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(TOKEN_ENV, raising=False)
-    assert isinstance(credential_for(CLOUDS["AzureCloud"]), IdentityToken)
+    assert isinstance(Services().credential_for(CLOUDS["AzureCloud"]), IdentityToken)
     monkeypatch.setenv(TOKEN_ENV, "   ")
-    assert isinstance(credential_for(CLOUDS["AzureCloud"]), IdentityToken)
+    assert isinstance(Services().credential_for(CLOUDS["AzureCloud"]), IdentityToken)
+    assert isinstance(credential_for(CLOUDS["AzureCloud"], " "), IdentityToken)
 
 
 async def test_empty_static_token_is_an_auth_error() -> None:
@@ -165,9 +167,9 @@ def test_env_token_never_imports_azure_identity() -> None:
     code = (
         "import asyncio, sys\n"
         "from fipswizard.azure.clouds import CLOUDS\n"
-        "from fipswizard.azure.credentials import credential_for\n"
+        "from fipswizard.session import Services\n"
         "from fipswizard.azure.arm import ArmClient\n"
-        "p = credential_for(CLOUDS['AzureCloud'])\n"
+        "p = Services().credential_for(CLOUDS['AzureCloud'])\n"
         "assert asyncio.run(p.token()).reveal() == 'tok-1234'\n"
         "assert not [m for m in sys.modules if m.startswith('azure.identity')], 'imported'\n"
         "import azure.identity\n"  # proves the check above can see the module when loaded

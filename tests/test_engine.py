@@ -13,7 +13,7 @@ from fipswizard.engine.events import RunFinished, StepFinished, StepStatus, Targ
 from fipswizard.engine.journal import Journal
 from fipswizard.engine.plan import Plan, Unit
 from fipswizard.engine.prompter import HeadlessPrompter
-from fipswizard.engine.rollback import pending_undos, run_rollback
+from fipswizard.engine.rollback import approval_items, pending_undos, run_rollback
 from fipswizard.engine.run import Engine
 from fipswizard.engine.steps import Action, Outcome, Risk, Step
 from fipswizard.errors import StepError
@@ -128,9 +128,9 @@ async def test_journal_and_rollback(tmp_path: Path) -> None:
     undos = pending_undos(journal)
     assert len(undos) == 2
     ctx = Context(prompter=HeadlessPrompter(True))
-    events = [
-        e async for e in run_rollback(undos, Journal(tmp_path / "j", "rb"), ctx, cloud="AzureCloud")
-    ]
+    approved = {i.key for i in approval_items(undos, [])}
+    rb = Journal(tmp_path / "j", "rb")
+    events = [e async for e in run_rollback(undos, rb, ctx, cloud="AzureCloud", approved=approved)]
     assert events[-1].ok and WORLD["a"] is None and WORLD["b"] is None
     assert pending_undos(journal) == []  # rolling back twice does nothing
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fipswizard.demo_env import DEMO_SECRETS, EXPECTED, demo_recipe
+from fipswizard.demo_env import EXPECTED, demo_recipe, demo_services
 from fipswizard.engine.events import Event, StepFinished, StepStarted, StepStatus
 from fipswizard.engine.journal import Journal
 from fipswizard.engine.prompter import HeadlessPrompter
@@ -26,13 +26,13 @@ def consistent(vm: VirtualMachine) -> bool:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> tuple[SandboxAzure, Options]:
-    monkeypatch.setenv("FIPSWIZARD_ACCESS_TOKEN", "token-for-consistency")
-    for key, value in DEMO_SECRETS.items():
-        monkeypatch.setenv(key, value)
+def env() -> tuple[SandboxAzure, Options]:
     sandbox = SandboxAzure(demo_estate(), op_seconds=0.05, registration_seconds=0.1)
     return sandbox, Options(
-        arm_endpoint="https://management.azure.com", settings=FAST, transport=sandbox.transport()
+        arm_endpoint="https://management.azure.com",
+        settings=FAST,
+        transport=sandbox.transport(),
+        services=demo_services(),
     )
 
 

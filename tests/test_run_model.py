@@ -28,7 +28,7 @@ from fipswizard.engine.journal import Journal
 from fipswizard.engine.prompter import HeadlessPrompter
 from fipswizard.engine.report import RunReport, exit_code, progress_line
 from fipswizard.engine.run import Engine
-from fipswizard.errors import ConfirmationNeeded, ExitCode, FipsWizardError, StepError
+from fipswizard.errors import ExitCode, FipsWizardError, StepError
 from tests.test_engine import WORLD
 from tests.test_gate import vm_plan
 
@@ -139,14 +139,9 @@ def test_errors_carry_message_advice_and_code_as_fields() -> None:
     assert FipsWizardError("plain").advice == "" and FipsWizardError("x", code="C").code == "C"
 
 
-async def test_headless_confirm_gives_its_advice_as_a_field() -> None:
-    try:
-        await HeadlessPrompter(False, command="fipswizard apply r --yes").confirm("t", "reboot?")
-    except ConfirmationNeeded as err:
-        assert err.message == "t: needs confirmation: reboot?"
-        assert err.advice == "review it, then run: fipswizard apply r --yes"
-    else:
-        raise AssertionError("no confirmation asked")
+async def test_headless_prompter_has_no_one_off_question() -> None:
+    """Issue 11: everything is asked once through `approve`; no mid-run `confirm` remains."""
+    assert not hasattr(HeadlessPrompter(False), "confirm")
 
 
 async def test_engine_stamps_every_event_and_fails_with_separate_advice(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ never talk to Azure (and runs with FIPSWIZARD_ACCESS_TOKEN) start fast.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -86,9 +85,10 @@ class IdentityToken:
         return f"IdentityToken({self._cloud.name})"
 
 
-def credential_for(cloud: Cloud) -> TokenProvider:
-    """FIPSWIZARD_ACCESS_TOKEN when set (no azure.identity import), else DefaultAzureCredential."""
-    raw = os.environ.get(TOKEN_ENV, "").strip()
+def credential_for(cloud: Cloud, token: str = "") -> TokenProvider:
+    """A pre-obtained `token` (the value of FIPSWIZARD_ACCESS_TOKEN, which fipswizard.session
+    reads) when given: no azure.identity import; else DefaultAzureCredential."""
+    raw = token.strip()
     if raw.lower().startswith("bearer "):  # tolerate a pasted Authorization header value
         raw = raw[len("bearer ") :].strip()
     if raw:

@@ -99,10 +99,13 @@ def by_target(items: Sequence[ApprovalItem]) -> dict[str, list[ApprovalItem]]:
 
 
 def needs_approval_message(
-    items: Sequence[ApprovalItem], command: str, review: str = "fipswizard plan RECIPE"
+    items: Sequence[ApprovalItem],
+    command: str,
+    review: str = "fipswizard plan RECIPE",
+    recipe_declines: bool = True,
 ) -> str:
     """The exit-4 message: per VM what needs approval, and the exact commands that show the
-    plan and approve it."""
+    plan and approve it (and, for a recipe's run, how to leave a step out)."""
     lines = [
         f"{len(items)} step(s) need approval before the first write; nothing has been changed:"
     ]
@@ -111,9 +114,10 @@ def needs_approval_message(
         lines += [f"    - {item.line()}" for item in group]
     lines.append(f"  what to do: review the plan: {review}")
     lines.append(f"  then approve and run: {command}")
-    lines.append(
-        "  (to leave a step out, list its id or kind in that VM's `decline` in the recipe)"
-    )
+    if recipe_declines:
+        lines.append(
+            "  (to leave a step out, list its id or kind in that VM's `decline` in the recipe)"
+        )
     return "\n".join(lines)
 
 

@@ -96,6 +96,7 @@ EVENTS: dict[str, dict[str, Callable[[object, str], None]]] = {
     "target-skip": {"target": _str},
     "gate-approved": {},
     "gate-refused": {},
+    "rollback-approved": {},  # its approved and declined keys are for people reading it
     "recover": _STEP_KEYS,
     "rollback-begin": _ROLLBACK_KEYS,
     "rollback-end": _ROLLBACK_KEYS,

@@ -1,10 +1,10 @@
 """The prompter seam: how the engine asks the operator.
 
 The engine asks once per run, before the first write (`approve`), for every disruptive or
-irreversible step that may run. The TUI answers with its Confirm screen; headless mode answers
-from `--yes` and the recipe's recorded declines, or stops with exit code 4 (`ConfirmationNeeded`).
-`confirm` remains for one-off questions outside an apply run (rollback) and the TUI's optional
-"ask again before each disruptive step".
+irreversible step that may run; a rollback asks the same way for its undos, its guest reboots
+"if needed". The TUI answers with its Confirm (or Rollback) screen; headless mode answers from
+`--yes` and the recipe's recorded declines, or stops with exit code 4 (`ConfirmationNeeded`).
+The TUI may also "ask again before each disruptive step" (`AsksEachStep`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,6 @@ DEFAULT_COMMAND = "fipswizard apply RECIPE --yes"
 class Prompter(Protocol):
     async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
         """The keys (target, step id) of the items approved; the rest are declined."""
-        ...
-
-    async def confirm(self, target: str, question: str) -> bool:
-        """Ask one question (e.g. before a rollback); False declines it."""
         ...
 
 
@@ -61,24 +57,21 @@ class HeadlessPrompter:
         declined: Mapping[str, Sequence[str]] | None = None,
         command: str | None = None,
         review: str | None = None,
+        *,
+        recipe_declines: bool = True,
     ) -> None:
         self.assume_yes = assume_yes
         self.declined = dict(declined or {})
         self.command = command  # the exact command that approves: printed when refusing
         self.review = review  # the exact command that shows the plan
+        self.recipe_declines = recipe_declines  # False: no recipe to decline in (rollback)
 
     async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
         pending = [i for i in items if not is_declined(i, self.declined)]
         if pending and not self.assume_yes:
             command = self.command or DEFAULT_COMMAND
             review = self.review or "fipswizard plan RECIPE"
-            raise ConfirmationNeeded(needs_approval_message(pending, command, review))
+            raise ConfirmationNeeded(
+                needs_approval_message(pending, command, review, self.recipe_declines)
+            )
         return {i.key for i in pending}
-
-    async def confirm(self, target: str, question: str) -> bool:
-        if self.assume_yes:
-            return True
-        raise ConfirmationNeeded(
-            f"{target}: needs confirmation: {question}",
-            f"review it, then run: {self.command or 'the same command with --yes'}",
-        )

@@ -22,11 +22,12 @@ listed. For a step begun in several runs, the facts from the *first* begin are t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from fipswizard.context import Context, Target
+from fipswizard.engine.approvals import ApprovalItem, cost
 from fipswizard.engine.events import (
     Event,
     RunFinished,
@@ -43,8 +44,10 @@ from fipswizard.engine.steps import Risk, Step
 from fipswizard.errors import FipsWizardError
 from fipswizard.secrets import redact
 
-GUEST_KINDS = frozenset({"guest-script", "guest-reboot"})  # undos that change guest FIPS
+REBOOT_KIND = "guest-reboot"
+GUEST_KINDS = frozenset({"guest-script", REBOOT_KIND})  # undos that change guest FIPS
 FLAG_KIND = "vm-flag"
+RECOVER_COST = "finishes or undoes what the interrupted run left"
 FLAG_KEPT = (
     "the platform flag stays on, so that the VM stays consistent (guest FIPS may still be on)"
 )
@@ -62,12 +65,29 @@ class Undo:
         """One line of `rollback --plan`: what this undo does."""
         if self.step.kind == FLAG_KIND:
             return f"undo '{self.step.title}' (only if every guest undo above succeeded)"
+        if self.step.kind == REBOOT_KIND:
+            return f"reboot so that the undone changes take effect ('{self.step.title}')"
         if type(self.step).rollback is Step.rollback:
             return f"'{self.step.title}': nothing to undo"
         refused = _rollback_refused(self.step)
         if refused:
             return f"'{self.step.title}': its undo is refused ({refused}); the flag stays on"
         return f"undo '{self.step.title}'"
+
+    def item(self) -> ApprovalItem:
+        """What the rollback's gate asks for this undo. The guest reboot is "if needed": it
+        reboots only when the undone changes need it, and asks nothing while running."""
+        step = self.step
+        reboot = step.kind == REBOOT_KIND
+        if reboot:
+            price = cost(step)  # the downtime, in the step's own words
+        elif type(step).rollback is Step.rollback:
+            price = "nothing is sent"
+        else:
+            price = "puts back what the run changed"
+        return ApprovalItem(
+            self.begun.target, self.begun.step_id, step.kind, self.preview(), price, reboot
+        )
 
 
 def _rollback_refused(step: Step) -> str:
@@ -165,11 +185,33 @@ def _guest_order(undos: list[Undo]) -> list[Undo]:
     return ordered
 
 
+def approval_items(undos: list[Undo], recoveries: list[Undo]) -> list[ApprovalItem]:
+    """Everything rollback asks before it sends anything, once, in the order `plan_lines`
+    lists it: per VM its recoveries, then its undos. A step both interrupted and begun is one
+    item: approving it covers finishing it and undoing it."""
+    items: dict[tuple[str, str], ApprovalItem] = {}
+    for target in _targets(undos, recoveries):
+        for r in recoveries:
+            if r.begun.target == target:
+                title = f"finish or undo the interrupted '{r.step.title}'"
+                item = ApprovalItem(
+                    target, r.begun.step_id, r.step.kind, title, RECOVER_COST, False
+                )
+                items.setdefault(item.key, item)
+        for u in undos:
+            if u.begun.target == target:
+                items.setdefault(u.item().key, u.item())
+    return list(items.values())
+
+
+def _targets(undos: list[Undo], recoveries: list[Undo]) -> list[str]:
+    return list(dict.fromkeys(u.begun.target for u in [*recoveries, *undos]))
+
+
 def plan_lines(undos: list[Undo], recoveries: list[Undo]) -> list[str]:
     """`rollback --plan`: per VM, in the order they will run, what rollback would do."""
     lines: list[str] = []
-    targets = dict.fromkeys(u.begun.target for u in [*recoveries, *undos])
-    for target in targets:
+    for target in _targets(undos, recoveries):
         lines.append(target)
         n = 0
         for u in recoveries:
@@ -195,12 +237,17 @@ class _TargetRun:
     ctx: Context
     journal: Journal
     emit: Any
+    approved: Collection[tuple[str, str]]
     left: list[str] = field(default_factory=list)
     advice: list[str] = field(default_factory=list)
     guest_failed: bool = False
 
     async def recover(self, r: Undo) -> None:
         b, step = r.begun, r.step
+        if (b.target, b.step_id) not in self.approved:
+            self.left.append(f"declined: finishing the interrupted '{step.title}'")
+            self.guest_failed = True  # the VM's state is unknown: keep the flag as it is
+            return
         try:
             note = await step.recover(self.ctx, b.undo)
         except FipsWizardError as err:
@@ -220,6 +267,12 @@ class _TargetRun:
         if step.kind == FLAG_KIND and self.guest_failed:
             self.left.append(FLAG_KEPT)
             self.emit(StepFinished(b.target, step.id, StepStatus.SKIPPED, FLAG_KEPT))
+            return
+        # The reboot is asked "if needed": it runs its check and reads its approval itself.
+        if (b.target, b.step_id) not in self.approved and step.kind != REBOOT_KIND:
+            self.left.append(f"declined: undo '{step.title}'")
+            self.guest_failed = self.guest_failed or step.kind in GUEST_KINDS
+            self.emit(StepFinished(b.target, step.id, StepStatus.DECLINED, "declined"))
             return
         self.journal.append("rollback-begin", of_run=b.run_id, target=b.target, step_id=b.step_id)
         try:
@@ -266,11 +319,14 @@ async def run_rollback(
     *,
     cloud: str,
     runner_factory: RunnerFactory | None = None,
+    approved: Collection[tuple[str, str]],
     recoveries: list[Undo] | None = None,
     concurrency: int = 8,
 ) -> AsyncIterator[Event]:
     """Per target: recoveries first, then its undos in order. VMs concurrently under
-    `concurrency`; subscription targets (the feature) once every VM is done."""
+    `concurrency`; subscription targets (the feature) once every VM is done. Only what
+    `approved` names (keys of `approval_items`) runs; a declined guest undo keeps the flag."""
+    approved = frozenset(approved)
     queue: asyncio.Queue[Event | None] = asyncio.Queue()
     gate = asyncio.Semaphore(max(1, concurrency))
     recs = recoveries or []
@@ -279,7 +335,8 @@ async def run_rollback(
     async def one(key: str) -> tuple[str, TargetOutcome]:
         target = _target_of(key, cloud)
         runner = runner_factory(target) if (runner_factory and target) else None
-        run = _TargetRun(key, ctx.bind(target=target, runner=runner), journal, queue.put_nowait)
+        bound = ctx.bind(target=target, runner=runner, approved=approved)
+        run = _TargetRun(key, bound, journal, queue.put_nowait, approved)
         async with gate:
             for r in recs:
                 if r.begun.target == key:

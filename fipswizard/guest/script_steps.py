@@ -553,11 +553,12 @@ class RebootStep(_GuestStep):
         )
 
     async def rollback(self, ctx: Context, undo: dict[str, Any]) -> str:
-        """Rollback runs this after undoing the recipe's changes: reboot if they need it."""
+        """Rollback runs this after undoing the recipe's changes: reboot if they need it and
+        the rollback's gate approved it (asked "if needed" before the first write)."""
         result = await self._execute(ctx, self._script("check", REBOOT_CHECK), read_only=True)
         if result.rc != NEEDED:
             return "no reboot needed"
-        if not await ctx.prompter.confirm(self.target, self.confirmation()):
+        if (self.target, self.id) not in ctx.approved:
             raise StepError(
                 "reboot declined: the rolled-back changes take effect at the next reboot",
                 "reboot the VM, then run the same rollback again",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from fipswizard.context import Target, key_name
-from fipswizard.engine.approvals import declined_by
+from fipswizard.engine.approvals import ApprovalItem, by_target, declined_by
 from fipswizard.engine.events import (
     Event,
     TargetOutcome,
@@ -281,7 +282,8 @@ async def rollback(args: argparse.Namespace) -> int:
     from fipswizard.session import run_rollback
 
     Journal(args.journal).records()  # the whole journal checked before the first write
-    command = f"fipswizard rollback {args.journal} --yes"
+    command = shlex.join(["fipswizard", "rollback", args.journal, "--yes"])
+    review = shlex.join(["fipswizard", "rollback", args.journal, "--plan"])
 
     def show(lines: list[str]) -> None:
         sys.stdout.write("\n".join(lines or ["nothing to roll back"]) + "\n")
@@ -289,7 +291,7 @@ async def rollback(args: argparse.Namespace) -> int:
     prompter = (
         _TerminalPrompter()
         if not args.yes and not args.plan and sys.stdin.isatty()
-        else HeadlessPrompter(args.yes, command=command)
+        else HeadlessPrompter(args.yes, command=command, review=review, recipe_declines=False)
     )
     summary = await run_rollback(
         Path(args.journal),
@@ -312,22 +314,22 @@ async def rollback(args: argparse.Namespace) -> int:
 
 
 class _TerminalPrompter:
-    """Rollback on a terminal: one y/N question for the whole list; what it covers (the
-    reboots included) is then approved."""
+    """Rollback on a terminal: one y/N question for the whole list, per VM in order; yes
+    approves every item (the reboots "if needed" included), no sends nothing."""
 
     def __init__(self) -> None:
         self.approved = self.asked = False
 
-    async def approve(self, items: object) -> set[tuple[str, str]]:  # not used by rollback
-        return set()
-
-    async def confirm(self, target: str, question: str) -> bool:
-        if self.approved:
-            return True
-        print(question, file=sys.stderr)
+    async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
+        lines = ["roll back, per VM in this order:"]
+        for target, group in by_target(items).items():
+            lines.append(f"  {target}")
+            lines += [f"    {n}. {item.line()}" for n, item in enumerate(group, 1)]
+        print("\n".join(lines), file=sys.stderr)
         self.asked = True
         answer = input("Proceed? [y/N] ").strip().lower()
         self.approved = answer in ("y", "yes")
         if not self.approved:
             print("rollback declined: nothing changed", file=sys.stderr)
-        return self.approved
+            return set()
+        return {item.key for item in items}

@@ -27,10 +27,6 @@ class _DemoPrompter:
             print(f"[demo] auto-approving for {who}: {item.line()}", file=sys.stderr)
         return {item.key for item in items}
 
-    async def confirm(self, target: str, question: str) -> bool:
-        print(f"[demo] auto-confirming for {target}: {question.splitlines()[0]}", file=sys.stderr)
-        return True
-
 
 async def run_demo(args: argparse.Namespace) -> int:
     from fipswizard.headless.commands import print_progress

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -15,10 +16,13 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
 
+from fipswizard.azure.credentials import TOKEN_ENV
+from fipswizard.demo_env import DEMO_TOKEN
 from fipswizard.engine.prompter import HeadlessPrompter
 
 GOLDEN = Path(__file__).parent.parent / "golden"
@@ -63,7 +67,9 @@ async def _status(env: Any, guest: bool, fmt: str) -> tuple[int, str, list[dict[
         ca_bundle=None, verbose=False,
     )  # fmt: skip
     out = io.StringIO()
-    with redirect_stdout(out):
+    # A command line against the demo takes its token as any real run does (the TUI's replay
+    # hint prints it so); the demo itself hands its token to its own runs, not to the process.
+    with redirect_stdout(out), mock.patch.dict(os.environ, {TOKEN_ENV: DEMO_TOKEN}):
         rc = await status(args)
     return rc, out.getvalue(), await _requests(env.endpoint, since)
 

@@ -273,14 +273,17 @@ async def test_list_vms_follows_next_link_and_refuses_other_hosts(
 async def test_prompter_asks_one_question_at_a_time_and_skips_approved_ones(tmp_path: Path) -> None:
     app = create_app(demo=False, opts=Options(), workdir=tmp_path, autostart=False)
     record = RunRecord()
-    prompter = TuiPrompter(app, record, lambda _t, q: q == "approved already")
+    from fipswizard.engine.approvals import ApprovalItem
+
+    shown = ApprovalItem("s/rg/vm0", "reboot", "guest-reboot", "Reboot", "downtime", False)
+    prompter = TuiPrompter(app, record, gate=frozenset({shown.key}), known=frozenset({shown.key}))
     answers: list[bool] = []
 
     def ask(vm: str, step_id: str, text: str) -> StepQuestion:
         return StepQuestion(f"s/rg/{vm}", step_id, step_id, "disruptive", text)
 
     async def engine_side() -> None:
-        assert await prompter.confirm("s/rg/vm0", "approved already")
+        assert await prompter.approve([shown]) == {shown.key}  # approved on screen: no modal
         answers.extend(
             await asyncio.gather(
                 # Worded like the fix: questions are grouped by step id, not by their text.

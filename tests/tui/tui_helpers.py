@@ -67,16 +67,20 @@ async def wait_screen(
 
 
 async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """`python -m fipswizard ARGS` in a subprocess (the event loop keeps serving the sandbox)."""
+    """`python -m fipswizard ARGS` in a subprocess (the event loop keeps serving the sandbox),
+    with the demo's token in its environment, as the TUI's replay hint prints it."""
     import os
     import sys
+
+    from fipswizard.azure.credentials import TOKEN_ENV
+    from fipswizard.demo_env import DEMO_TOKEN
 
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "fipswizard",
         *args,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, TOKEN_ENV: DEMO_TOKEN, **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
