@@ -395,7 +395,7 @@ async def test_412_rereads_and_puts_again_with_the_fresh_etag() -> None:
     client, server, vt = make(handler)
 
     class NoQuestions:
-        async def confirm(self, target: str, question: str) -> bool:
+        async def approve(self, items: object) -> set[tuple[str, str]]:
             raise AssertionError
 
     step = VmFlagStep("t", "flag", Risk.REVERSIBLE, vm_params(ARM, API, VM))

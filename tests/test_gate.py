@@ -45,9 +45,6 @@ class Recording:
         self.writes_when_asked = list(WORLD.get("writes", []))
         return {i.key for i in items} if self.answer is None else self.answer
 
-    async def confirm(self, target: str, question: str) -> bool:
-        raise AssertionError(f"asked mid-run: {question}")
-
 
 def vm_plan(vms: list[str], *, fix: bool = True, reboot: bool = True) -> Plan:
     targets = tuple(RecipeTarget(Target(SUB, "rg", vm), "none") for vm in vms)

@@ -215,7 +215,7 @@ async def test_provider_stays_registering_and_blocks_the_flag_until_done(clock: 
 
 
 class _NoQuestions:
-    async def confirm(self, target: str, question: str) -> bool:
+    async def approve(self, items: object) -> set[tuple[str, str]]:
         raise AssertionError("the feature step asks nothing")
 
 

@@ -248,7 +248,7 @@ async def test_feature_and_provider_examples_drive_the_feature_step() -> None:
     )
 
     class NoQuestions:
-        async def confirm(self, target: str, question: str) -> bool:
+        async def approve(self, items: object) -> set[tuple[str, str]]:
             raise AssertionError
 
     ctx = Context(NoQuestions(), replace(settings, feature_poll=0.0), arm=arm)
