@@ -165,10 +165,12 @@ SCREEN_HELP: dict[str, str] = {
     "the fix it needed, applied or declined as approved before the run.",
     "summary": "The outcome per VM. Save the recipe to replay it headless with "
     "`fipswizard apply`, or roll back what the run changed.",
-    "rollback": "What rollback will undo, newest first, from the journal.",
-    "question": "You asked to be asked again before each disruptive step (or a rollback "
-    "asks): read the diagnosis and the cost, then accept or decline. The same step asked on "
-    "several VMs is one question: untick the VMs to leave out.",
+    "rollback": "What rollback will undo, newest first, from the journal. Rolling back approves "
+    "every undo; a guest reboot that may be needed is listed per VM: untick it to leave that "
+    "VM to reboot by hand later.",
+    "question": "You asked to be asked again before each disruptive step: read the diagnosis "
+    "and the cost, then accept or decline. The same step asked on several VMs is one "
+    "question: untick the VMs to leave out.",
     "dialog": "Read the message; Enter or Escape closes it.",
     "help": "Keys and help for the screen you came from.",
 }
