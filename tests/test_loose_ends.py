@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from fipswizard.azure.arm_step import vm_params
 from fipswizard.azure.arm_url import arm_url
@@ -180,3 +181,41 @@ async def test_reallocate_fix_preview_is_what_it_sends() -> None:
     await step.apply(arm_ctx(arm), None)  # type: ignore[arg-type]
     preview = [(a.method, a.url, a.body) for a in step.actions() if isinstance(a, HttpAction)]
     assert arm.sent == preview  # deallocate, start, then the agent wait's GET (was missing)
+
+
+class ExtArm(Arm):
+    """Arm, where the VM's extension list is empty."""
+
+    async def get(self, path: str, api_version: str, **query: str) -> Any:
+        from fipswizard.azure.arm_response import ArmResponse
+
+        if path.endswith("/extensions"):
+            self.sent.append(("GET", arm_url(ARM, path, api_version, **query), None))
+            return ArmResponse(200, httpx.Headers(), {"value": []})
+        return await super().get(path, api_version, **query)
+
+
+@pytest.mark.parametrize("kind", ["validate-customscript", "validate-vmaccess"])
+async def test_validation_preview_is_the_requests_the_run_sends(kind: str) -> None:
+    """Issue 11 item 3: each step's requests are built once. The preview used to omit the VM
+    read that gives the extension PUT its location."""
+    from fipswizard.azure.steps_validate import PLACEHOLDERS
+    from fipswizard.engine.steps import Step
+
+    params = {**vm_params(ARM, "2025-04-01", VM_PATH), "id": kind, "kind": kind}
+    step = Step.from_record("t", "validate", "reversible", params)
+    arm = ExtArm()
+    ctx = arm_ctx(arm)
+    await step.apply(ctx, await step.check(ctx))
+    preview = [(a.method, a.url) for a in step.actions() if isinstance(a, HttpAction)]
+    assert [(m, u) for m, u, _ in arm.sent] == preview
+    sent_puts = [b for m, _, b in arm.sent if m == "PUT"]
+    shown_puts = [a.body for a in step.actions() if isinstance(a, HttpAction) and a.method == "PUT"]
+    for sent, shown in zip(sent_puts, shown_puts, strict=True):
+        assert sent["location"] == "westeurope" and shown["location"] == "<location from GET>"
+        # The same settings keys; only what the run alone knows differs (user, password, date).
+        assert sent["properties"]["protectedSettings"].keys() == (
+            shown["properties"]["protectedSettings"].keys()
+        )
+        assert sent["tags"] == shown["tags"]
+    assert PLACEHOLDERS["password"] not in str(sent_puts)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets as pyrandom
 import string
+from dataclasses import dataclass
 from typing import Any
 
 from fipswizard.azure.arm_step import ArmCall, ArmStep
 from fipswizard.azure.steps_vm import STOPPED, wait_until_ready
-from fipswizard.azure.vm_model import MalformedResource
+from fipswizard.azure.vm_model import MalformedResource, vm_facts
 from fipswizard.context import Context
 from fipswizard.engine.events import StepRole
 from fipswizard.engine.steps import Action, HttpAction, Outcome
@@ -18,6 +19,19 @@ from fipswizard.secrets import MASK, Secret
 
 TAG = {"fipswizard": "validation"}  # on the final PUT: this VM was validated
 USER_TAG = {"fipswizard": "temporary-user"}  # VMAccess's first PUT: a user is still there
+# What the preview shows for the values only the run knows (never a real password).
+PLACEHOLDERS = {"user": "fwchk<random>", "password": MASK, "expiry": "<tomorrow>"}
+
+
+@dataclass(frozen=True)
+class Put:
+    """One extension PUT: its protected settings, tags and the preview's note."""
+
+    protected: dict[str, Any]
+    tags: dict[str, str]
+    note: str
+
+
 EXT_API = "extensions"
 
 
@@ -91,8 +105,47 @@ class ExtensionValidation(ArmStep):
     def preview_location(self) -> str:
         return str(self.params.get("location") or "<location from GET>")
 
+    def puts(self, values: dict[str, str]) -> list[Put]:
+        """The extension PUTs `apply` sends, in order; `values` fills their variable parts
+        (the preview's placeholders, or the run's real values)."""
+        raise NotImplementedError
+
+    def calls(self, location: str, values: dict[str, str]) -> list[ArmCall]:
+        """The requests, built once: the preview renders them, `check` and `apply` send them."""
+        api = self.params["api"]
+        return [
+            ArmCall("GET", self.vm_path + "/extensions", api, note="the VM's extensions"),
+            self.vm_read(expand=False, note="the VM's location, which the extension PUT names"),
+            *(
+                ArmCall(
+                    "PUT",
+                    self.ext_path(),
+                    api,
+                    body=self.ext_body(location, put.protected, put.tags),
+                    note=put.note,
+                )
+                for put in self.puts(values)
+            ),
+        ]
+
+    def actions(self) -> list[Action]:
+        return [self.action(c) for c in self.calls(self.preview_location(), PLACEHOLDERS)]
+
+    async def send_puts(
+        self, ctx: Context, values: dict[str, str], between: str = "", *, skip: int = 0
+    ) -> None:
+        """Read the VM's location, then send the PUTs from number `skip` on (`between` is
+        said between two of them)."""
+        read = self.calls("", values)[1]
+        resp = await read.send(ctx)
+        location = vm_facts(resp.body, resp.etag, self.vm_name).location
+        for n, call in enumerate(self.calls(location, values)[2 + skip :]):
+            if n and between:
+                ctx.progress(between)
+            await self.put_ext(ctx, call)
+
     async def check(self, ctx: Context) -> Outcome:
-        listing = await ctx.need_arm().get(self.vm_path + "/extensions", self.params["api"])
+        listing = await self.calls("", PLACEHOLDERS)[0].send(ctx)
         exts = _ext_list(listing.body, f"{self.vm_name}'s extensions")
         mine = next((e for e in exts if str(e.get("name", "")).lower() == self.name.lower()), None)
         full = f"{self.publisher}.{self.type_}".lower()
@@ -128,20 +181,11 @@ class ExtensionValidation(ArmStep):
         )
         return Outcome(done, f"{self.name} {state}")
 
-    async def put_ext(
-        self,
-        ctx: Context,
-        location: str,
-        protected: dict[str, Any],
-        tags: dict[str, str] | None,
-    ) -> None:
+    async def put_ext(self, ctx: Context, call: ArmCall) -> None:
         from fipswizard.azure.arm import ArmError
 
-        body = self.ext_body(location, protected, tags)
         try:
-            done = await ctx.need_arm().put(
-                self.ext_path(), self.params["api"], body, progress=ctx.progress
-            )
+            done = await ctx.need_arm().put(call.path, call.api, call.body, progress=ctx.progress)
         except ArmError as err:
             raise await self.classify(ctx, err.message, err) from None
         self._final = done.body or {}
@@ -200,22 +244,15 @@ class CustomScriptValidation(ExtensionValidation):
         "2.1",
     )
 
-    def actions(self) -> list[Action]:
-        body = self.ext_body(self.preview_location(), {"commandToExecute": COMMAND}, TAG)
-        return [
-            HttpAction("GET", self.url(self.vm_path + "/extensions"), note="the VM's extensions"),
-            HttpAction(
-                "PUT",
-                self.url(self.ext_path()),
-                body,
-                note="a protected-settings round trip (skipped if the VM has its own "
-                "CustomScript); wait for the operation",
-            ),
-        ]
+    def puts(self, values: dict[str, str]) -> list[Put]:
+        note = (
+            "a protected-settings round trip (skipped if the VM has its own CustomScript); "
+            "wait for the operation"
+        )
+        return [Put({"commandToExecute": COMMAND}, TAG, note)]
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
-        location = (await self.read_vm(ctx, expand=False)).location
-        await self.put_ext(ctx, location, {"commandToExecute": COMMAND}, TAG)
+        await self.send_puts(ctx, {})
 
 
 COMMAND = "cat /etc/os-release"
@@ -241,23 +278,12 @@ class VmAccessValidation(ExtensionValidation):
         "1.5",
     )
 
-    def actions(self) -> list[Action]:
-        add = {"username": "fwchk<random>", "password": MASK, "expiration": "<tomorrow>"}
-        where = self.preview_location()
+    def puts(self, values: dict[str, str]) -> list[Put]:
+        user = values["user"]
+        add = {"username": user, "password": values["password"], "expiration": values["expiry"]}
         return [
-            HttpAction("GET", self.url(self.vm_path + "/extensions"), note="the VM's extensions"),
-            HttpAction(
-                "PUT",
-                self.url(self.ext_path()),
-                self.ext_body(where, add, USER_TAG),
-                note="create a temporary user (skipped if the VM has its own VMAccess)",
-            ),
-            HttpAction(
-                "PUT",
-                self.url(self.ext_path()),
-                self.ext_body(where, {"remove_user": "fwchk<random>"}, TAG),
-                note="remove the temporary user again",
-            ),
+            Put(add, USER_TAG, "create a temporary user (skipped if the VM has its own VMAccess)"),
+            Put({"remove_user": user}, TAG, "remove the temporary user again"),
         ]
 
     @property
@@ -273,17 +299,9 @@ class VmAccessValidation(ExtensionValidation):
 
     async def apply(self, ctx: Context, before: Outcome) -> None:
         user = str(before.facts.get("temp_user") or self.temp_user)
-        password = _password()
         tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
-        location = (await self.read_vm(ctx, expand=False)).location
-        await self.put_ext(
-            ctx,
-            location,
-            {"username": user, "password": password.reveal(), "expiration": tomorrow},
-            USER_TAG,
-        )
-        ctx.progress(f"temporary user {user} created; removing it")
-        await self.put_ext(ctx, location, {"remove_user": user}, TAG)
+        values = {"user": user, "password": _password().reveal(), "expiry": tomorrow}
+        await self.send_puts(ctx, values, f"temporary user {user} created; removing it")
 
     async def recover(self, ctx: Context, undo: dict[str, Any]) -> str | None:
         """Killed between "create user" and "remove user": remove it (removing a user that
@@ -291,8 +309,8 @@ class VmAccessValidation(ExtensionValidation):
         user = undo.get("temp_user")
         if not user or undo.get("ext_existed", True):
             return None
-        location = (await self.read_vm(ctx, expand=False)).location
-        await self.put_ext(ctx, location, {"remove_user": str(user)}, TAG)
+        # Only the second PUT ("remove_user"): the first's values are never sent.
+        await self.send_puts(ctx, {**PLACEHOLDERS, "user": str(user)}, skip=1)
         return f"removed the temporary user {user} an interrupted run may have left"
 
 
