@@ -167,3 +167,42 @@ def test_rollback_leaves_what_a_batch_did_not_change(tmp_path: Path) -> None:
             "step-end", target=record["target"], step_id=step_id, status=status, detail=""
         )
     assert [u.begun.step_id for u in pending_undos(journal)] == ["ubuntu.pro-attach"]
+
+
+class AsksEach:
+    ask_each = True
+
+    async def approve(self, items: object) -> set[tuple[str, str]]:
+        raise AssertionError
+
+    async def ask_step(self, question: object) -> bool:
+        raise AssertionError
+
+
+@pytest.mark.parametrize(
+    ("prompter", "approved", "expected"),
+    [
+        ("headless", True, ["pro-attach", "fips-updates", "auto-update", "goal-state"]),
+        ("headless", False, ["pro-attach"]),  # not approved: the batch stops before it
+        ("asks-each", True, ["pro-attach"]),  # its question comes first: it runs alone
+    ],
+)
+def test_a_batch_never_carries_a_step_that_needs_a_question(
+    prompter: str, approved: bool, expected: list[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from fipswizard.engine.run import Engine
+    from fipswizard.guest.recipes import load_guest_recipe
+    from fipswizard.guest.script_steps import guest_steps
+
+    target = Target(SUB, "g", "v")
+    steps = guest_steps(load_guest_recipe("ubuntu"), target)
+    unit = SimpleNamespace(key=target.key, steps=steps)
+    asker = HeadlessPrompter(True) if prompter == "headless" else AsksEach()
+    engine = SimpleNamespace(
+        ctx=SimpleNamespace(prompter=asker),
+        _approved={(target.key, "ubuntu.fips-updates")} if approved else set(),
+    )
+    group = Engine._batchable(engine, unit, 0)  # type: ignore[arg-type]
+    assert [s.params["step"] for s in group] == expected
