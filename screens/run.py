@@ -119,7 +119,9 @@ class RunScreen(WizardScreen[None]):
             yield Button("Continue", id="next", variant="primary", disabled=True)
 
     def on_mount(self) -> None:
-        self.query_one("#wait-row").display = False
+        # Hidden, not removed: its line stays, so the log below keeps its height (and keeps
+        # following the output) when a wait's progress comes and goes.
+        self.query_one("#wait-row").visible = False
         table = self.query_one(DataTable)
         table.add_column("VM", key="vm", width=FIXED_WIDTHS[0])
         table.add_column("Step", key="step", width=FIXED_WIDTHS[1])
@@ -203,9 +205,9 @@ class RunScreen(WizardScreen[None]):
         row = self.query_one("#wait-row")
         if line.wait_fraction is None:
             if self._wait_owner == line.key:
-                row.display, self._wait_owner = False, ""
+                row.visible, self._wait_owner = False, ""
             return
-        row.display, self._wait_owner = True, line.key
+        row.visible, self._wait_owner = True, line.key
         self.query_one("#wait-label", Label).update(escape(f"{line.name}: {line.last_output}")[:60])
         self.query_one("#wait-progress", ProgressBar).update(progress=line.wait_fraction)
 
@@ -218,7 +220,7 @@ class RunScreen(WizardScreen[None]):
         self.query_one("#run-progress", ProgressBar).update(progress=self.progress())
         for line in self.record.targets.values():
             self._show_time(line)
-        self.query_one("#wait-row").display = False
+        self.query_one("#wait-row").visible = False
         self.query_one("#cancel", Button).disabled = True
         self.query_one("#next", Button).disabled = False
         self.query_one("#next", Button).focus()

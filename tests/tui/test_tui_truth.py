@@ -126,7 +126,7 @@ def test_elapsed_is_short() -> None:
 
 
 async def test_the_log_follows_output_unless_scrolled_up_and_keeps_its_height_at_80x24() -> None:
-    screen = RunScreen("Running", [(A, "read")], clock=Clock())
+    screen = RunScreen("Running", [(A, "read"), (B, "read")], clock=Clock())
     app = RunOnly(screen)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -136,6 +136,13 @@ async def test_the_log_follows_output_unless_scrolled_up_and_keeps_its_height_at
             screen.post_message(engine_message(StepOutput(A, "read", f"line {n}")))
         await pilot.pause()
         assert log.is_vertical_scroll_end and log.scroll_y > 0
+        # A wait's progress row shows above the log while other VMs write: it keeps following.
+        screen.post_message(engine_message(StepOutput(A, "read", "waiting", 0.5)))
+        for n in range(5):
+            screen.post_message(engine_message(StepOutput(B, "read", f"after {n}")))
+            await pilot.pause()
+        assert screen.query_one("#wait-row").visible
+        assert log.is_vertical_scroll_end, (log.scroll_y, log.max_scroll_y)
         log.scroll_to(y=0, animate=False, immediate=True)
         screen.post_message(engine_message(StepOutput(A, "read", "one more")))
         await pilot.pause()
