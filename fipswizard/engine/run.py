@@ -6,6 +6,10 @@ steps up to the first one not done; nothing is written. Gate: one `prompter.appr
 disruptive or irreversible step that may still run. Write: subscription units first, then VM
 units concurrently; a step the gate did not approve is declined, never asked mid-run. One
 failing VM does not stop the others. Every write is journalled before and after.
+
+A prompter that answers each item alone (`AnswersAlone`: headless `--yes`) is asked first,
+for every item the plan may need; then each unit is read and written on its own, as soon as
+its subscription unit has ended (`_unit_by_unit`), so the first write waits for no other VM.
 """
 
 from __future__ import annotations
@@ -21,7 +25,13 @@ from typing import NoReturn, TypeVar
 from fipswizard.azure.steps_validate import FixNeeded
 from fipswizard.azure.steps_vm import RegionRejected
 from fipswizard.context import ARM_WRITES, Context, ScriptRunner, Target
-from fipswizard.engine.approvals import ApprovalItem, declined_by, is_declined, unit_items
+from fipswizard.engine.approvals import (
+    ApprovalItem,
+    declined_by,
+    is_declined,
+    plan_items,
+    unit_items,
+)
 from fipswizard.engine.events import (
     Diagnosed,
     Event,
@@ -37,7 +47,7 @@ from fipswizard.engine.events import (
 )
 from fipswizard.engine.journal import Journal
 from fipswizard.engine.plan import Plan, Unit
-from fipswizard.engine.prompter import AsksEachStep, StepQuestion
+from fipswizard.engine.prompter import AnswersAlone, AsksEachStep, StepQuestion
 from fipswizard.engine.steps import Outcome, Risk, Step
 from fipswizard.errors import AuthError, ConfirmationNeeded, FipsWizardError
 from fipswizard.recipe import DEFAULT_READS
@@ -160,11 +170,19 @@ class Engine:
                 self.journal.append("target-skip", target=key, reason=reason)
                 self.emit(TargetFinished(key, TargetOutcome.DECLINED, f"skipped: {reason}"))
                 results[key] = TargetOutcome.DECLINED
-            reads = await self._read_phase()
-            if await self._gate(reads):
-                results.update(await self._write_phase(reads))
+            # A prompter that answers each item alone (--yes) is asked before any read, for
+            # every item the plan may need (as the TUI's Confirm screen lists them): an item
+            # found done later is not run, and the answer for the others is the same. Should
+            # it refuse all the same, nothing is written: the run goes the usual way.
+            if self._answers_alone() and await self._gate(plan_items(self.plan)):
+                results.update(await self._unit_by_unit())
             else:
-                results.update(self._refused(reads))
+                reads = await self._read_phase()
+                pending = [u for u in self.plan.units if reads[u.key].pending(u)]
+                if await self._gate([i for u in pending for i in reads[u.key].items]):
+                    results.update(await self._write_phase(reads))
+                else:
+                    results.update(self._refused(reads))
             self.journal.append("run-end", outcomes={k: str(v) for k, v in results.items()})
             self.emit(RunFinished("", results, wall_time=self.wall_clock()))
         finally:
@@ -219,14 +237,18 @@ class Engine:
 
     # -- gate ---------------------------------------------------------------------------------
 
-    async def _gate(self, reads: dict[str, _Read]) -> bool:
-        items = [i for u in self.plan.units for i in reads[u.key].items if reads[u.key].pending(u)]
+    def _answers_alone(self) -> bool:
+        prompter = self.ctx.prompter
+        return isinstance(prompter, AnswersAlone) and prompter.answers_alone
+
+    async def _gate(self, items: list[ApprovalItem]) -> bool:
         try:
             approved = await self.ctx.prompter.approve(items)
         except ConfirmationNeeded as err:
             self.gate_refused = redact(str(err))
             self.journal.append("gate-refused", items=[i.to_dict() for i in items])
             return False
+        self.gate_refused = None
         # A decision recorded in the recipe holds whatever the prompter said.
         self._approved = {i.key for i in items if not is_declined(i, self._declined)} & approved
         self.journal.append(
@@ -251,6 +273,38 @@ class Engine:
                 self.emit(TargetFinished(unit.key, TargetOutcome.COMPLIANT, "every step holds"))
                 results[unit.key] = TargetOutcome.COMPLIANT
         return results
+
+    # -- unit by unit ------------------------------------------------------------------------
+
+    async def _unit_by_unit(self) -> dict[str, TargetOutcome]:
+        """After the gate (asked for `plan_items`), each unit is read and written on its own:
+        its first write need not wait for the slowest VM's read, and each writing step's check
+        is the read its write is built from (no second read). A VM unit starts once its
+        subscription unit (`after`) has ended compliant, else it ends blocked, unread."""
+        bound = asyncio.Semaphore(self.concurrency)
+
+        async def one(unit: Unit) -> TargetOutcome:
+            if unit.after:
+                sub = subs.get(unit.after)
+                blocker = await asyncio.shield(sub) if sub else None
+                if blocker is not TargetOutcome.COMPLIANT:
+                    detail = f"blocked: {unit.after} ended {blocker}"
+                    self.emit(TargetFinished(unit.key, TargetOutcome.BLOCKED, detail))
+                    return TargetOutcome.BLOCKED
+            async with bound:
+                read = _Read(self._context(unit))
+                try:
+                    await self._recover(read.ctx, unit)
+                except _Failure as failure:
+                    self.emit(TargetFinished(unit.key, failure.outcome, failure.detail))
+                    return failure.outcome
+                return await self._write_unit(unit, read)  # checks each step, then writes it
+
+        subs = {u.key: asyncio.ensure_future(one(u)) for u in self.plan.subscription_units}
+        vms = self.plan.vm_units
+        outcomes = await asyncio.gather(*subs.values(), *map(one, vms))
+        keys = [*subs, *(u.key for u in vms)]
+        return dict(zip(keys, outcomes, strict=True))
 
     # -- write phase --------------------------------------------------------------------------
 
