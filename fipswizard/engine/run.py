@@ -15,6 +15,7 @@ its subscription unit has ended (`_unit_by_unit`), so the first write waits for 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -279,32 +280,48 @@ class Engine:
     async def _unit_by_unit(self) -> dict[str, TargetOutcome]:
         """After the gate (asked for `plan_items`), each unit is read and written on its own:
         its first write need not wait for the slowest VM's read, and each writing step's check
-        is the read its write is built from (no second read). A VM unit starts once its
-        subscription unit (`after`) has ended compliant, else it ends blocked, unread."""
+        is the read its write is built from (no second read). A VM unit takes its place (the
+        bound) in turn by subscription (`by_subscription`), then waits for its subscription
+        unit (`after`), which needs no place: it must end compliant, else the VM ends blocked,
+        unread."""
         bound = asyncio.Semaphore(self.concurrency)
 
-        async def one(unit: Unit) -> TargetOutcome:
-            if unit.after:
-                sub = subs.get(unit.after)
-                blocker = await asyncio.shield(sub) if sub else None
-                if blocker is not TargetOutcome.COMPLIANT:
-                    detail = f"blocked: {unit.after} ended {blocker}"
-                    self.emit(TargetFinished(unit.key, TargetOutcome.BLOCKED, detail))
-                    return TargetOutcome.BLOCKED
-            async with bound:
-                read = _Read(self._context(unit))
-                try:
-                    await self._recover(read.ctx, unit)
-                except _Failure as failure:
-                    self.emit(TargetFinished(unit.key, failure.outcome, failure.detail))
-                    return failure.outcome
-                return await self._write_unit(unit, read)  # checks each step, then writes it
+        async def alone(unit: Unit) -> TargetOutcome:
+            read = _Read(self._context(unit))
+            try:
+                await self._recover(read.ctx, unit)
+            except _Failure as failure:
+                self.emit(TargetFinished(unit.key, failure.outcome, failure.detail))
+                return failure.outcome
+            return await self._write_unit(unit, read)  # checks each step, then writes it
 
-        subs = {u.key: asyncio.ensure_future(one(u)) for u in self.plan.subscription_units}
-        vms = self.plan.vm_units
-        outcomes = await asyncio.gather(*subs.values(), *map(one, vms))
-        keys = [*subs, *(u.key for u in vms)]
-        return dict(zip(keys, outcomes, strict=True))
+        async def vm(unit: Unit) -> TargetOutcome:
+            async with bound:
+                if unit.after:
+                    sub = subs.get(unit.after)
+                    blocker = await asyncio.shield(sub) if sub else None
+                    if blocker is not TargetOutcome.COMPLIANT:
+                        detail = f"blocked: {unit.after} ended {blocker}"
+                        self.emit(TargetFinished(unit.key, TargetOutcome.BLOCKED, detail))
+                        return TargetOutcome.BLOCKED
+                return await alone(unit)
+
+        subs = {u.key: asyncio.ensure_future(alone(u)) for u in self.plan.subscription_units}
+        vms = self.by_subscription(self.plan.vm_units)
+        outcomes = await asyncio.gather(*subs.values(), *map(vm, vms))
+        found = dict(zip([*subs, *(u.key for u in vms)], outcomes, strict=True))
+        return {u.key: found[u.key] for u in self.plan.units}
+
+    def by_subscription(self, units: list[Unit]) -> list[Unit]:
+        """`units` one subscription at a time in turn (each keeping its order): ARM's write
+        budget is per subscription, so the VMs in flight are spread over every budget, not
+        spent waiting on the first subscription's while the others' go unused."""
+        groups: dict[str, list[Unit]] = {}
+        for unit in units:
+            target = self._targets.get(unit.key)
+            groups.setdefault(target.subscription.lower() if target else "", []).append(unit)
+        turns = itertools.zip_longest(*groups.values())
+        return [unit for turn in turns for unit in turn if unit is not None]
 
     # -- write phase --------------------------------------------------------------------------
 
