@@ -135,3 +135,32 @@ async def test_a_prompter_that_breaks_its_word_still_writes_nothing(tmp_path: Pa
     assert "writes" not in WORLD and engine.gate_refused == "no"
     assert len(prompter.asked) == 2  # from the plan, then from the reads: the usual way
     assert list(events[-1].outcomes.values()) == [TargetOutcome.NEEDS_CONFIRMATION]
+
+
+async def test_with_yes_vms_take_their_places_in_turn_by_subscription(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from fipswizard.context import Target
+    from fipswizard.engine.run import Engine
+    from fipswizard.recipe import RecipeTarget
+
+    other = SUB.replace("1", "9")
+    plan = vm_plan(["a1", "a2", "a3", "b1", "b2", "b3"], fix=False, reboot=False)
+    targets = tuple(
+        RecipeTarget(Target(other if t.target.vm[0] == "b" else SUB, "rg", t.target.vm), "none")
+        for t in plan.recipe.targets
+    )
+    plan = replace(plan, recipe=replace(plan.recipe, targets=targets))
+    for unit, rt in zip(plan.units, targets, strict=True):
+        unit.key = rt.target.key
+    journal = Journal(tmp_path / "j", "r")
+    engine = Engine(
+        plan,
+        Context(prompter=HeadlessPrompter(True)),
+        journal,
+        run_id="r",
+        correlation_id="c",
+        concurrency=1,
+    )
+    events = [e async for e in engine.run()]
+    assert events[-1].ok and WORLD["reads"] == ["a1", "b1", "a2", "b2", "a3", "b3"]
