@@ -45,6 +45,7 @@ _SUBSCRIPTION = re.compile(r"^/subscriptions/([^/?#]+)", re.IGNORECASE)
 # request-limits-and-throttling, 2024 token buckets; reference/azure-platform.md section 6).
 REFILL = {"read": 25.0, "write": 10.0}
 TOKEN_MARGIN = 0.05  # of a token: a request paced to its token arrives just after it
+FIRST_ANSWER_POLL = 0.02  # seconds between looks for a gate's first answer
 REMAINING = {
     "read": "x-ms-ratelimit-remaining-subscription-reads",
     "write": "x-ms-ratelimit-remaining-subscription-writes",
@@ -154,6 +155,7 @@ class ThrottleGates:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._in_flight: dict[tuple[str, str], int] = {}  # sent, not answered yet
         self._waiting: dict[tuple[str, str], int] = {}  # holding a token still to come
+        self._answered: set[tuple[str, str]] = set()
 
     def hold(self, key: tuple[str, str], seconds: float) -> None:
         """Close the gate for `seconds` from now (never shortens an existing hold): ARM said
@@ -186,6 +188,11 @@ class ThrottleGates:
             if (delay := self.closed_for(key)) > 0:
                 await self._sleep(delay + self._rng.uniform(0.0, self._jitter))
                 continue
+            if self._in_flight.get(key) and key not in self._answered:
+                # The gate's first request is out: its answer may say what the bucket holds,
+                # where a burst sent blind would meet 429s and a whole-second Retry-After.
+                await self._sleep(FIRST_ANSWER_POLL)
+                continue
             bucket = self._buckets.get(key)
             if reserved or bucket is None:
                 return self._clock() - start
@@ -214,6 +221,7 @@ class ThrottleGates:
         even so (another client spends the same bucket, or the refill is slower). A 429 spent
         no token: it is given back (`hold` then empties the copy)."""
         self._in_flight[key] -= 1
+        self._answered.add(key)
         bucket = self._buckets.get(key)
         if headers is None:
             return
