@@ -291,7 +291,9 @@ async def test_arm_client_waits_a_long_429_in_full_against_the_sandbox(clock: Fa
     async def sleep(seconds: float) -> None:
         clock.advance(seconds)
 
-    sandbox = SandboxAzure(clock=clock, writes=BucketSpec(burst=1, rate=10, retry_after=120))
+    # Refilling slower than ARM's documented 10/s, so the client's copy of the bucket (paced at
+    # 10/s) still sends into the empty bucket and meets the long 429.
+    sandbox = SandboxAzure(clock=clock, writes=BucketSpec(burst=1, rate=0.01, retry_after=120))
     arm = ArmClient(
         CLOUDS["AzureCloud"],
         StaticToken(Secret(TOKEN, "t")),

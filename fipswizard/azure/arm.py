@@ -64,6 +64,11 @@ __all__ = [
     "RegionNotSupported",
 ]
 
+# Requests in flight at once, and the connections they use. httpcore's pool scans every queued
+# request against every connection on each request's start and end, so a queue in the pool
+# costs CPU in proportion to its square; the client queues them itself (`_in_flight`).
+CONNECTIONS = 100
+
 
 class ArmClient:
     """Async ARM client; use `async with ArmClient(...) as arm:` or call `aclose()`.
@@ -120,13 +125,14 @@ class ArmClient:
             poll_floor=poll_floor,
         )
         host = urlsplit(self.endpoint).hostname or ""
+        self._in_flight = asyncio.Semaphore(CONNECTIONS)
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=timeout,
             verify=ssl_context(cloud.ca_bundle, urlsplit(self.endpoint).scheme),
             http2=False,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+            limits=httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS),
             trust_env=not is_loopback(host),  # a proxy from the environment can't reach loopback
             headers={
                 "User-Agent": f"fipswizard/{fipswizard.__version__}",
@@ -248,11 +254,16 @@ class ArmClient:
             if content is not None:
                 request_headers["Content-Type"] = "application/json"
             self.stats[method] += 1
+            self._gates.sent(key)
             try:
-                response = await self._http.request(
-                    method, url, content=content, headers=request_headers
-                )
-            except httpx.RequestError as exc:
+                async with self._in_flight:
+                    response = await self._http.request(
+                        method, url, content=content, headers=request_headers
+                    )
+            except BaseException as exc:
+                self._gates.answered(key, 0, None)
+                if not isinstance(exc, httpx.RequestError):
+                    raise
                 if _tls_verification_failed(exc):  # retrying cannot make a certificate valid
                     raise tls_failed(method, url, exc) from None
                 if not (retry_safe or isinstance(exc, NOT_SENT)):
@@ -263,6 +274,7 @@ class ArmClient:
                 await self._pause(backoff(failures, self._backoff_cap, self._rng))
                 continue
             status = response.status_code
+            self._gates.answered(key, status, response.headers)
             _note_write(method, url, response)
             if status == 429:  # not processed: always safe to send again, after the gate opens
                 self.stats["throttled"] += 1

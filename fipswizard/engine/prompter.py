@@ -48,6 +48,16 @@ class AsksEachStep(Protocol):
     async def ask_step(self, question: StepQuestion) -> bool: ...
 
 
+@runtime_checkable
+class AnswersAlone(Protocol):
+    """A prompter whose `approve` never refuses and answers each item from that item alone
+    (headless `--yes`): the engine may then gate and write each VM as soon as its own read
+    ends, where any other prompter gets one question after every read (engine/run.py)."""
+
+    @property
+    def answers_alone(self) -> bool: ...
+
+
 class HeadlessPrompter:
     """Approves with `--yes` (except what the recipe declines); otherwise refuses clearly."""
 
@@ -65,6 +75,10 @@ class HeadlessPrompter:
         self.command = command  # the exact command that approves: printed when refusing
         self.review = review  # the exact command that shows the plan
         self.recipe_declines = recipe_declines  # False: no recipe to decline in (rollback)
+
+    @property
+    def answers_alone(self) -> bool:
+        return self.assume_yes  # without --yes one pending item refuses the whole run
 
     async def approve(self, items: Sequence[ApprovalItem]) -> set[tuple[str, str]]:
         pending = [i for i in items if not is_declined(i, self.declined)]

@@ -6,11 +6,16 @@ steps up to the first one not done; nothing is written. Gate: one `prompter.appr
 disruptive or irreversible step that may still run. Write: subscription units first, then VM
 units concurrently; a step the gate did not approve is declined, never asked mid-run. One
 failing VM does not stop the others. Every write is journalled before and after.
+
+A prompter that answers each item alone (`AnswersAlone`: headless `--yes`) is asked first,
+for every item the plan may need; then each unit is read and written on its own, as soon as
+its subscription unit has ended (`_unit_by_unit`), so the first write waits for no other VM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +26,13 @@ from typing import NoReturn, TypeVar
 from fipswizard.azure.steps_validate import FixNeeded
 from fipswizard.azure.steps_vm import RegionRejected
 from fipswizard.context import ARM_WRITES, Context, ScriptRunner, Target
-from fipswizard.engine.approvals import ApprovalItem, declined_by, is_declined, unit_items
+from fipswizard.engine.approvals import (
+    ApprovalItem,
+    declined_by,
+    is_declined,
+    plan_items,
+    unit_items,
+)
 from fipswizard.engine.events import (
     Diagnosed,
     Event,
@@ -37,7 +48,7 @@ from fipswizard.engine.events import (
 )
 from fipswizard.engine.journal import Journal
 from fipswizard.engine.plan import Plan, Unit
-from fipswizard.engine.prompter import AsksEachStep, StepQuestion
+from fipswizard.engine.prompter import AnswersAlone, AsksEachStep, StepQuestion
 from fipswizard.engine.steps import BatchOutcome, Outcome, Risk, Step
 from fipswizard.errors import AuthError, ConfirmationNeeded, FipsWizardError
 from fipswizard.recipe import DEFAULT_READS
@@ -166,11 +177,19 @@ class Engine:
                 self.journal.append("target-skip", target=key, reason=reason)
                 self.emit(TargetFinished(key, TargetOutcome.DECLINED, f"skipped: {reason}"))
                 results[key] = TargetOutcome.DECLINED
-            reads = await self._read_phase()
-            if await self._gate(reads):
-                results.update(await self._write_phase(reads))
+            # A prompter that answers each item alone (--yes) is asked before any read, for
+            # every item the plan may need (as the TUI's Confirm screen lists them): an item
+            # found done later is not run, and the answer for the others is the same. Should
+            # it refuse all the same, nothing is written: the run goes the usual way.
+            if self._answers_alone() and await self._gate(plan_items(self.plan)):
+                results.update(await self._unit_by_unit())
             else:
-                results.update(self._refused(reads))
+                reads = await self._read_phase()
+                pending = [u for u in self.plan.units if reads[u.key].pending(u)]
+                if await self._gate([i for u in pending for i in reads[u.key].items]):
+                    results.update(await self._write_phase(reads))
+                else:
+                    results.update(self._refused(reads))
             self.journal.append("run-end", outcomes={k: str(v) for k, v in results.items()})
             self.emit(RunFinished("", results, wall_time=self.wall_clock()))
         finally:
@@ -225,14 +244,18 @@ class Engine:
 
     # -- gate ---------------------------------------------------------------------------------
 
-    async def _gate(self, reads: dict[str, _Read]) -> bool:
-        items = [i for u in self.plan.units for i in reads[u.key].items if reads[u.key].pending(u)]
+    def _answers_alone(self) -> bool:
+        prompter = self.ctx.prompter
+        return isinstance(prompter, AnswersAlone) and prompter.answers_alone
+
+    async def _gate(self, items: list[ApprovalItem]) -> bool:
         try:
             approved = await self.ctx.prompter.approve(items)
         except ConfirmationNeeded as err:
             self.gate_refused = redact(str(err))
             self.journal.append("gate-refused", items=[i.to_dict() for i in items])
             return False
+        self.gate_refused = None
         # A decision recorded in the recipe holds whatever the prompter said.
         self._approved = {i.key for i in items if not is_declined(i, self._declined)} & approved
         self.journal.append(
@@ -257,6 +280,54 @@ class Engine:
                 self.emit(TargetFinished(unit.key, TargetOutcome.COMPLIANT, "every step holds"))
                 results[unit.key] = TargetOutcome.COMPLIANT
         return results
+
+    # -- unit by unit ------------------------------------------------------------------------
+
+    async def _unit_by_unit(self) -> dict[str, TargetOutcome]:
+        """After the gate (asked for `plan_items`), each unit is read and written on its own:
+        its first write need not wait for the slowest VM's read, and each writing step's check
+        is the read its write is built from (no second read). A VM unit takes its place (the
+        bound) in turn by subscription (`by_subscription`), then waits for its subscription
+        unit (`after`), which needs no place: it must end compliant, else the VM ends blocked,
+        unread."""
+        bound = asyncio.Semaphore(self.concurrency)
+
+        async def alone(unit: Unit) -> TargetOutcome:
+            read = _Read(self._context(unit))
+            try:
+                await self._recover(read.ctx, unit)
+            except _Failure as failure:
+                self.emit(TargetFinished(unit.key, failure.outcome, failure.detail))
+                return failure.outcome
+            return await self._write_unit(unit, read)  # checks each step, then writes it
+
+        async def vm(unit: Unit) -> TargetOutcome:
+            async with bound:
+                if unit.after:
+                    sub = subs.get(unit.after)
+                    blocker = await asyncio.shield(sub) if sub else None
+                    if blocker is not TargetOutcome.COMPLIANT:
+                        detail = f"blocked: {unit.after} ended {blocker}"
+                        self.emit(TargetFinished(unit.key, TargetOutcome.BLOCKED, detail))
+                        return TargetOutcome.BLOCKED
+                return await alone(unit)
+
+        subs = {u.key: asyncio.ensure_future(alone(u)) for u in self.plan.subscription_units}
+        vms = self.by_subscription(self.plan.vm_units)
+        outcomes = await asyncio.gather(*subs.values(), *map(vm, vms))
+        found = dict(zip([*subs, *(u.key for u in vms)], outcomes, strict=True))
+        return {u.key: found[u.key] for u in self.plan.units}
+
+    def by_subscription(self, units: list[Unit]) -> list[Unit]:
+        """`units` one subscription at a time in turn (each keeping its order): ARM's write
+        budget is per subscription, so the VMs in flight are spread over every budget, not
+        spent waiting on the first subscription's while the others' go unused."""
+        groups: dict[str, list[Unit]] = {}
+        for unit in units:
+            target = self._targets.get(unit.key)
+            groups.setdefault(target.subscription.lower() if target else "", []).append(unit)
+        turns = itertools.zip_longest(*groups.values())
+        return [unit for turn in turns for unit in turn if unit is not None]
 
     # -- write phase --------------------------------------------------------------------------
 
