@@ -33,6 +33,7 @@ from fipswizard.engine.approvals import (
     plan_items,
     unit_items,
 )
+from fipswizard.engine.batch_write import BatchWriter, _Failure, _forget_reads
 from fipswizard.engine.events import (
     Diagnosed,
     Event,
@@ -49,7 +50,7 @@ from fipswizard.engine.events import (
 from fipswizard.engine.journal import Journal
 from fipswizard.engine.plan import Plan, Unit
 from fipswizard.engine.prompter import AnswersAlone, AsksEachStep, StepQuestion
-from fipswizard.engine.steps import BatchOutcome, Outcome, Risk, Step
+from fipswizard.engine.steps import Outcome, Risk, Step
 from fipswizard.errors import AuthError, ConfirmationNeeded, FipsWizardError
 from fipswizard.recipe import DEFAULT_READS
 from fipswizard.secrets import redact
@@ -57,12 +58,6 @@ from fipswizard.secrets import redact
 log = logging.getLogger("fipswizard.engine.run")
 RunnerFactory = Callable[[Target], ScriptRunner | None]
 T = TypeVar("T")
-
-
-@dataclass
-class _Failure(Exception):
-    outcome: TargetOutcome
-    detail: str
 
 
 @dataclass
@@ -94,13 +89,7 @@ def failed_last(journal: Journal) -> set[tuple[str, str]]:
     return {k for k, v in failed.items() if v}
 
 
-def _forget_reads(ctx: Context, step: Step) -> None:
-    """A write that may change the guest makes what was read ahead of it stale."""
-    if step.changes_guest and ctx.reads:
-        ctx.reads.clear()
-
-
-class Engine:
+class Engine(BatchWriter):
     def __init__(
         self,
         plan: Plan,
@@ -403,132 +392,6 @@ class Engine:
         if write:
             await self._guard(unit, step, self._write(ctx, unit, step, before))
         return False
-
-    def _batchable(self, unit: Unit, n: int) -> list[Step]:
-        """The steps from `n` on that may change the guest in one script: consecutive, of one
-        batch kind, and none that would need a question first (not approved by the gate, or
-        "ask again before each disruptive step" is on): those run alone."""
-        group: list[Step] = []
-        asks = isinstance(self.ctx.prompter, AsksEachStep) and self.ctx.prompter.ask_each
-        for step in unit.steps[n:]:
-            if not step.batch or (group and step.batch != group[0].batch):
-                break
-            if step.risk.needs_confirmation and (asks or (unit.key, step.id) not in self._approved):
-                break
-            group.append(step)
-        return group
-
-    async def _write_batch(
-        self, ctx: Context, unit: Unit, group: list[Step], later: list[Step]
-    ) -> int:
-        """Check each step of `group` (answers the probe read ahead: no Run Command), then
-        journal every needed one and send them in one script (`Step.apply_batch`), each
-        checked again inside it. Returns how many steps of `group` are settled; the engine
-        runs the rest one by one (the batch stopped before them)."""
-        checked: list[tuple[Step, Outcome]] = []
-        for step in group:
-            sctx = ctx.bind(**self._progress(unit.key, step.id))
-            if (unit.key, step.id) not in self._started:
-                self._started.add((unit.key, step.id))
-                self.emit(
-                    StepStarted(unit.key, step.id, step.title, str(step.risk), role=step.role)
-                )
-            checked.append((step, await self._guard(unit, step, step.check(sctx))))
-        while checked and checked[0][1].done:
-            self._held(unit, *checked.pop(0))  # nothing to do before the first change
-        if not checked:
-            return len(group)
-        skipped = len(group) - len(checked)
-        needed = [s for s, before in checked if not before.done]
-        for step, before in checked:
-            if not before.done:
-                self.journal.append(
-                    "step-begin",
-                    target=unit.key,
-                    step_id=step.id,
-                    step=step.record(),
-                    undo=before.facts,
-                )
-        _forget_reads(ctx, needed[0])
-        writes: list[dict[str, object]] = []
-        token = ARM_WRITES.set(writes)
-        first = checked[0][0]
-        try:
-            work = type(first).apply_batch(
-                ctx.bind(**self._progress(unit.key, first.id)), checked, later
-            )
-            outcomes = await self._guard(unit, first, work)
-        except asyncio.CancelledError:
-            for step in needed:
-                self.journal.append(
-                    "step-interrupted", target=unit.key, step_id=step.id, arm_requests=writes
-                )
-            raise
-        except _Failure:
-            for step in needed:
-                self._end(unit, step, "failed", "the batch script failed", writes)
-            raise
-        finally:
-            ARM_WRITES.reset(token)
-        return skipped + self._settle(unit, checked, outcomes, writes)
-
-    def _settle(
-        self,
-        unit: Unit,
-        checked: list[tuple[Step, Outcome]],
-        outcomes: list[BatchOutcome],
-        writes: list[dict[str, object]],
-    ) -> int:
-        """Journal and report each step's part of a batch, in order; the number of steps
-        settled (a failure ends the unit; a step the batch did not run goes on alone)."""
-        for n, ((step, before), done) in enumerate(zip(checked, outcomes, strict=True)):
-            for line in done.lines:
-                self.emit(StepOutput(unit.key, step.id, redact(line)))
-            if done.status == "applied":
-                self._end(unit, step, "applied", done.detail, writes)
-                self.emit(
-                    StepFinished(
-                        unit.key,
-                        step.id,
-                        StepStatus.APPLIED,
-                        redact(done.detail),
-                        before=redact(before.detail),
-                    )
-                )
-                continue
-            if done.status == "held":
-                if not before.done:
-                    self._end(unit, step, "held", done.detail, writes)
-                self._held(unit, step, Outcome(True, done.detail))
-                continue
-            failed = done.status == "failed"
-            if failed and not before.done:
-                self._end(unit, step, "failed", done.detail, writes)
-            for rest, rest_before in checked[n + 1 if failed else n :]:
-                if not rest_before.done:
-                    self._end(unit, rest, "not-run", "the batch stopped before it", writes)
-            if failed:
-                err = done.error or FipsWizardError(done.detail)
-                self._fail(unit, step, StepStatus.FAILED, err, TargetOutcome.FAILED)
-            return n  # the batch did not run it: the engine goes on with it, alone
-        return len(checked)
-
-    def _held(self, unit: Unit, step: Step, before: Outcome) -> None:
-        if (unit.key, step.id) in self._unfinished:
-            self.journal.append("step-skip", target=unit.key, step_id=step.id)
-        self.emit(StepFinished(unit.key, step.id, StepStatus.SKIPPED, before.detail))
-
-    def _end(
-        self, unit: Unit, step: Step, status: str, detail: str, writes: list[dict[str, object]]
-    ) -> None:
-        self.journal.append(
-            "step-end",
-            target=unit.key,
-            step_id=step.id,
-            status=status,
-            detail=detail,
-            arm_requests=writes,
-        )
 
     def _progress(self, key: str, step_id: str) -> dict[str, object]:
         """The context's progress callbacks for one step: a line, or a wait with its fraction."""
