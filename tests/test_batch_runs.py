@@ -192,7 +192,7 @@ def test_a_batch_never_carries_a_step_that_needs_a_question(
 ) -> None:
     from types import SimpleNamespace
 
-    from fipswizard.engine.run import Engine
+    from fipswizard.engine.batch_write import BatchWriter
     from fipswizard.guest.recipes import load_guest_recipe
     from fipswizard.guest.script_steps import guest_steps
 
@@ -200,9 +200,8 @@ def test_a_batch_never_carries_a_step_that_needs_a_question(
     steps = guest_steps(load_guest_recipe("ubuntu"), target)
     unit = SimpleNamespace(key=target.key, steps=steps)
     asker = HeadlessPrompter(True) if prompter == "headless" else AsksEach()
-    engine = SimpleNamespace(
-        ctx=SimpleNamespace(prompter=asker),
-        _approved={(target.key, "ubuntu.fips-updates")} if approved else set(),
-    )
-    group = Engine._batchable(engine, unit, 0)  # type: ignore[arg-type]
+    engine = BatchWriter()
+    engine.ctx = SimpleNamespace(prompter=asker)  # type: ignore[assignment]
+    engine._approved = {(target.key, "ubuntu.fips-updates")} if approved else set()
+    group = engine._batchable(unit, 0)  # type: ignore[arg-type]
     assert [s.params["step"] for s in group] == expected

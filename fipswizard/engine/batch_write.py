@@ -80,7 +80,7 @@ class BatchWriter:
         batch kind, and none that would need a question first (not approved by the gate, or
         "ask again before each disruptive step" is on): those run alone."""
         group: list[Step] = []
-        asks = isinstance(self.ctx.prompter, AsksEachStep) and self.ctx.prompter.ask_each
+        asks = self._asks_each()
         for step in unit.steps[n:]:
             if not step.batch or (group and step.batch != group[0].batch):
                 break
@@ -99,11 +99,7 @@ class BatchWriter:
         checked: list[tuple[Step, Outcome]] = []
         for step in group:
             sctx = ctx.bind(**self._progress(unit.key, step.id))
-            if (unit.key, step.id) not in self._started:
-                self._started.add((unit.key, step.id))
-                self.emit(
-                    StepStarted(unit.key, step.id, step.title, str(step.risk), role=step.role)
-                )
+            self._announce(unit, step)
             checked.append((step, await self._guard(unit, step, step.check(sctx))))
         while checked and checked[0][1].done:
             self._held(unit, *checked.pop(0))  # nothing to do before the first change
@@ -113,13 +109,7 @@ class BatchWriter:
         needed = [s for s, before in checked if not before.done]
         for step, before in checked:
             if not before.done:
-                self.journal.append(
-                    "step-begin",
-                    target=unit.key,
-                    step_id=step.id,
-                    step=step.record(),
-                    undo=before.facts,
-                )
+                self._begin(unit, step, before)
         _forget_reads(ctx, needed[0])
         writes: list[dict[str, object]] = []
         token = ARM_WRITES.set(writes)
@@ -130,10 +120,7 @@ class BatchWriter:
             )
             outcomes = await self._guard(unit, first, work)
         except asyncio.CancelledError:
-            for step in needed:
-                self.journal.append(
-                    "step-interrupted", target=unit.key, step_id=step.id, arm_requests=writes
-                )
+            self._interrupted(unit, needed, writes)
             raise
         except _Failure:
             for step in needed:
@@ -183,6 +170,32 @@ class BatchWriter:
                 self._fail(unit, step, StepStatus.FAILED, err, TargetOutcome.FAILED)
             return n  # the batch did not run it: the engine goes on with it, alone
         return len(checked)
+
+    # -- what a step's write journals and says, batched or alone ------------------------------
+
+    def _asks_each(self) -> bool:
+        """The TUI's "ask again before each disruptive step" is on."""
+        prompter = self.ctx.prompter
+        return isinstance(prompter, AsksEachStep) and prompter.ask_each
+
+    def _announce(self, unit: Unit, step: Step) -> None:
+        """StepStarted, once per step and unit (the read phase may have said it already)."""
+        if (unit.key, step.id) not in self._started:
+            self._started.add((unit.key, step.id))
+            self.emit(StepStarted(unit.key, step.id, step.title, str(step.risk), role=step.role))
+
+    def _begin(self, unit: Unit, step: Step, before: Outcome) -> None:
+        """Journal the write before it is sent, with what its undo needs (the check's facts)."""
+        self.journal.append(
+            "step-begin", target=unit.key, step_id=step.id, step=step.record(), undo=before.facts
+        )
+
+    def _interrupted(self, unit: Unit, steps: list[Step], writes: list[dict[str, object]]) -> None:
+        """Interrupted mid-write: left unfinished on purpose, so the next run resumes them."""
+        for step in steps:
+            self.journal.append(
+                "step-interrupted", target=unit.key, step_id=step.id, arm_requests=writes
+            )
 
     def _held(self, unit: Unit, step: Step, before: Outcome) -> None:
         if (unit.key, step.id) in self._unfinished:

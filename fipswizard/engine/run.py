@@ -379,9 +379,7 @@ class Engine(BatchWriter):
         Returns whether it held. Failures end the unit (`_Failure`)."""
 
         ctx = ctx.bind(**self._progress(unit.key, step.id))
-        if (unit.key, step.id) not in self._started:
-            self._started.add((unit.key, step.id))
-            self.emit(StepStarted(unit.key, step.id, step.title, str(step.risk), role=step.role))
+        self._announce(unit, step)
         before = await self._guard(unit, step, step.check(ctx))
         forced = (
             getattr(step, "resume_incomplete", False) and (unit.key, step.id) in self._unfinished
@@ -435,9 +433,7 @@ class Engine(BatchWriter):
     async def _write(self, ctx: Context, unit: Unit, step: Step, before: Outcome) -> None:
         if step.risk.needs_confirmation:
             await self._allowed(unit, step)
-        self.journal.append(
-            "step-begin", target=unit.key, step_id=step.id, step=step.record(), undo=before.facts
-        )
+        self._begin(unit, step, before)
         _forget_reads(ctx, step)
         writes: list[dict[str, object]] = []  # ARM request ids of this step's writes
         token = ARM_WRITES.set(writes)
@@ -465,10 +461,7 @@ class Engine(BatchWriter):
             if not after.done:
                 raise FipsWizardError(f"verification failed: {after.detail}")
         except asyncio.CancelledError:
-            # Interrupted mid-write: left unfinished on purpose, so the next run resumes it.
-            self.journal.append(
-                "step-interrupted", target=unit.key, step_id=step.id, arm_requests=writes
-            )
+            self._interrupted(unit, [step], writes)
             raise
         except Exception as err:
             self._end(unit, step, "failed", str(err), writes)
@@ -534,7 +527,7 @@ class Engine(BatchWriter):
         the TUI's optional "ask again before each disruptive step" (`prompter.ask_each`)."""
         approved = (unit.key, step.id) in self._approved
         prompter = self.ctx.prompter
-        if approved and isinstance(prompter, AsksEachStep) and prompter.ask_each:
+        if approved and self._asks_each() and isinstance(prompter, AsksEachStep):
             question = StepQuestion(
                 unit.key,
                 step.id,

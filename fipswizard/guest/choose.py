@@ -67,7 +67,7 @@ class GuestProbeStep(Step):
         probe = Part(f"{self.id}/probe", PROBE_SCRIPT, go_on=None, budget=PROBE_BUDGET)
         later = read_parts(later_steps(ctx, self))
         if not later:
-            return await ctx.need_runner().run(PROBE_SCRIPT, read_only=True, progress=ctx.progress)
+            return await ctx.run_read(PROBE_SCRIPT)
         prelude = next((r.prelude for r in self._recipes(ctx) if r.prelude), None)
         script, reads = fitting("read", [probe], later, prelude)
         result = await ctx.need_runner().run(script, read_only=True, progress=ctx.progress)
@@ -75,7 +75,7 @@ class GuestProbeStep(Step):
         remember(ctx, reads, batch)
         got = batch.get(probe.name)
         if got is None or got.truncated:
-            return await ctx.need_runner().run(PROBE_SCRIPT, read_only=True, progress=ctx.progress)
+            return await ctx.run_read(PROBE_SCRIPT)
         return got.script_result(batch.stderr)
 
     @staticmethod
